@@ -1,0 +1,247 @@
+"""Read, validate and merge results.json files; small helpers every report writer shares.
+
+Reports are built from results.json alone, so this module is the one place that knows its layout.
+"""
+
+from __future__ import annotations
+
+import copy
+import fnmatch
+import json
+from pathlib import Path
+from typing import Any, Iterator
+
+import jsonschema
+
+SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "results.schema.json"
+
+# Display order of feature groups, and the id prefix that implies each group when feature_info is silent.
+GROUPS = ("basics", "parameters", "streaming", "tools", "json", "conversations", "errors")
+_PREFIX_GROUP = {
+    "request": "parameters",
+    "stream": "streaming",
+    "tools": "tools",
+    "json": "json",
+    "conversation": "conversations",
+    "errors": "errors",
+}
+SUPPORT_WORDS = ("SUPPORTED", "PARTIAL", "IGNORED", "REJECTED", "UNVERIFIABLE")
+STATUS_WORDS = ("OK", "ERROR", "TIMEOUT", "SKIPPED")
+CONFORMANCE_WORDS = ("OK", "NON_STRICT", "FAILED")
+NOT_TESTED = "NOT TESTED"
+
+
+class ResultsError(Exception):
+    """A results file that cannot be used: which file, where in it (JSON pointer) and what is wrong."""
+
+    def __init__(self, path: str | Path, pointer: str, message: str) -> None:
+        self.path = str(path)
+        self.pointer = pointer
+        self.message = message
+        where = f"{self.path} at {pointer or '/'}" if pointer is not None else self.path
+        super().__init__(f"{where}: {message}")
+
+
+def _pointer(parts: Any) -> str:
+    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)
+
+
+def _schema() -> dict[str, Any]:
+    return json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+
+
+def _errors(data: Any) -> list[jsonschema.ValidationError]:
+    validator = jsonschema.Draft202012Validator(_schema())
+    return sorted(validator.iter_errors(data), key=lambda e: (list(map(str, e.absolute_path)), e.message))
+
+
+def validate_results(data: Any) -> list[str]:
+    """Return one message per schema violation of `data` ("<json pointer>: <message>"); [] when valid."""
+    return [f"{_pointer(e.absolute_path) or '/'}: {e.message}" for e in _errors(data)]
+
+
+def load_results(path: str | Path) -> dict[str, Any]:
+    """Read and validate a results.json; raise ResultsError naming the file, the pointer and the fix."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ResultsError(p, "", f"cannot read the file ({exc.strerror or exc}); pass a results.json path") from exc
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ResultsError(p, "", f"not JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from exc
+    errors = _errors(data)
+    if errors:
+        first = errors[0]
+        more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
+        raise ResultsError(
+            p,
+            _pointer(first.absolute_path),
+            f"{first.message}{more}; expected a results.json as described by {SCHEMA_PATH.name}",
+        )
+    return data
+
+
+def _run_date(results: dict[str, Any]) -> str:
+    return str(results.get("run", {}).get("started", ""))[:10] or "unknown-date"
+
+
+def _sum_tokens(a: dict[str, int] | None, b: dict[str, int] | None) -> dict[str, int]:
+    out = dict(a or {})
+    for key, value in (b or {}).items():
+        out[key] = out.get(key, 0) + int(value)
+    return out
+
+
+def merge_results(results: list[dict[str, Any]], sources: list[str] | None = None) -> dict[str, Any]:
+    """Merge several results side by side into one results dict (inputs are not modified).
+
+    Targets keep their names. The same name in a later file replaces the earlier target and its
+    verdicts feature by feature (later file wins), unless the base URLs differ: then the later target
+    is renamed `name@<run date>` so both stay. Counts, requests and tokens are summed, `complete` is
+    true only when every run was complete, and `run.sources` lists the merged files.
+    """
+    if not results:
+        raise ValueError("merge_results needs at least one results dict")
+    names = list(sources or [])
+    for i, r in enumerate(results):
+        if i >= len(names):
+            names.append(f"run@{r.get('run', {}).get('started', i)}")
+    if len(results) == 1:
+        merged = copy.deepcopy(results[0])
+        merged["run"].setdefault("sources", names[:1])
+        return merged
+
+    merged: dict[str, Any] = {"schema_version": 1, "run": {}, "targets": {}, "feature_info": {}, "features": {}}
+    run = merged["run"]
+    all_sources: list[str] = []
+    for i, r in enumerate(results):
+        src_run = r.get("run", {})
+        all_sources.extend(src_run.get("sources") or [names[i]])
+        rename: dict[str, str] = {}
+        for name, info in r.get("targets", {}).items():
+            new = name
+            old = merged["targets"].get(name)
+            if old is not None and old.get("base_url") != info.get("base_url"):
+                new = f"{name}@{_run_date(r)}"
+                n = 2
+                while new in merged["targets"] and merged["targets"][new].get("base_url") != info.get("base_url"):
+                    new = f"{name}@{_run_date(r)}-{n}"
+                    n += 1
+            rename[name] = new
+            entry = copy.deepcopy(info)
+            entry.setdefault("run_started", src_run.get("started", ""))
+            merged["targets"][new] = entry
+        merged["feature_info"].update(copy.deepcopy(r.get("feature_info", {})))
+        for fid, cells in r.get("features", {}).items():
+            slot = merged["features"].setdefault(fid, {})
+            for tname, cell in cells.items():
+                slot[rename.get(tname, tname)] = copy.deepcopy(cell)
+        for key in ("suite_version", "git_sha", "record_mode"):
+            if key in src_run:
+                run[key] = src_run[key]
+        run["started"] = min(filter(None, [run.get("started"), src_run.get("started")]), default="")
+        run["finished"] = max(filter(None, [run.get("finished"), src_run.get("finished")]), default="")
+        if "duration_s" in src_run:
+            run["duration_s"] = run.get("duration_s", 0) + src_run["duration_s"]
+        run["complete"] = run.get("complete", True) and bool(src_run.get("complete", False))
+        if src_run.get("interrupted_reason"):
+            reasons = [x for x in [run.get("interrupted_reason"), src_run["interrupted_reason"]] if x]
+            run["interrupted_reason"] = "; ".join(reasons)
+        counts = run.setdefault("counts", {})
+        for key, value in src_run.get("counts", {}).items():
+            counts[key] = counts.get(key, 0) + value
+        for key in ("requests", "live_requests"):
+            if key in src_run:
+                run[key] = run.get(key, 0) + src_run[key]
+        run["tokens"] = _sum_tokens(run.get("tokens"), src_run.get("tokens"))
+        if src_run.get("baseline"):
+            run["baseline"] = rename.get(src_run["baseline"], src_run["baseline"])
+    run.setdefault("requests", 0)
+    run["sources"] = all_sources
+    if not merged["feature_info"]:
+        del merged["feature_info"]
+    return merged
+
+
+# --- helpers shared by the report writers -------------------------------------------------------
+
+
+def feature_group(results: dict[str, Any], fid: str) -> str:
+    """The display group of a feature: feature_info[fid].group, else implied by the id prefix."""
+    group = results.get("feature_info", {}).get(fid, {}).get("group")
+    if group in GROUPS:
+        return group
+    return _PREFIX_GROUP.get(fid.split(".", 1)[0], "basics")
+
+
+def feature_title(results: dict[str, Any], fid: str) -> str:
+    """The human title of a feature (feature_info[fid].title), or "" when none is given."""
+    return str(results.get("feature_info", {}).get(fid, {}).get("title") or "")
+
+
+def sorted_features(results: dict[str, Any]) -> list[str]:
+    """Feature ids ordered by group (GROUPS order), then id: a stable order for every report."""
+    return sorted(results.get("features", {}), key=lambda f: (GROUPS.index(feature_group(results, f)), f))
+
+
+def target_names(results: dict[str, Any], baseline: str | None = None) -> list[str]:
+    """Target names in file order, with the baseline (when given and known) first."""
+    names = list(results.get("targets", {}))
+    if baseline in names:
+        names.remove(baseline)
+        names.insert(0, baseline)
+    return names
+
+
+def cell(results: dict[str, Any], fid: str, target: str) -> dict[str, Any] | None:
+    """The feature result of `target` for `fid`, or None when that target did not test it."""
+    return results.get("features", {}).get(fid, {}).get(target)
+
+
+def verdict_word(result: dict[str, Any] | None) -> str:
+    """The main word shown for a cell: the status word unless OK, else the support word."""
+    if result is None:
+        return NOT_TESTED
+    if result.get("status") != "OK":
+        return str(result.get("status"))
+    return str(result.get("support") or "OK")
+
+
+def verdict_text(result: dict[str, Any] | None) -> str:
+    """Main word plus the conformance word when conformance is not OK, e.g. "SUPPORTED · NON_STRICT"."""
+    word = verdict_word(result)
+    conf = (result or {}).get("conformance")
+    if conf and conf != "OK":
+        return f"{word} · {conf}"
+    return word
+
+
+def verdict_triple(result: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Only the three verdict axes of a feature result."""
+    if result is None:
+        return None
+    return {k: result.get(k) for k in ("status", "support", "conformance")}
+
+
+def iter_cells(results: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    """(feature id, target name, feature result) for every tested cell, in report order."""
+    targets = target_names(results)
+    for fid in sorted_features(results):
+        for t in targets:
+            res = cell(results, fid, t)
+            if res is not None:
+                yield fid, t, res
+
+
+def matches_any(fid: str, patterns: list[str]) -> bool:
+    """True when the feature id matches one of the glob patterns (fnmatch, e.g. "stream.*")."""
+    return any(fnmatch.fnmatchcase(fid, p) for p in patterns)
+
+
+def truncate(text: str, limit: int) -> str:
+    """Cut `text` to `limit` characters, saying how much was cut."""
+    if len(text) <= limit:
+        return text
+    return text[:limit] + f"… [{len(text) - limit} more characters]"
