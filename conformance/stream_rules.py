@@ -182,10 +182,11 @@ def _sentinel_findings(stream: SSEStream) -> list[Finding]:
                             "stream ended without `data: [DONE]`: clients cannot tell a finished stream "
                             "from a cut connection", "data: [DONE]", None))
         return out
-    if not stream.done_last:
+    lost = [ev for ev in stream.events[done_at[0] + 1:] if ev.data.strip() != DONE]
+    if lost:
         out.append(_finding("stream.done_sentinel", "compat", f"/events/{done_at[0]}",
                             "events follow `data: [DONE]`: clients stop reading there and lose them",
-                            "[DONE] last", f"{len(stream.events) - 1 - done_at[0]} events after it"))
+                            "[DONE] last", f"{len(lost)} data events after it"))
     elif len(done_at) > 1:
         out.append(_finding("stream.done_sentinel", "strict", f"/events/{done_at[1]}",
                             "`data: [DONE]` sent more than once", 1, len(done_at)))
