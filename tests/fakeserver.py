@@ -501,7 +501,7 @@ def _check_params(cfg: FakeConfig, raw: dict[str, Any], eff: dict[str, Any]) -> 
         opts = eff["stream_options"]
         if not isinstance(opts, dict):
             raise _invalid("stream_options", "Invalid type for 'stream_options': expected an object.", opts)
-        if eff.get("stream") is not True:
+        if raw.get("stream") is not True:  # what the client sent, even when "stream" is ignored
             raise _invalid(
                 "stream_options",
                 "The 'stream_options' parameter is only allowed when 'stream' is enabled.",
