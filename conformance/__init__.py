@@ -1,0 +1,3 @@
+"""OpenAI-compatibility conformance suite."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,68 @@
+"""Reading answers: the completion inside an observation, streamed or not."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from conformance.observation import Observation
+from conformance.sse import parse_sse
+from conformance.stream_rules import reassemble
+
+
+def completion(obs: Observation) -> dict[str, Any]:
+    """The chat.completion dict of an answer: the JSON body, or the stream reassembled."""
+    if obs.is_sse:
+        return reassemble(parse_sse(obs.body_text))
+    body = obs.json()
+    return body if isinstance(body, dict) else {}
+
+
+def choice(obs: Observation, index: int = 0) -> dict[str, Any]:
+    choices = completion(obs).get("choices") or []
+    for c in choices:
+        if isinstance(c, dict) and c.get("index", 0) == index:
+            return c
+    return choices[index] if len(choices) > index and isinstance(choices[index], dict) else {}
+
+
+def message(obs: Observation, index: int = 0) -> dict[str, Any]:
+    msg = choice(obs, index).get("message") or {}
+    return msg if isinstance(msg, dict) else {}
+
+
+def text(obs: Observation, index: int = 0) -> str:
+    """The answer text; content arrays of text parts are joined."""
+    content = message(obs, index).get("content")
+    if isinstance(content, list):
+        return "".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
+    return content if isinstance(content, str) else ""
+
+
+def finish_reason(obs: Observation, index: int = 0) -> str | None:
+    return choice(obs, index).get("finish_reason")
+
+
+def tool_calls(obs: Observation, index: int = 0) -> list[dict[str, Any]]:
+    calls = message(obs, index).get("tool_calls") or []
+    return [c for c in calls if isinstance(c, dict)]
+
+
+def usage(obs: Observation) -> dict[str, Any]:
+    u = completion(obs).get("usage")
+    return u if isinstance(u, dict) else {}
+
+
+def tokens(obs: Observation, kind: str) -> int | None:
+    """prompt / completion / total token count, when reported."""
+    value = usage(obs).get(f"{kind}_tokens")
+    return value if isinstance(value, int) else None
+
+
+def json_content(obs: Observation) -> tuple[Any, str | None]:
+    """The answer text parsed as JSON, or (None, why not)."""
+    raw = text(obs).strip()
+    try:
+        return json.loads(raw), None
+    except ValueError as exc:
+        return None, f"content is not JSON ({exc}): {raw[:120]!r}"

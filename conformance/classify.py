@@ -1,0 +1,162 @@
+"""The classifier: observations in, verdict out. Pure: no I/O, no pytest, no httpx."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from conformance import schemas, stream_rules
+from conformance.detectors import DETECTORS, Context, Detection
+from conformance.error_body import SHAPE_NOTES, read_error
+from conformance.findings import Finding, dedupe
+from conformance.observation import Observation
+from conformance.probes import Probe
+from conformance.sse import parse_sse
+from conformance.verdicts import Conformance, Status, Support, Verdict, conformance_of, worst_conformance
+
+
+def findings_of(obs: Observation) -> list[Finding]:
+    """Schema and stream-rule findings of one answer (the same rules `validate` applies to recordings)."""
+    request = obs.request_body if isinstance(obs.request_body, dict) else None
+    if obs.status is None:
+        return []
+    if obs.status >= 400:
+        body = obs.json()
+        return schemas.check_error(body) if body is not None else []
+    if obs.is_sse or (request or {}).get("stream") is True:
+        return stream_rules.check_stream(parse_sse(obs.body_text), request, obs.content_type)
+    body = obs.json()
+    return schemas.check_response(body) if body is not None else []
+
+
+def _unusable(observations: list[Observation]) -> Verdict | None:
+    """A verdict for answers that say nothing about the feature: not sent, transport failure, 5xx, garbage."""
+    for obs in observations:
+        if obs.skipped_reason:
+            return Verdict(Status.SKIPPED, notes=[obs.skipped_reason])
+    for obs in observations:
+        if obs.timed_out:
+            return Verdict(Status.TIMEOUT, notes=[f"{obs.role}: {obs.error or 'timed out'}"])
+        if obs.error:
+            return Verdict(Status.ERROR, notes=[f"{obs.role}: {obs.error}"])
+    for obs in observations:
+        assert obs.status is not None
+        if obs.status >= 500 or obs.status == 429:
+            reading = read_error(obs.body_text)
+            retried = f" after {obs.retries} retries" if obs.retries else ""
+            return Verdict(Status.ERROR, notes=[f"{obs.role}: HTTP {obs.status}{retried}: {reading.message[:300]}"])
+        if obs.status < 300 and not obs.is_sse and obs.json() is None:
+            return Verdict(Status.ERROR, notes=[f"{obs.role}: HTTP {obs.status} with a body that is not JSON: "
+                                                f"{obs.body_text[:120]!r}"])
+        if obs.status < 300 and obs.is_sse and not parse_sse(obs.body_text).events:
+            return Verdict(Status.ERROR, notes=[f"{obs.role}: HTTP {obs.status} event stream with no events"])
+    return None
+
+
+def error_conformance(obs: Observation, expected_status: int | None = None) -> tuple[Conformance, list[str]]:
+    """OpenAI answers client errors with 400 (or the specific code) and {"error": {message,type,param,code}}."""
+    reading = read_error(obs.body_text)
+    notes: list[str] = []
+    verdict = Conformance.OK
+    if reading.shape != "openai":
+        notes.append(f"error envelope: {SHAPE_NOTES[reading.shape]}")
+        verdict = Conformance.NON_STRICT
+    assert obs.status is not None
+    if expected_status and obs.status != expected_status:
+        notes.append(f"HTTP {obs.status} where OpenAI answers {expected_status}")
+        verdict = Conformance.NON_STRICT
+    elif not expected_status and obs.status == 422:
+        notes.append("HTTP 422 where OpenAI answers 400")
+        verdict = Conformance.NON_STRICT
+    return verdict, notes
+
+
+def _rejection(probe: Probe, obs: Observation) -> Verdict:
+    """Read a 4xx to a probe that OpenAI accepts (or rejects, for invalid values)."""
+    assert obs.status is not None
+    reading = read_error(obs.body_text, probe.blamed_params)
+    conf, notes = error_conformance(obs, 400 if probe.kind == "invalid" else None)
+    conf = worst_conformance(conf, conformance_of(findings_of(obs))) or conf
+    evidence = f"HTTP {obs.status}: {reading.message[:400]}"
+    blamed = [p for p in reading.params if p.split(".")[0] not in ("body",)]
+    ours = [p for p in blamed if any(p == b or p.split(".")[0] == b.split(".")[0] for b in probe.blamed_params)]
+    if blamed and not ours and probe.blamed_params and probe.kind != "invalid":
+        return Verdict(Status.OK, Support.UNVERIFIABLE, conf,
+                       [f"the 4xx blames {', '.join(blamed)}, not {', '.join(probe.blamed_params)}", evidence, *notes],
+                       measurements={"error_params": blamed, "error_shape": reading.shape})
+    named = f" (names {', '.join(ours)})" if ours else ""
+    lead = "rejects the invalid value, as OpenAI does" if probe.kind == "invalid" else "rejected"
+    return Verdict(Status.OK, Support.REJECTED, conf, [f"{lead}{named}", evidence, *notes],
+                   measurements={"error_params": blamed, "error_shape": reading.shape, "http_status": obs.status})
+
+
+def _error_probe(probe: Probe, obs: Observation) -> Verdict:
+    """errors.* probes: OpenAI answers with a 4xx; a 2xx means the mistake is accepted silently."""
+    assert obs.status is not None
+    if obs.status >= 400:
+        reading = read_error(obs.body_text, probe.blamed_params)
+        conf, notes = error_conformance(obs, probe.expect_status)
+        conf = worst_conformance(conf, conformance_of(findings_of(obs))) or conf
+        named = [p for p in probe.blamed_params if reading.names(p) or p in reading.message]
+        names = f"the message names {', '.join(named)}" if named else "the message names no field"
+        return Verdict(Status.OK, Support.SUPPORTED, conf,
+                       [f"HTTP {obs.status}: {reading.message[:300]}", names, *notes],
+                       measurements={"http_status": obs.status, "error_shape": reading.shape, "names_field": bool(named)})
+    body = obs.json() if not obs.is_sse else None
+    served = body.get("model") if isinstance(body, dict) else None
+    note = "accepted silently with a 2xx where OpenAI answers " + str(probe.expect_status or "4xx")
+    if probe.args.get("substitution") and served:
+        note = f"silent substitution: HTTP {obs.status} answered by model {served!r} for an unknown model"
+    findings = findings_of(obs)
+    return Verdict(Status.OK, Support.IGNORED, worst_conformance(Conformance.NON_STRICT, conformance_of(findings)),
+                   [note], findings=findings, measurements={"http_status": obs.status, "served_model": served})
+
+
+def classify(probe: Probe, variant: list[Observation], control: list[Observation] | None = None) -> Verdict:
+    """The verdict of one probe on one target, from its answers and its control's answers."""
+    control = control or []
+    unusable = _unusable(variant + control)
+    if unusable is not None:
+        return unusable
+    for obs in control:
+        assert obs.status is not None
+        if obs.status >= 400:
+            reading = read_error(obs.body_text)
+            return Verdict(Status.OK, Support.UNVERIFIABLE, None,
+                           [f"the control request failed (HTTP {obs.status}: {reading.message[:200]}): nothing to "
+                            "compare with"])
+    first = variant[0]
+    assert first.status is not None
+    if probe.kind == "error":
+        return _error_probe(probe, first)
+    rejected = [o for o in variant if o.status is not None and o.status >= 400]
+    if rejected:
+        return _rejection(probe, rejected[0])
+    findings = dedupe(f for obs in variant for f in findings_of(obs))
+    if probe.kind == "invalid":
+        return Verdict(Status.OK, Support.IGNORED, conformance_of(findings),
+                       ["accepts a value OpenAI rejects (HTTP %d): the mistake passes silently" % first.status],
+                       findings=findings)
+    detection: Detection = DETECTORS[probe.detector](Context(probe, variant, control, dict(probe.args)))
+    findings = dedupe([*findings, *detection.findings])
+    return Verdict(Status.OK, detection.support, conformance_of(findings), list(detection.notes),
+                   findings=findings, measurements=detection.measurements)
+
+
+def summarize_findings(findings: list[Finding], limit: int = 5) -> list[str]:
+    """One line per finding, for notes."""
+    return [f"{f.part}{f.pointer or '/'}: {f.message}" for f in findings[:limit]]
+
+
+def probe_record(probe: Probe, verdict: Verdict, observations: list[Observation]) -> dict[str, Any]:
+    """The evidence entry of one probe in results.json."""
+    return {
+        "probe": probe.id,
+        "why": probe.why,
+        "status": verdict.status.value,
+        "support": verdict.support.value if verdict.support else None,
+        "conformance": verdict.conformance.value if verdict.conformance else None,
+        "notes": list(verdict.notes) + summarize_findings(verdict.findings),
+        "measurements": verdict.measurements,
+        "findings": [f.to_dict() for f in verdict.findings],
+        "exchanges": [o.evidence() for o in observations],
+    }

@@ -1,0 +1,172 @@
+"""The engine: runs (target, probe) pairs concurrently, sharing controls, and classifies each."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from conformance import answers
+from conformance.classify import classify
+from conformance.detectors import DERIVERS, FOLLOWUPS
+from conformance.http import Budget, Client, Send
+from conformance.observation import Observation
+from conformance.probes import Control, Probe, merge
+from conformance.recording import CassetteBook
+from conformance.registry import BASE_REQUEST, CONTROLS
+from conformance.targets import Target
+from conformance.verdicts import Status, Support, Verdict
+
+CHAT_PATH = "/chat/completions"
+
+
+@dataclass
+class ProbeResult:
+    target: str
+    probe: Probe
+    verdict: Verdict
+    observations: list[Observation]
+    elapsed_ms: float = 0.0
+
+
+@dataclass
+class TargetStats:
+    requests: int = 0
+    live_requests: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    latencies_ms: list[float] = field(default_factory=list)
+    ttfts_ms: list[float] = field(default_factory=list)
+    started: float = 0.0
+    finished: float = 0.0
+
+
+def _substitute(value: Any, target: Target) -> Any:
+    if value == "$high_temperature":
+        return target.high_temperature
+    if isinstance(value, dict):
+        return {k: _substitute(v, target) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_substitute(v, target) for v in value]
+    return value
+
+
+def build_body(fragment: dict[str, Any], target: Target, feature: str) -> dict[str, Any]:
+    """The request body: the baseline, the target's model for the feature, then the probe's fragment."""
+    body = merge({"model": target.model_for(feature), **BASE_REQUEST}, fragment)
+    return _substitute(body, target)
+
+
+class Engine:
+    """Runs probes for several targets: bounded concurrency per target, targets in parallel."""
+
+    def __init__(self, book: CassetteBook, budget: Budget | None = None, concurrency: int | None = None) -> None:
+        self.book = book
+        self.budget = budget
+        self.concurrency = concurrency
+        self.clients: dict[str, Client] = {}
+        self.stats: dict[str, TargetStats] = {}
+        self._controls: dict[tuple[str, str], asyncio.Task[list[Observation]]] = {}
+        self._limits: dict[str, asyncio.Semaphore] = {}
+
+    def _client(self, target: Target) -> Client:
+        if target.name not in self.clients:
+            self.clients[target.name] = Client(target, self.book, self.budget)
+            self.stats[target.name] = TargetStats(started=time.time())
+            self._limits[target.name] = asyncio.Semaphore(self.concurrency or target.concurrency)
+        return self.clients[target.name]
+
+    async def _send(self, target: Target, req: Send) -> Observation:
+        client = self._client(target)
+        async with self._limits[target.name]:
+            obs = await client.send(req)
+        self._account(target, obs)
+        return obs
+
+    def _account(self, target: Target, obs: Observation) -> None:
+        stats = self.stats[target.name]
+        if obs.status is None and not obs.error:
+            return
+        stats.requests += 1
+        prompt, completion = answers.tokens(obs, "prompt") or 0, answers.tokens(obs, "completion") or 0
+        if obs.status is not None and obs.status < 300:
+            stats.prompt_tokens += prompt
+            stats.completion_tokens += completion
+        if not obs.replayed:
+            stats.live_requests += 1
+            if self.budget is not None:
+                self.budget.tokens += prompt + completion
+            if obs.elapsed_ms is not None:
+                stats.latencies_ms.append(obs.elapsed_ms)
+            if obs.ttft_ms is not None and obs.is_sse:
+                stats.ttfts_ms.append(obs.ttft_ms)
+        stats.finished = time.time()
+
+    async def _control(self, target: Target, control: Control) -> list[Observation]:
+        key = (target.name, control.name)
+        if key not in self._controls:
+            self._controls[key] = asyncio.ensure_future(self._send_control(target, control))
+        return await self._controls[key]
+
+    async def _send_control(self, target: Target, control: Control) -> list[Observation]:
+        body = build_body(control.request, target, "chat")
+        path = self.book.path_for(target.name, f"_controls/{control.name}")
+        count = target.samples if control.stochastic else 1
+        return list(await asyncio.gather(*[
+            self._send(target, Send(f"control-{i + 1}" if count > 1 else "control", "POST", CHAT_PATH, body, path))
+            for i in range(count)
+        ]))
+
+    async def run_probe(self, target: Target, probe: Probe) -> ProbeResult:
+        started = time.monotonic()
+        try:
+            verdict, observations = await self._run_probe(target, probe)
+        except Exception as exc:  # a bug or an unexpected answer must not stop the other probes
+            verdict = Verdict(Status.ERROR, notes=[f"the suite failed on this probe: {type(exc).__name__}: {exc}"])
+            observations = []
+        return ProbeResult(target.name, probe, verdict, observations, round((time.monotonic() - started) * 1000, 1))
+
+    async def _run_probe(self, target: Target, probe: Probe) -> tuple[Verdict, list[Observation]]:
+        self._client(target)
+        control = await self._control(target, CONTROLS[probe.control]) if probe.control else []
+        fragment = dict(probe.request)
+        if probe.derive:
+            usable = [o for o in control if o.status is not None and o.status < 300]
+            derived = DERIVERS[probe.derive](probe, usable) if usable else {}
+            if usable and not derived:
+                return Verdict(Status.OK, Support.UNVERIFIABLE, None,
+                               ["the control answer gives nothing to build this probe's request from"]), control
+            fragment = merge(fragment, derived)
+        body: Any = probe.raw_body if probe.raw_body is not None else build_body(fragment, target, probe.feature)
+        path = self.book.path_for(target.name, probe.id)
+        count = target.samples if probe.stochastic else 1
+        variant = list(await asyncio.gather(*[
+            self._send(target, Send("variant" if count == 1 else f"variant-{i + 1}", "POST", CHAT_PATH, body, path,
+                                    probe.auth))
+            for i in range(count)
+        ]))
+        if probe.followup and variant[0].status is not None and variant[0].status < 300:
+            nxt = FOLLOWUPS[probe.followup](probe, body, variant[0])
+            if nxt is not None:
+                variant.append(await self._send(target, Send("turn-2", "POST", CHAT_PATH, nxt, path)))
+        return classify(probe, variant, control), [*control, *variant]
+
+    async def run(self, pairs: list[tuple[Target, Probe]]) -> list[ProbeResult]:
+        """Every pair's result, in the order given."""
+        try:
+            return list(await asyncio.gather(*[self.run_probe(t, p) for t, p in pairs]))
+        finally:
+            self.book.save_all()
+            for client in self.clients.values():
+                await client.aclose()
+
+
+def run_pairs(pairs: list[tuple[Target, Probe]], cassette_dir: Path, record_mode: str,
+              concurrency: int | None = None, budget: Budget | None = None) -> tuple[list[ProbeResult], Engine]:
+    """Run synchronously (from pytest or the command line)."""
+    secrets = [k for t, _ in pairs if (k := t.api_key())]
+    engine = Engine(CassetteBook(cassette_dir, record_mode, secrets), budget, concurrency)
+    results = asyncio.run(engine.run(pairs))
+    return results, engine

@@ -1,0 +1,185 @@
+"""Recording and replay with vcrpy cassettes: the only module that knows vcrpy.
+
+One cassette file per probe (`<cassette-dir>/<target>/<probe-id>.yaml`) and one per shared control
+(`<cassette-dir>/<target>/_controls/<name>.yaml`). Requests match on method, path and JSON body.
+Credentials are scrubbed from request and response headers and bodies before anything is written.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import yaml
+from vcr.cassette import Cassette
+from vcr.record_mode import RecordMode
+from vcr.request import Request
+
+RECORD_MODES = ("none", "once", "new_episodes", "all")
+# Header names (lower case) that can carry a credential or an account identity.
+SENSITIVE_HEADERS = re.compile(
+    r"^(authorization|proxy-authorization|api-key|x-api-key|cookie|set-cookie|openai-organization|"
+    r"openai-project|x-goog-api-key|ocp-apim-subscription-key|x-auth-token|.*-api-key|.*-token)$"
+)
+REDACTED = "REDACTED"
+
+
+class CassetteError(ValueError):
+    """A cassette file exists but cannot be used; the message names the file."""
+
+
+@dataclass
+class Recorded:
+    status: int
+    headers: dict[str, str]
+    body_text: str
+
+
+def _canonical_body(body: Any) -> Any:
+    if body is None:
+        return None
+    if isinstance(body, bytes):
+        body = body.decode("utf-8", "replace")
+    try:
+        return json.loads(body)
+    except (ValueError, TypeError):
+        return body
+
+
+def _match_body(r1: Request, r2: Request) -> None:
+    if _canonical_body(r1.body) != _canonical_body(r2.body):
+        raise AssertionError("bodies differ")
+
+
+def _match_method(r1: Request, r2: Request) -> None:
+    if r1.method != r2.method:
+        raise AssertionError("methods differ")
+
+
+def _match_path(r1: Request, r2: Request) -> None:
+    # The base path may differ between the recording host and the replay host: compare the endpoint.
+    if r1.path.rstrip("/").split("/v1")[-1] != r2.path.rstrip("/").split("/v1")[-1]:
+        raise AssertionError("paths differ")
+
+
+class Scrubber:
+    """Removes credentials (headers, and any known secret value anywhere) from what gets written."""
+
+    def __init__(self, secrets: list[str]) -> None:
+        self.secrets = [s for s in secrets if s and len(s) >= 4]
+
+    def text(self, value: str) -> str:
+        for secret in self.secrets:
+            value = value.replace(secret, REDACTED)
+        return value
+
+    def request(self, request: Request) -> Request:
+        for name in list(request.headers):
+            if SENSITIVE_HEADERS.match(name.lower()):
+                del request.headers[name]
+        if isinstance(request.body, (bytes, str)):
+            body = request.body.decode("utf-8", "replace") if isinstance(request.body, bytes) else request.body
+            request.body = self.text(body).encode()
+        request.uri = self.text(request.uri)
+        return request
+
+    def response(self, response: dict[str, Any]) -> dict[str, Any]:
+        response["headers"] = {
+            k: [self.text(str(v)) for v in vs]
+            for k, vs in response["headers"].items()
+            if not SENSITIVE_HEADERS.match(k.lower())
+        }
+        response["body"]["string"] = self.text(response["body"]["string"])
+        return response
+
+
+class CassetteBook:
+    """The cassettes of one run: opened lazily, saved on `save_all()` (also after each recording)."""
+
+    def __init__(self, root: Path, record_mode: str, secrets: list[str] | None = None) -> None:
+        if record_mode not in RECORD_MODES:
+            raise ValueError(f"--record-mode {record_mode!r}: expected one of {', '.join(RECORD_MODES)}")
+        self.root = root
+        self.record_mode = record_mode
+        self.scrubber = Scrubber(secrets or [])
+        self._open: dict[Path, Cassette] = {}
+        self._lock = threading.Lock()
+
+    def path_for(self, target: str, name: str) -> Path:
+        safe = re.sub(r"[^A-Za-z0-9_.-]", "_", name)
+        return self.root / re.sub(r"[^A-Za-z0-9_.-]", "_", target) / f"{safe}.yaml"
+
+    def _cassette(self, path: Path) -> Cassette:
+        with self._lock:
+            if path not in self._open:
+                if path.exists():
+                    _check_cassette_file(path)
+                self._open[path] = Cassette.load(
+                    path=str(path),
+                    record_mode=RecordMode(self.record_mode),
+                    match_on=(_match_method, _match_path, _match_body),
+                    before_record_request=self.scrubber.request,
+                    before_record_response=self.scrubber.response,
+                )
+            return self._open[path]
+
+    def play(self, path: Path, method: str, url: str, body: bytes) -> Recorded | None:
+        """The recorded answer to this request, once per recording; None when there is none to play."""
+        cassette = self._cassette(path)
+        request = Request(method, url, body, {})
+        with self._lock:
+            if not cassette.can_play_response_for(request):
+                return None
+            try:
+                response = cassette.play_response(request)
+            except Exception:  # vcrpy raises when every match was already played
+                return None
+        headers = {k.lower(): (v[0] if isinstance(v, list) else str(v)) for k, v in response["headers"].items()}
+        body_value = response["body"]["string"]
+        text = body_value.decode("utf-8", "replace") if isinstance(body_value, bytes) else str(body_value)
+        return Recorded(int(response["status"]["code"]), headers, text)
+
+    def may_record(self, path: Path) -> bool:
+        """Whether this cassette may take new recordings in the current mode."""
+        return not self._cassette(path).write_protected
+
+    def record(self, path: Path, method: str, url: str, body: bytes, req_headers: dict[str, str],
+               status: int, reason: str, headers: list[tuple[str, str]], body_text: str) -> None:
+        cassette = self._cassette(path)
+        grouped: dict[str, list[str]] = {}
+        for k, v in headers:
+            grouped.setdefault(k, []).append(v)
+        response = {"status": {"code": status, "message": reason}, "headers": grouped, "body": {"string": body_text}}
+        with self._lock:
+            cassette.append(Request(method, url, body, dict(req_headers)), response)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            cassette._save()
+
+    def save_all(self) -> None:
+        with self._lock:
+            for path, cassette in self._open.items():
+                if cassette.dirty:
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    cassette._save()
+
+
+def _check_cassette_file(path: Path) -> None:
+    """Fail with a clear message on a cassette vcrpy would silently treat as empty."""
+    try:
+        data = yaml.safe_load(path.read_text())
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise CassetteError(f"cassette {path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    if not isinstance(data, dict) or not isinstance(data.get("interactions"), list):
+        raise CassetteError(f"cassette {path}: expected a vcrpy cassette with an `interactions` list")
+    for i, item in enumerate(data["interactions"]):
+        if not isinstance(item, dict) or "request" not in item or "response" not in item:
+            raise CassetteError(f"cassette {path}: interaction {i} lacks a request or a response")
+
+
+def endpoint_path(url: str) -> str:
+    return urlsplit(url).path

@@ -1,0 +1,179 @@
+"""Building results.json from probe results: per feature and target, the verdict and its evidence."""
+
+from __future__ import annotations
+
+import statistics
+import subprocess
+from collections import Counter
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from conformance import __version__
+from conformance.classify import probe_record
+from conformance.engine import ProbeResult
+from conformance.probes import Probe
+from conformance.targets import Target
+from conformance.verdicts import Conformance, worst_conformance
+
+
+def git_sha(cwd: Path | None = None) -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def _percentiles(values: list[float]) -> dict[str, Any] | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    p95 = ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))]
+    return {"p50": round(statistics.median(ordered), 1), "p95": round(p95, 1), "max": round(ordered[-1], 1),
+            "n": len(ordered)}
+
+
+def record_of(result: ProbeResult) -> dict[str, Any]:
+    """A probe result as plain data (travels between pytest-xdist workers in user_properties)."""
+    return {"target": result.target, "feature": result.probe.feature, **probe_record(
+        result.probe, result.verdict, result.observations)}
+
+
+def _stats(records: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Requests, tokens and timings per target, counting each shared control once."""
+    seen: set[tuple[str, str, str]] = set()
+    out: dict[str, dict[str, Any]] = {}
+    for rec in records:
+        s = out.setdefault(rec["target"], {"requests": 0, "live": 0, "prompt": 0, "completion": 0,
+                                           "lat": [], "ttft": [], "elapsed": 0.0})
+        for ex in rec["exchanges"]:
+            if ex["response"].get("status") is None and not ex["response"].get("error"):
+                continue
+            if ex["role"].startswith("control"):
+                key = (rec["target"], ex["role"], str(ex.get("cassette")))
+                if key in seen:
+                    continue
+                seen.add(key)
+            s["requests"] += 1
+            usage = ex.get("usage") or {}
+            s["prompt"] += usage.get("prompt", 0)
+            s["completion"] += usage.get("completion", 0)
+            if not ex.get("replayed"):
+                s["live"] += 1
+                if ex.get("elapsed_ms") is not None:
+                    s["lat"].append(ex["elapsed_ms"])
+                if ex.get("ttft_ms") is not None and ex["response"].get("sse") is not None:
+                    s["ttft"].append(ex["ttft_ms"])
+    return out
+
+
+def aggregate_feature(records: list[dict[str, Any]], probes: dict[str, Probe]) -> dict[str, Any]:
+    """One feature on one target, from its probes' records.
+
+    Rule: support comes from the OK `support` probes (all alike → that value; SUPPORTED mixed with
+    others → PARTIAL with a note; UNVERIFIABLE only when nothing decisive); `check` and `hint`
+    probes add notes; conformance is the worst of every OK probe; status is OK when any support
+    probe ran OK, else the first non-OK status.
+    """
+    def role(rec: dict[str, Any]) -> str:
+        return probes[rec["probe"]].role if rec["probe"] in probes else "support"
+
+    support_recs = [r for r in records if role(r) == "support"] or records
+    ok = [r for r in support_recs if r["status"] == "OK"]
+    notes: list[str] = []
+    support: str | None = None
+    status = "OK" if ok else support_recs[0]["status"]
+    values = [r["support"] for r in ok if r["support"]]
+    decisive = [v for v in values if v != "UNVERIFIABLE"] or values
+    if decisive:
+        kinds = set(decisive)
+        if len(kinds) == 1:
+            support = decisive[0]
+        else:
+            support = "PARTIAL" if kinds & {"SUPPORTED", "PARTIAL"} else ("REJECTED" if "REJECTED" in kinds
+                                                                          else "IGNORED")
+            notes.append("variants differ: " + ", ".join(f"{r['probe']}: {r['support']}" for r in ok if r["support"]))
+    for r in records:
+        prefix = f"[{r['probe']}] " if len(records) > 1 else ""
+        notes.extend(prefix + n for n in r["notes"][:4])
+    if status != "OK":
+        support = None
+    conformance = worst_conformance(*[Conformance(r["conformance"]) for r in records
+                                      if r["status"] == "OK" and r["conformance"]])
+    hint = None
+    if support in ("REJECTED", "IGNORED", "PARTIAL"):
+        hint = next((probes[r["probe"]].hint for r in records if r["probe"] in probes and probes[r["probe"]].hint),
+                    None)
+    return {
+        "status": status,
+        "support": support,
+        "conformance": conformance.value if conformance else None,
+        "notes": notes,
+        "hint": hint,
+        "evidence": [{k: v for k, v in r.items() if k not in ("target", "feature")} for r in records],
+    }
+
+
+def build_results(
+    records: list[dict[str, Any]], targets: list[Target], *, record_mode: str, probes: dict[str, Probe],
+    started: datetime, finished: datetime, complete: bool = True, interrupted_reason: str | None = None,
+) -> dict[str, Any]:
+    """The results.json document (see schemas/results.schema.json)."""
+    by_feature: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    for r in records:
+        by_feature.setdefault(r["feature"], {}).setdefault(r["target"], []).append(r)
+    features = {fid: {t: aggregate_feature(rs, probes) for t, rs in sorted(per_target.items())}
+                for fid, per_target in sorted(by_feature.items())}
+    counts: Counter[str] = Counter()
+    for r in records:
+        counts[f"status.{r['status']}"] += 1
+        if r["support"]:
+            counts[f"support.{r['support']}"] += 1
+        if r["conformance"]:
+            counts[f"conformance.{r['conformance']}"] += 1
+    counts["probes"] = len(records)
+    info: dict[str, Any] = {}
+    for r in records:
+        p = probes.get(r["probe"])
+        if p is not None:
+            info.setdefault(p.feature, {"group": p.group, "title": p.feature, "why": p.why})
+    stats = _stats(records)
+    target_docs: dict[str, Any] = {}
+    totals = {"prompt": 0, "completion": 0, "total": 0}
+    requests = live = 0
+    for t in targets:
+        s = stats.get(t.name) or {"requests": 0, "live": 0, "prompt": 0, "completion": 0, "lat": [], "ttft": []}
+        tok = {"prompt": s["prompt"], "completion": s["completion"], "total": s["prompt"] + s["completion"]}
+        for k in totals:
+            totals[k] += tok[k]
+        requests += s["requests"]
+        live += s["live"]
+        target_docs[t.name] = {
+            **t.describe(), "live": s["live"] > 0, "requests": s["requests"], "tokens": tok,
+            "latency_ms": _percentiles(s["lat"]), "ttft_ms": _percentiles(s["ttft"]),
+            "run_started": started.isoformat(timespec="seconds"),
+        }
+    return {
+        "schema_version": 1,
+        "run": {
+            "suite_version": __version__, "git_sha": git_sha(Path(__file__).resolve().parent),
+            "record_mode": record_mode, "started": started.isoformat(timespec="seconds"),
+            "finished": finished.isoformat(timespec="seconds"),
+            "duration_s": round((finished - started).total_seconds(), 3), "complete": complete,
+            "interrupted_reason": interrupted_reason, "counts": dict(sorted(counts.items())),
+            "requests": requests, "live_requests": live, "tokens": totals,
+        },
+        "targets": target_docs,
+        "feature_info": dict(sorted(info.items())),
+        "features": features,
+    }
+
+
+def now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def failed(record: dict[str, Any]) -> bool:
+    """A pytest failure: conformance FAILED, or the probe could not run (ERROR / TIMEOUT)."""
+    return record["conformance"] == "FAILED" or record["status"] in ("ERROR", "TIMEOUT")

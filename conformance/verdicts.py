@@ -1,0 +1,115 @@
+"""The verdict vocabulary: three independent axes (status, support, conformance)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from conformance.findings import Finding
+
+
+class Status(str, Enum):
+    OK = "OK"  # the probe ran and the target answered
+    ERROR = "ERROR"  # 5xx, transport failure, unparsable body, malformed cassette
+    TIMEOUT = "TIMEOUT"  # connect/read/whole-stream timeout
+    SKIPPED = "SKIPPED"  # precondition unmet: no key, no cassette, no model for the feature, budget
+
+
+class Support(str, Enum):
+    SUPPORTED = "SUPPORTED"  # accepted, effect observed
+    PARTIAL = "PARTIAL"  # some variants only (a note is required)
+    IGNORED = "IGNORED"  # 2xx but no effect against the control
+    REJECTED = "REJECTED"  # 4xx naming (or not blaming another) parameter
+    UNVERIFIABLE = "UNVERIFIABLE"  # accepted, but no detector can tell with this model
+
+
+class Conformance(str, Enum):
+    OK = "OK"
+    NON_STRICT = "NON_STRICT"  # a SHOULD broken
+    FAILED = "FAILED"  # a MUST broken
+
+
+CONFORMANCE_RANK = {None: 0, Conformance.OK: 0, Conformance.NON_STRICT: 1, Conformance.FAILED: 2}
+
+# The legend: every value with the rule that produces it (README and report show this text).
+LEGEND: dict[str, dict[str, str]] = {
+    "status": {
+        "OK": "The probe ran and the target answered (any 2xx or 4xx).",
+        "ERROR": "5xx, transport failure, unparsable body or unusable cassette: no support verdict is drawn.",
+        "TIMEOUT": "Connect, read or whole-stream timeout: no support verdict is drawn.",
+        "SKIPPED": "A precondition was unmet (no API key, no cassette in replay mode, budget reached).",
+    },
+    "support": {
+        "SUPPORTED": "Accepted (2xx) and the effect detector saw the effect against the control.",
+        "PARTIAL": "Some variants supported, others not; the note says which.",
+        "IGNORED": "Accepted (2xx) but the detector saw no effect against the control (or an invalid value "
+        "was accepted silently).",
+        "REJECTED": "Answered 4xx; the error message and the parameter it names are kept.",
+        "UNVERIFIABLE": "Accepted, but no detector can tell with this model or the samples disagree; the note "
+        "says why.",
+        "absent": "Not tested.",
+    },
+    "conformance": {
+        "OK": "The response passes the strict schema and the stream rules.",
+        "NON_STRICT": "A SHOULD is broken: strict-only schema finding, 422 instead of 400, error body not "
+        "OpenAI-shaped, usage on a non-empty chunk.",
+        "FAILED": "A MUST is broken: compat schema violation, stream without [DONE], tool-call arguments not "
+        "JSON, 5xx for a client error. Fails the pytest test.",
+    },
+}
+
+
+@dataclass
+class Verdict:
+    status: Status
+    support: Support | None = None
+    conformance: Conformance | None = None
+    notes: list[str] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    measurements: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # Only an OK run yields a support verdict: a 502 is never blamed on a parameter.
+        if self.status is not Status.OK:
+            self.support = None
+        if self.support is Support.PARTIAL and not self.notes:
+            raise ValueError("a PARTIAL verdict needs a note")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "status": self.status.value,
+            "support": self.support.value if self.support else None,
+            "conformance": self.conformance.value if self.conformance else None,
+            "notes": list(self.notes),
+            "findings": [f.to_dict() for f in self.findings],
+            "measurements": dict(self.measurements),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Verdict":
+        return cls(
+            status=Status(data["status"]),
+            support=Support(data["support"]) if data.get("support") else None,
+            conformance=Conformance(data["conformance"]) if data.get("conformance") else None,
+            notes=list(data.get("notes") or []),
+            findings=[Finding.from_dict(f) for f in data.get("findings") or []],
+            measurements=dict(data.get("measurements") or {}),
+        )
+
+
+def worst_conformance(*values: Conformance | None) -> Conformance | None:
+    """The most severe conformance value; None when nothing was judged."""
+    judged = [v for v in values if v is not None]
+    if not judged:
+        return None
+    return max(judged, key=lambda v: CONFORMANCE_RANK[v])
+
+
+def conformance_of(findings: list[Finding]) -> Conformance:
+    """FAILED on any compat finding, NON_STRICT on strict-only findings, else OK."""
+    if any(f.level == "compat" for f in findings):
+        return Conformance.FAILED
+    if findings:
+        return Conformance.NON_STRICT
+    return Conformance.OK
