@@ -122,7 +122,7 @@ def _count_bar(counts: dict[str, int], width: float = 360.0) -> dict[str, Any]:
     return {"segments": segments, "total": total, "width": width}
 
 
-def _timing_chart(targets: list[dict[str, Any]], key: str, width: float = 300.0) -> dict[str, Any] | None:
+def _timing_chart(targets: list[dict[str, Any]], key: str, width: float = 230.0) -> dict[str, Any] | None:
     rows = [(t["name"], t["info"].get(key)) for t in targets]
     rows = [(n, v) for n, v in rows if isinstance(v, dict) and ("p50" in v or "p95" in v)]
     if not rows:
