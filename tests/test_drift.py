@@ -1,0 +1,88 @@
+"""Drift gate: expectations written from results, compared, flaky handling."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from conformance.drift import (
+    ExpectationsError,
+    compare_to_expectations,
+    failing,
+    load_expectations,
+    write_expectations,
+)
+from conformance.results_io import load_results
+
+DATA = Path(__file__).parent / "data" / "results"
+
+
+@pytest.fixture
+def both() -> dict:
+    return load_results(DATA / "openai_mistral.json")
+
+
+def test_round_trip_has_no_changes(both: dict, tmp_path: Path) -> None:
+    path = tmp_path / "exp.json"
+    write_expectations(both, path)
+    exp = load_expectations(path)
+    assert exp["targets"]["mistral"]["features"]["request.seed"] == {
+        "status": "OK", "support": "REJECTED", "conformance": "NON_STRICT"}
+    assert exp["targets"]["openai"]["flaky"] == ["tools.parallel_tool_calls"]  # flagged in the results
+    assert compare_to_expectations(both, exp) == []
+
+
+def test_results_file_works_as_expectations(both: dict) -> None:
+    assert compare_to_expectations(both, load_expectations(DATA / "openai_mistral.json")) == []
+
+
+def test_changed_absent_new(both: dict, tmp_path: Path) -> None:
+    exp = load_expectations(DATA / "openai_mistral.json")
+    both["features"]["request.temperature"]["openai"]["support"] = "IGNORED"
+    del both["features"]["request.n"]["mistral"]
+    both["features"]["request.brand_new"] = {"mistral": dict(both["features"]["request.seed"]["mistral"])}
+    changes = compare_to_expectations(both, exp)
+    by = {(c.target, c.feature): c for c in changes}
+    temp = by[("openai", "request.temperature")]
+    assert temp.kind == "changed" and temp.axes == ["support"] and temp.fails
+    assert temp.was["support"] == "SUPPORTED" and temp.now["support"] == "IGNORED"
+    assert "temperature" in temp.evidence or "HTTP 200" in temp.evidence
+    assert by[("mistral", "request.n")].kind == "absent" and by[("mistral", "request.n")].fails
+    assert by[("mistral", "request.brand_new")].kind == "new"
+    assert not by[("mistral", "request.brand_new")].fails
+    assert len(failing(changes)) == 2
+    assert "SUPPORTED → IGNORED" in temp.describe()
+
+
+def test_flaky_is_reported_never_fails(both: dict, tmp_path: Path) -> None:
+    path = tmp_path / "exp.json"
+    write_expectations(both, path)
+    data = json.loads(path.read_text())
+    data["targets"]["mistral"]["flaky"] = ["request.temperature"]
+    path.write_text(json.dumps(data))
+    both["features"]["request.temperature"]["mistral"]["support"] = "UNVERIFIABLE"
+    changes = compare_to_expectations(both, load_expectations(path))
+    assert len(changes) == 1 and changes[0].flaky and not changes[0].fails
+    write_expectations(both, path)  # regenerating keeps the hand-kept flaky list
+    assert json.loads(path.read_text())["targets"]["mistral"]["flaky"] == ["request.temperature"]
+
+
+def test_only_some_targets_and_missing_target(both: dict, tmp_path: Path) -> None:
+    path = tmp_path / "exp.json"
+    write_expectations(both, path, targets=["mistral"])
+    assert list(load_expectations(path)["targets"]) == ["mistral"]
+    only_openai = load_results(DATA / "openai.json")
+    changes = compare_to_expectations(only_openai, load_expectations(path))
+    assert [(c.kind, c.fails) for c in changes] == [("target_absent", False)]
+
+
+def test_bad_expectations_file(tmp_path: Path) -> None:
+    bad = tmp_path / "x.json"
+    bad.write_text('{"hello": 1}')
+    with pytest.raises(ExpectationsError, match="update-expectations"):
+        load_expectations(bad)
+    bad.write_text("not json")
+    with pytest.raises(ExpectationsError, match="x.json"):
+        load_expectations(bad)

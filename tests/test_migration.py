@@ -1,0 +1,127 @@
+"""Migration diff: ranking, fixes, go / no-go from --uses."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from conformance.migration import UsesError, known_fix, load_uses, migration_diff, rank_difference
+from conformance.results_io import load_results
+from conformance.summary_md import render_summary_md
+
+DATA = Path(__file__).parent / "data" / "results"
+
+
+@pytest.fixture
+def both() -> dict:
+    return load_results(DATA / "openai_mistral.json")
+
+
+def _items(diff: dict, target: str = "mistral") -> dict[str, dict]:
+    return {i["feature"]: i for i in diff["targets"][target]["items"]}
+
+
+def _v(status: str = "OK", support: str | None = "SUPPORTED", conformance: str | None = "OK") -> dict:
+    return {"status": status, "support": support, "conformance": conformance}
+
+
+@pytest.mark.parametrize(("base", "tgt", "rank"), [
+    (_v(), _v(support="REJECTED"), "blocker"),
+    (_v(), _v(support="IGNORED"), "blocker"),
+    (_v(), _v(conformance="FAILED"), "blocker"),
+    (_v(), _v(support="PARTIAL"), "warning"),
+    (_v(), _v(support="UNVERIFIABLE"), "warning"),
+    (_v(), _v(conformance="NON_STRICT"), "warning"),
+    (_v(), _v("TIMEOUT", None, None), "warning"),
+    (_v(), None, "warning"),
+    (_v(support="REJECTED"), _v(), "info"),
+    (_v(support="IGNORED"), _v(support="REJECTED"), "info"),
+    (None, _v(), "info"),
+    (_v(support="UNVERIFIABLE"), _v(support="REJECTED"), "warning"),
+])
+def test_rank_table(base: dict | None, tgt: dict | None, rank: str) -> None:
+    assert rank_difference(base, tgt) == rank
+
+
+def test_expected_differences_openai_to_mistral(both: dict) -> None:
+    items = _items(migration_diff(both, "openai"))
+    assert items["request.seed"]["rank"] == "blocker"
+    assert items["request.seed"]["fix"] == "send `random_seed` instead of `seed`"
+    assert items["request.seed"]["fix_source"] == "hint"
+    assert "422 extra_forbidden" in items["request.seed"]["difference"]
+    assert items["tools.tool_choice.required"]["fix"] == 'map `tool_choice: "required"` to `"any"`'
+    assert items["tools.tool_choice.required"]["fix_source"] == "known"
+    assert items["request.max_completion_tokens"]["fix"] == "send `max_tokens`"
+    assert items["tools.followup_turn"]["fix"] == "tool-call ids must be 9 letters or digits"
+    assert items["stream.usage_chunk"]["rank"] == "warning"
+    assert items["stream.usage_chunk"]["fix"].startswith("stream usage arrives on the finishing chunk")
+    assert items["errors.unknown_model"]["rank"] == "warning"
+    assert "both shapes" in items["errors.unknown_model"]["fix"]
+    assert items["request.stream_options"]["fix"] == "drop stream_options; usage is always sent"
+    assert items["request.safe_prompt"]["rank"] == "info"
+    assert items["request.top_p"]["fix"] is None  # a timeout is not blamed on the parameter
+    assert "request.n" not in items and "request.temperature" not in items  # same verdicts
+
+
+def test_items_are_ranked_worst_first(both: dict) -> None:
+    ranks = [i["rank"] for i in migration_diff(both, "openai")["targets"]["mistral"]["items"]]
+    order = {"blocker": 0, "warning": 1, "info": 2}
+    assert ranks == sorted(ranks, key=order.__getitem__)
+
+
+def test_reverse_direction(both: dict) -> None:
+    items = _items(migration_diff(both, "mistral"), "openai")
+    assert items["request.safe_prompt"]["rank"] == "blocker"
+    assert items["request.seed"]["rank"] == "info"
+
+
+def test_known_fix_globs() -> None:
+    assert known_fix("errors.bad_key").startswith("parse error bodies in both shapes")
+    assert "assistant turn" in known_fix("conversation.user_after_tool")
+    assert known_fix("conversation.something_new").startswith("follow the target's message-order rules")
+    assert known_fix("request.unheard_of") is None
+
+
+def test_decisions(both: dict) -> None:
+    diff = migration_diff(both, "openai", {"features": ["request.seed", "tools.tool_choice.required", "stream.*"]})
+    entry = diff["targets"]["mistral"]
+    assert entry["decision"] == "go with changes"
+    assert "request.seed" in entry["decision_reason"]
+    assert _items(diff)["request.seed"]["used"] is True
+    assert _items(diff)["request.logprobs"]["used"] is False
+    assert migration_diff(both, "openai", {"features": ["request.n"]})["targets"]["mistral"]["decision"] == "go"
+    both["features"]["request.n"]["mistral"]["support"] = "IGNORED"  # no known fix for request.n
+    entry = migration_diff(both, "openai", {"features": ["request.n"]})["targets"]["mistral"]
+    assert entry["decision"] == "no-go" and "request.n" in entry["decision_reason"]
+    assert migration_diff(both, "openai")["targets"]["mistral"]["decision"] is None
+
+
+def test_unknown_baseline(both: dict) -> None:
+    with pytest.raises(KeyError, match="targets: openai, mistral"):
+        migration_diff(both, "vllm")
+
+
+def test_load_uses_toml_json_and_parameter_names(tmp_path: Path) -> None:
+    toml = tmp_path / "uses.toml"
+    toml.write_text('features = ["request.seed", "stream.*"]\nparameters = ["max_completion_tokens"]\n')
+    assert load_uses(toml)["features"] == ["request.seed", "stream.*", "request.max_completion_tokens"]
+    js = tmp_path / "uses.json"
+    js.write_text(json.dumps(["seed", "tools.tool_choice.required"]))
+    assert load_uses(js)["features"] == ["request.seed", "tools.tool_choice.required"]
+    bad = tmp_path / "bad.toml"
+    bad.write_text("features = [")
+    with pytest.raises(UsesError, match="bad.toml"):
+        load_uses(bad)
+    empty = tmp_path / "empty.json"
+    empty.write_text("{}")
+    with pytest.raises(UsesError, match="non-empty list"):
+        load_uses(empty)
+
+
+def test_summary_markdown_has_migration(both: dict) -> None:
+    md = render_summary_md(both, "openai", {"features": ["request.seed"]})
+    assert "## Migration from openai" in md
+    assert "send `random_seed` instead of `seed`" in md
+    assert "**GO WITH CHANGES**" in md
