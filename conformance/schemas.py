@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
-from functools import lru_cache
+from collections.abc import Iterable, Iterator
+from functools import cache
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 from jsonschema import Draft202012Validator, ValidationError
 
@@ -23,13 +24,13 @@ SCHEMA_FILES = {
 }
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_schema(kind: str) -> dict[str, Any]:
     """The parsed schema document for `kind` (a key of SCHEMA_FILES)."""
     return json.loads((SCHEMA_DIR / SCHEMA_FILES[kind]).read_text(encoding="utf-8"))
 
 
-@lru_cache(maxsize=None)
+@cache
 def validator(kind: str, level: str) -> Draft202012Validator:
     """A validator for one level ($defs/strict or $defs/compat) of one schema; format checking is off."""
     doc = load_schema(kind)

@@ -100,8 +100,7 @@ class SSEParser:
             return
         if self._first:
             self._first = False
-            if text.startswith("\ufeff"):
-                text = text[1:]
+            text = text.removeprefix("\ufeff")
         if self._skip_lf and text.startswith("\n"):
             text = text[1:]
         self._skip_lf = False

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Hashable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Hashable, Iterator
+from typing import Any
 
 from conformance.findings import Finding, dedupe
-from conformance.schemas import check_chunk, pointer
+from conformance.schemas import check_chunk
 from conformance.sse import DONE, SSEStream, is_error_payload
 
 USAGE_PLACEMENT_WHY = (

@@ -164,7 +164,7 @@ def load_interactions(path: Path) -> list[Interaction]:
     name = path.name.lower()
     if name.endswith((".yaml", ".yml")):
         try:
-            doc = yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+            doc = yaml.load(text, Loader=_Loader)
         except yaml.YAMLError as exc:
             raise TrafficError(path, f"malformed YAML: {exc}") from exc
         if not isinstance(doc, dict):

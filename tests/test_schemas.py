@@ -13,8 +13,18 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
-from conformance.schemas import (SCHEMA_DIR, SCHEMA_FILES, check_chunk, check_error, check_model_list,
-                                 check_request, check_response, load_schema, pointer, validator)
+from conformance.schemas import (
+    SCHEMA_DIR,
+    SCHEMA_FILES,
+    check_chunk,
+    check_error,
+    check_model_list,
+    check_request,
+    check_response,
+    load_schema,
+    pointer,
+    validator,
+)
 
 DATA = Path(__file__).resolve().parent / "data" / "schemas"
 

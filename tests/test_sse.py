@@ -99,7 +99,7 @@ def _split(raw: bytes, cuts: list[int]) -> list[bytes]:
     return pieces
 
 
-def _parse_pieces(pieces: list[bytes]):  # noqa: ANN202 - test helper
+def _parse_pieces(pieces: list[bytes]):
     parser = SSEParser()
     for piece in pieces:
         parser.feed(piece)
