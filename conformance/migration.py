@@ -258,7 +258,9 @@ def load_uses(path: str | Path) -> dict[str, Any]:
         data = {"features": data}
     if not isinstance(data, dict):
         raise UsesError(f"{p}: expected a table with `features = [...]`")
-    entries = list(data.get("features", [])) + list(data.get("parameters", []))
+    entries = [data.get("features", []), data.get("parameters", [])]
+    entries = [e for part in entries if isinstance(part, list) for e in part] if all(
+        isinstance(part, list) for part in entries) else []
     if not entries or not all(isinstance(e, str) for e in entries):
         raise UsesError(f"{p}: `features` must be a non-empty list of feature ids or parameter names")
     return {"features": [normalize_use(e) for e in entries], "source": str(p)}

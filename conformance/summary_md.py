@@ -33,11 +33,12 @@ CELL_NOTE = (
 def md_text(text: Any, limit: int = TEXT_LIMIT) -> str:
     """Untrusted text made safe for one Markdown table cell or list item: one line, escaped, truncated."""
     s = " ".join(str(text).split())
-    s = truncate(s, limit)
+    tail = f"… ({len(s) - limit} more characters)" if len(s) > limit else ""
+    s = s[:limit]
     for ch, rep in (("\\", "\\\\"), ("|", "\\|"), ("<", "&lt;"), (">", "&gt;"), ("`", "'"), ("[", "\\["),
                     ("]", "\\]"), ("*", "\\*"), ("_", "\\_")):
         s = s.replace(ch, rep)
-    return s
+    return s + tail
 
 
 def md_fix(text: Any, limit: int = 300) -> str:
