@@ -60,6 +60,7 @@ class Probe:
     params: tuple[str, ...] = ()  # request fields this probe is about (to tell who a 4xx blames)
     derive: str | None = None  # a name in detectors.DERIVERS: builds part of the request from the control
     followup: str | None = None  # a name in detectors.FOLLOWUPS: builds a second turn from the first answer
+    alternates: tuple[dict[str, Any], ...] = ()  # fragments sent once each (role alt-N), e.g. another seed
     raw_body: str | None = None  # send this text instead of JSON (malformed-body probes)
     auth: str = "target"  # target | bad (a wrong key)
     expect_status: int | None = None  # the status OpenAI answers (error probes)

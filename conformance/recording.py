@@ -29,6 +29,32 @@ SENSITIVE_HEADERS = re.compile(
 REDACTED = "REDACTED"
 
 
+class _LiteralDumper(yaml.SafeDumper):
+    """Multi-line strings (SSE bodies) as literal blocks, so a cassette shows the stream as it came."""
+
+
+def _str_representer(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
+    if "\n" in value and all(ch == "\n" or ch == "\t" or ch.isprintable() for ch in value) \
+            and not any(line != line.rstrip() for line in value.split("\n")):
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|")
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value)
+
+
+_LiteralDumper.add_representer(str, _str_representer)
+
+
+class LiteralYamlSerializer:
+    """vcrpy serializer: the standard cassette layout, readable bodies."""
+
+    @staticmethod
+    def serialize(cassette_dict: dict[str, Any]) -> str:
+        return yaml.dump(cassette_dict, Dumper=_LiteralDumper, allow_unicode=True, sort_keys=False, width=120)
+
+    @staticmethod
+    def deserialize(cassette_string: str) -> dict[str, Any]:
+        return yaml.safe_load(cassette_string)
+
+
 class CassetteError(ValueError):
     """A cassette file exists but cannot be used; the message names the file."""
 
@@ -122,6 +148,7 @@ class CassetteBook:
                 self._open[path] = Cassette.load(
                     path=str(path),
                     record_mode=RecordMode(self.record_mode),
+                    serializer=LiteralYamlSerializer,
                     match_on=(_match_method, _match_path, _match_body),
                     before_record_request=self.scrubber.request,
                     before_record_response=self.scrubber.response,
