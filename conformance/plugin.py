@@ -225,20 +225,29 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     results = build_results(list(records.values()), run.targets, record_mode=run.record_mode,
                             probes=registry.probe_by_id(), started=run.started, finished=now(), complete=complete,
                             interrupted_reason=run.interrupted or (None if complete else "not every probe ended"))
-    from conformance.reports import write_report_files
+    from conformance import report_cli
 
     opt = config.getoption
-    changes = write_report_files(results, run.report_dir, baseline=opt("baseline"), uses=opt("uses"),
-                                 expect=opt("expect"), update_expectations=opt("update_expectations"),
-                                 pytest_files=True)
     tr = config.pluginmanager.getplugin("terminalreporter")
+    expect = Path(opt("expect")) if opt("expect") else None
+    try:
+        results, baseline, uses, drift = report_cli.prepare(
+            results, opt("baseline"), Path(opt("uses")) if opt("uses") else None, expect, opt("update_expectations"))
+    except (ValueError, OSError, report_cli.ResultsError) as exc:
+        # the report is still written, without the view that failed; the run says why
+        baseline, uses, drift = None, None, None
+        if tr is not None:
+            tr.write_line(f"conformance: {exc}", red=True)
+        session.exitstatus = pytest.ExitCode.USAGE_ERROR
+    report_cli.write_reports(results, run.report_dir, baseline, uses, drift, pytest_files=True)
+    code, changes = report_cli.finish(results, expect, opt("update_expectations"), run.report_dir, drift)
     if tr is not None:
         tr.write_line(f"conformance: reports written to {run.report_dir}/ (results.json, compat.html, report.html, "
                       f"summary.md, junit.xml); {results['run']['requests']} requests, "
                       f"{results['run']['tokens']['total']} tokens")
         for line in changes:
-            tr.write_line(f"DRIFT: {line}", red=True)
-    if changes and session.exitstatus == 0:
+            tr.write_line(line, red=bool(code))
+    if code and session.exitstatus == 0:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 

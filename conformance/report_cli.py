@@ -114,14 +114,60 @@ def junit_xml(results: dict[str, Any]) -> bytes:
 
 
 def write_reports(results: dict[str, Any], out: Path, baseline: str | None = None,
-                  uses: dict[str, Any] | None = None, changes: list[Change] | None = None) -> None:
-    """Write results.json, compat.html, report.html, summary.md and junit.xml into `out`."""
+                  uses: dict[str, Any] | None = None, changes: list[Change] | None = None,
+                  pytest_files: bool = False) -> None:
+    """Write results.json, compat.html, summary.md, and (unless pytest writes them) report.html and junit.xml."""
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     write_compat_html(results, out / "compat.html", baseline, uses)
-    write_report_html(results, out / "report.html")
     write_summary_md(results, out / "summary.md", baseline, uses, changes)
-    (out / "junit.xml").write_bytes(junit_xml(results))
+    if not pytest_files:
+        write_report_html(results, out / "report.html")
+        (out / "junit.xml").write_bytes(junit_xml(results))
+
+
+def prepare(results: dict[str, Any], baseline: str | None, uses_path: Path | None, expect: Path | None,
+            update_expectations: bool) -> tuple[dict[str, Any], str | None, dict[str, Any] | None,
+                                                 list[Change] | None]:
+    """Resolve --baseline (a target or a results file), --uses and --expect; raises ResultsError and friends."""
+    if baseline and (baseline.endswith(".json") or Path(baseline).is_file()):
+        results, baseline = _merge_baseline_file(results, load_results(baseline), baseline)
+    if baseline is None and results["run"].get("baseline") in results["targets"]:
+        baseline = results["run"]["baseline"]
+    if baseline is not None and baseline not in results["targets"]:
+        known = ", ".join(results["targets"])
+        raise ResultsError(baseline, "", f"--baseline {baseline!r} is neither a results file nor a target "
+                                         f"(targets: {known})")
+    results["run"]["baseline"] = baseline
+    problems = validate_results(results)
+    if problems:
+        raise ResultsError("results", "", f"invalid results: {problems[0]}")
+    uses = load_uses(uses_path) if uses_path else None
+    changes: list[Change] | None = None
+    if expect and expect.exists() and not update_expectations:
+        changes = compare_to_expectations(results, load_expectations(expect))
+    elif expect and not update_expectations:
+        raise ExpectationsError(f"--expect {expect}: no such file; create it with --update-expectations")
+    return results, baseline, uses, changes
+
+
+def finish(results: dict[str, Any], expect: Path | None, update_expectations: bool, out: Path,
+           changes: list[Change] | None) -> tuple[int, list[str]]:
+    """Write expectations when asked; the exit code (1 on drift) and the lines to print."""
+    lines: list[str] = []
+    if update_expectations:
+        target = expect or out / "expectations.json"
+        write_expectations(results, target)
+        return 0, [f"expectations updated: {target}"]
+    if changes is not None:
+        for c in changes:
+            if c.kind in ("changed", "absent"):
+                lines.append(("DRIFT " if c.fails else "flaky ") + c.describe())
+        bad = failing(changes)
+        if bad:
+            lines.append(f"{len(bad)} drift change(s) against {expect}")
+            return 1, lines
+    return 0, lines
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -130,49 +176,17 @@ def main(argv: list[str] | None = None) -> int:
     try:
         loaded = [load_results(p) for p in args.results]
         results = merge_results(loaded, [str(p) for p in args.results])
-        baseline = args.baseline
-        if baseline and (baseline.endswith(".json") or Path(baseline).is_file()):
-            results, baseline = _merge_baseline_file(results, load_results(baseline), baseline)
-        if baseline is None and results["run"].get("baseline") in results["targets"]:
-            baseline = results["run"]["baseline"]
-        if baseline is not None and baseline not in results["targets"]:
-            known = ", ".join(results["targets"])
-            print(f"error: --baseline {baseline!r} is neither a results file nor a target (targets: {known})",
-                  file=sys.stderr)
-            return 2
-        results["run"]["baseline"] = baseline
-        problems = validate_results(results)
-        if problems:
-            print(f"error: merged results are invalid: {problems[0]}", file=sys.stderr)
-            return 2
-        uses = load_uses(args.uses) if args.uses else None
-        changes: list[Change] | None = None
-        if args.expect and args.expect.exists():
-            changes = compare_to_expectations(results, load_expectations(args.expect))
-        elif args.expect and not args.update_expectations:
-            print(f"error: --expect {args.expect}: no such file; create it with --update-expectations",
-                  file=sys.stderr)
-            return 2
+        results, baseline, uses, changes = prepare(results, args.baseline, args.uses, args.expect,
+                                                   args.update_expectations)
     except (ResultsError, UsesError, ExpectationsError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-
     write_reports(results, args.output, baseline, uses, changes)
     print(f"reports written to {args.output}/ (compat.html, report.html, summary.md, junit.xml, results.json)")
-    if args.update_expectations:
-        target = args.expect or args.output / "expectations.json"
-        write_expectations(results, target)
-        print(f"expectations updated: {target}")
-        return 0
-    if changes is not None:
-        bad = failing(changes)
-        for c in changes:
-            if c.kind in ("changed", "absent"):
-                print(("DRIFT " if c.fails else "flaky ") + c.describe())
-        if bad:
-            print(f"{len(bad)} drift change(s) against {args.expect}", file=sys.stderr)
-            return 1
-    return 0
+    code, lines = finish(results, args.expect, args.update_expectations, args.output, changes)
+    for line in lines:
+        print(line, file=sys.stderr if code else sys.stdout)
+    return code
 
 
 if __name__ == "__main__":  # pragma: no cover
