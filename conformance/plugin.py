@@ -128,7 +128,10 @@ def _is_conformance_args(config: pytest.Config) -> bool:
 @pytest.hookimpl(tryfirst=True)  # before junitxml and pytest-html read their output paths
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "conformance: a conformance probe against a target")
-    if not _is_conformance_args(config) or hasattr(config, "workerinput"):
+    if not _is_conformance_args(config):
+        return
+    _run(config)  # option and target errors surface now, as usage errors
+    if hasattr(config, "workerinput"):
         return
     report_dir = Path(config.getoption("report_dir"))
     report_dir.mkdir(parents=True, exist_ok=True)
@@ -201,10 +204,15 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  
         report.extras = extras
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    for key, value in getattr(report, "user_properties", []):
+    """Collect each verdict record (also from xdist workers), and keep it out of junit.xml's properties."""
+    props = getattr(report, "user_properties", [])
+    for key, value in props:
         if key == PROPERTY and report.when == "call":
             _LOGGED.append(value)
+    if report.when == "teardown" and any(k == PROPERTY for k, _ in props):
+        report.user_properties = [(k, v) for k, v in props if k != PROPERTY]
 
 
 _LOGGED: list[dict[str, Any]] = []

@@ -1,0 +1,145 @@
+"""The pytest plugin, driven end to end with pytester (real subprocess runs against the fake server)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from conformance.plugin import PACKAGE_DIR
+from conformance.results_io import validate_results
+from tests.fakeserver import FakeConfig, FakeServer
+
+QUICK = ["--probe", "chat.completion", "--probe", "request.max_tokens", "--probe", "request.stream.basic",
+         "--probe", "errors.bad_key"]
+REPORT_FILES = ("results.json", "compat.html", "report.html", "summary.md", "junit.xml")
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeServer]:
+    with FakeServer(FakeConfig()) as srv:
+        yield srv
+
+
+def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
+    return pytester.runpytest_subprocess(str(PACKAGE_DIR), "-p", "no:cacheprovider", "-q", *args, timeout=180)
+
+
+def results_of(report_dir: Path) -> dict:
+    data = json.loads((report_dir / "results.json").read_text())
+    assert validate_results(data) == []
+    return data
+
+
+def triples(data: dict) -> dict[tuple[str, str], tuple]:
+    return {(f, t): (r["status"], r["support"], r["conformance"])
+            for f, per in data["features"].items() for t, r in per.items()}
+
+
+def test_options_are_in_help(pytester: pytest.Pytester) -> None:
+    out = run(pytester, "--help").stdout.str()
+    for option in ("--target", "--base-url", "--model", "--api-key-env", "--target-name", "--record-mode",
+                   "--cassette-dir", "--report-dir", "--baseline", "--concurrency"):
+        assert option in out
+
+
+def test_unknown_target_is_a_usage_error_naming_it(pytester: pytest.Pytester) -> None:
+    result = run(pytester, "--target", "nope")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "--target nope: unknown target" in result.stderr.str()
+
+
+def test_bad_targets_file_names_file_target_and_field(pytester: pytest.Pytester) -> None:
+    pytester.path.joinpath("targets.toml").write_text('[targets.local]\nbase_url = "http://x/v1"\nmodel = 5\n')
+    result = run(pytester, "--target", "local")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    err = result.stderr.str()
+    assert "targets.toml" in err and "'local'" in err and "'model'" in err
+
+
+def test_record_then_replay_gives_the_same_verdicts(pytester: pytest.Pytester, fake: FakeServer,
+                                                    tmp_path: Path) -> None:
+    cassettes, live, replay = tmp_path / "cassettes", tmp_path / "live", tmp_path / "replay"
+    common = ["--base-url", fake.base_url, "--model", "fake-model", "--cassette-dir", str(cassettes), *QUICK]
+    recorded = run(pytester, *common, "--record-mode=all", "--report-dir", str(live))
+    recorded.assert_outcomes(passed=5)
+    assert "custom::chat.completion" in (live / "junit.xml").read_text()
+    sent = len(fake.requests)
+    fake.stop()
+    replayed = run(pytester, *common, "--report-dir", str(replay))
+    replayed.assert_outcomes(passed=5)
+    assert len(fake.requests) == sent
+    assert triples(results_of(live)) == triples(results_of(replay))
+    assert all((replay / name).is_file() for name in REPORT_FILES)
+    assert results_of(replay)["run"]["record_mode"] == "none"
+    assert (cassettes / "custom" / "chat.completion.yaml").is_file()
+
+
+def test_replay_without_cassette_skips_with_the_record_command(pytester: pytest.Pytester, tmp_path: Path) -> None:
+    result = run(pytester, "--base-url", "http://127.0.0.1:9/v1", "--model", "m", "--target-name", "nowhere",
+                 "--cassette-dir", str(tmp_path / "empty"), "--report-dir", str(tmp_path / "r"),
+                 "--probe", "chat.completion", "-rs")
+    result.assert_outcomes(skipped=1)
+    assert "--record-mode=once" in result.stdout.str()
+    assert results_of(tmp_path / "r")["features"]["chat.completion"]["nowhere"]["status"] == "SKIPPED"
+
+
+def test_missing_key_skips_that_target_only(pytester: pytest.Pytester, fake: FakeServer, tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CONFORMANCE_TEST_UNSET_KEY", raising=False)
+    pytester.path.joinpath("targets.toml").write_text(
+        f'[targets.open]\nbase_url = "{fake.base_url}"\nmodel = "fake-model"\n\n'
+        f'[targets.keyed]\nbase_url = "{fake.base_url}"\nmodel = "fake-model"\n'
+        'api_key_env = "CONFORMANCE_TEST_UNSET_KEY"\n')
+    result = run(pytester, "--target", "open", "--target", "keyed", "--record-mode=once",
+                 "--cassette-dir", str(tmp_path / "c"), "--report-dir", str(tmp_path / "r"),
+                 "--probe", "chat.completion", "-rs")
+    result.assert_outcomes(passed=1, skipped=1)
+    assert "CONFORMANCE_TEST_UNSET_KEY is not set" in result.stdout.str()
+    features = results_of(tmp_path / "r")["features"]["chat.completion"]
+    assert features["open"]["support"] == "SUPPORTED" and features["keyed"]["status"] == "SKIPPED"
+
+
+def test_canary_key_never_reaches_a_written_file(pytester: pytest.Pytester, tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    canary = "sk-canary-" + "7f3a9c1e5b2d4f6a8c0e" * 2
+    monkeypatch.setenv("CONFORMANCE_CANARY_KEY", canary)
+    with FakeServer(FakeConfig(api_key=canary)) as srv:
+        result = run(pytester, "--base-url", srv.base_url, "--model", "fake-model", "--api-key-env",
+                     "CONFORMANCE_CANARY_KEY", "--record-mode=all", "--cassette-dir", str(tmp_path / "c"),
+                     "--report-dir", str(tmp_path / "r"), *QUICK)
+        assert any(r["headers"].get("authorization") == f"Bearer {canary}" for r in srv.requests)
+    result.assert_outcomes(passed=5)
+    written = [p for p in tmp_path.rglob("*") if p.is_file()] + [p for p in pytester.path.rglob("*") if p.is_file()]
+    assert len(written) >= 8
+    for path in written:
+        text = path.read_text(errors="replace")
+        assert canary not in text, path
+    assert canary not in result.stdout.str() + result.stderr.str()
+
+
+def test_malformed_cassette_is_an_error_naming_the_file_and_the_rest_runs(
+        pytester: pytest.Pytester, fake: FakeServer, tmp_path: Path) -> None:
+    cassettes = tmp_path / "c"
+    common = ["--base-url", fake.base_url, "--model", "fake-model", "--cassette-dir", str(cassettes), *QUICK]
+    run(pytester, *common, "--record-mode=all", "--report-dir", str(tmp_path / "r1")).assert_outcomes(passed=5)
+    bad = cassettes / "custom" / "chat.completion.yaml"
+    bad.write_text("interactions: [\n  {this is: not yaml")
+    result = run(pytester, *common, "--report-dir", str(tmp_path / "r2"))
+    result.assert_outcomes(passed=4, failed=1)
+    assert str(bad) in result.stdout.str()
+    data = results_of(tmp_path / "r2")
+    assert data["features"]["chat.completion"]["custom"]["status"] == "ERROR"
+    assert data["features"]["request.max_tokens"]["custom"]["support"] == "SUPPORTED"
+
+
+def test_xdist_workers_end_in_one_results_file(pytester: pytest.Pytester, fake: FakeServer, tmp_path: Path) -> None:
+    pytest.importorskip("xdist")
+    result = run(pytester, "-n", "2", "--base-url", fake.base_url, "--model", "fake-model", "--record-mode=all",
+                 "--cassette-dir", str(tmp_path / "c"), "--report-dir", str(tmp_path / "r"), *QUICK)
+    result.assert_outcomes(passed=5)
+    data = results_of(tmp_path / "r")
+    assert data["run"]["counts"]["probes"] == 5
+    assert set(data["features"]) == {"chat.completion", "request.max_tokens", "request.stream", "errors.bad_key"}
