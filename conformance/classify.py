@@ -45,18 +45,24 @@ def _unusable(observations: list[Observation]) -> Verdict | None:
             retried = f" after {obs.retries} retries" if obs.retries else ""
             return Verdict(Status.ERROR, notes=[f"{obs.role}: HTTP {obs.status}{retried}: {reading.message[:300]}"])
         if obs.status < 300 and not obs.is_sse and obs.json() is None:
-            return Verdict(Status.ERROR, notes=[f"{obs.role}: HTTP {obs.status} with a body that is not JSON: "
-                                                f"{obs.body_text[:120]!r}"])
+            return Verdict(Status.ERROR, notes=[(f"{obs.role}: HTTP {obs.status} with a body that is not JSON: "
+                                                 f"{obs.body_text[:120]!r}")])
         if obs.status < 300 and obs.is_sse and not parse_sse(obs.body_text).events:
             return Verdict(Status.ERROR, notes=[f"{obs.role}: HTTP {obs.status} event stream with no events"])
     return None
 
 
 def error_conformance(obs: Observation, expected_status: int | None = None) -> tuple[Conformance, list[str]]:
-    """OpenAI answers client errors with 400 (or the specific code) and {"error": {message,type,param,code}}."""
+    """OpenAI answers client errors with 400 (or the specific code) and {"error": {message,type,param,code}}.
+
+    Every difference in a 4xx answer is a SHOULD (NON_STRICT), including an error body that fails the error
+    schema: the legend puts "error body not OpenAI-shaped" under NON_STRICT, never FAILED.
+    """
     reading = read_error(obs.body_text)
     notes: list[str] = []
     verdict = Conformance.OK
+    if findings_of(obs):
+        verdict = Conformance.NON_STRICT
     if reading.shape != "openai":
         notes.append(f"error envelope: {SHAPE_NOTES[reading.shape]}")
         verdict = Conformance.NON_STRICT
@@ -70,15 +76,21 @@ def error_conformance(obs: Observation, expected_status: int | None = None) -> t
     return verdict, notes
 
 
+def _blame(probe: Probe, obs: Observation) -> tuple[list[str], list[str]]:
+    """(fields a 4xx names, those of them that are this probe's own fields)."""
+    reading = read_error(obs.body_text, probe.blamed_params)
+    blamed = [p for p in reading.params if p.split(".")[0] not in ("body",)]
+    ours = [p for p in blamed if any(p == b or p.split(".")[0] == b.split(".")[0] for b in probe.blamed_params)]
+    return blamed, ours
+
+
 def _rejection(probe: Probe, obs: Observation) -> Verdict:
     """Read a 4xx to a probe that OpenAI accepts (or rejects, for invalid values)."""
     assert obs.status is not None
     reading = read_error(obs.body_text, probe.blamed_params)
     conf, notes = error_conformance(obs, 400 if probe.kind == "invalid" else None)
-    conf = worst_conformance(conf, conformance_of(findings_of(obs))) or conf
     evidence = f"HTTP {obs.status}: {reading.message[:400]}"
-    blamed = [p for p in reading.params if p.split(".")[0] not in ("body",)]
-    ours = [p for p in blamed if any(p == b or p.split(".")[0] == b.split(".")[0] for b in probe.blamed_params)]
+    blamed, ours = _blame(probe, obs)
     if blamed and not ours and probe.blamed_params and probe.kind != "invalid":
         return Verdict(Status.OK, Support.UNVERIFIABLE, conf,
                        [f"the 4xx blames {', '.join(blamed)}, not {', '.join(probe.blamed_params)}", evidence, *notes],
@@ -95,7 +107,6 @@ def _error_probe(probe: Probe, obs: Observation) -> Verdict:
     if obs.status >= 400:
         reading = read_error(obs.body_text, probe.blamed_params)
         conf, notes = error_conformance(obs, probe.expect_status)
-        conf = worst_conformance(conf, conformance_of(findings_of(obs))) or conf
         named = [p for p in probe.blamed_params if reading.names(p) or p in reading.message]
         names = f"the message names {', '.join(named)}" if named else "the message names no field"
         return Verdict(Status.OK, Support.SUPPORTED, conf,
@@ -117,24 +128,27 @@ def classify(probe: Probe, variant: list[Observation], control: list[Observation
     unusable = _unusable(variant + control)
     if unusable is not None:
         return unusable
+    first = variant[0]
+    assert first.status is not None
+    rejected = [o for o in variant if o.status is not None and o.status >= 400]
+    control_failed = any(o.status is not None and o.status >= 400 for o in control)
+    if rejected and probe.kind != "error" and (not control_failed or _blame(probe, rejected[0])[1]):
+        # A 4xx naming this probe's own field is decisive whatever the control did (a target that rejects
+        # `temperature` also fails the control that carries it); any other 4xx defers to a failed control.
+        return _rejection(probe, rejected[0])
     for obs in control:
         assert obs.status is not None
         if obs.status >= 400:
             reading = read_error(obs.body_text)
             return Verdict(Status.OK, Support.UNVERIFIABLE, None,
-                           [f"the control request failed (HTTP {obs.status}: {reading.message[:200]}): nothing to "
-                            "compare with"])
-    first = variant[0]
-    assert first.status is not None
+                           [(f"the control request failed (HTTP {obs.status}: {reading.message[:200]}): nothing to "
+                             "compare with")])
     if probe.kind == "error":
         return _error_probe(probe, first)
-    rejected = [o for o in variant if o.status is not None and o.status >= 400]
-    if rejected:
-        return _rejection(probe, rejected[0])
     findings = dedupe(f for obs in variant for f in findings_of(obs))
     if probe.kind == "invalid":
         return Verdict(Status.OK, Support.IGNORED, conformance_of(findings),
-                       ["accepts a value OpenAI rejects (HTTP %d): the mistake passes silently" % first.status],
+                       [f"accepts a value OpenAI rejects (HTTP {first.status}): the mistake passes silently"],
                        findings=findings)
     detection: Detection = DETECTORS[probe.detector](Context(probe, variant, control, dict(probe.args)))
     findings = dedupe([*findings, *detection.findings])

@@ -7,8 +7,9 @@ Adding a detector is a vocabulary change: review it as such.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from conformance import answers as A
 from conformance.findings import Finding
@@ -98,14 +99,14 @@ def max_tokens(ctx: Context) -> Detection:
     m = {"limit": limit, "completion_tokens": got_tokens, "control_completion_tokens": ctrl_tokens,
          "finish_reason": reason, "control_finish_reason": A.finish_reason(ctrl)}
     if ctrl_tokens is not None and ctrl_tokens <= limit:
-        return Detection(Support.UNVERIFIABLE, [f"the control answer has only {ctrl_tokens} tokens: too short to "
-                                                f"see a limit of {limit}"], m)
+        return Detection(Support.UNVERIFIABLE, [(f"the control answer has only {ctrl_tokens} tokens: too short to "
+                                                f"see a limit of {limit}")], m)
     within = got_tokens is not None and got_tokens <= limit
     if reason == "length" and within:
         return Detection(Support.SUPPORTED, [f"finish_reason length, {got_tokens} <= {limit} tokens"], m)
     if within or reason == "length":
-        return Detection(Support.PARTIAL, [f"finish_reason {reason!r}, completion_tokens {got_tokens} "
-                                           f"(limit {limit}): only part of the effect shows"], m)
+        return Detection(Support.PARTIAL, [(f"finish_reason {reason!r}, completion_tokens {got_tokens} "
+                                           f"(limit {limit}): only part of the effect shows")], m)
     if got_tokens is None and len(A.text(obs)) < len(A.text(ctrl)) / 2:
         return Detection(Support.PARTIAL, ["answer cut short but no usage reported to confirm the limit"], m)
     return Detection(Support.IGNORED, [f"finish_reason {reason!r}, completion_tokens {got_tokens} > {limit}"], m)
@@ -139,7 +140,7 @@ def deterministic(ctx: Context) -> Detection:
     variant = [A.text(o) for o in ctx.variant]
     control = [A.text(o) for o in ctx.control]
     v_top, v_distinct = agreement(variant)
-    c_top, c_distinct = agreement(control)
+    _c_top, c_distinct = agreement(control)
     m = {"samples": len(variant), "variant_distinct": v_distinct, "control_distinct": c_distinct,
          "variant": [t[:80] for t in variant], "control": [t[:80] for t in control]}
     agree = f"{v_top}/{len(variant)} samples identical; control: {c_distinct} distinct of {len(control)}"
@@ -149,8 +150,8 @@ def deterministic(ctx: Context) -> Detection:
         return Detection(Support.UNVERIFIABLE, [f"answers vary but the control does not: {agree}"], m)
     if c_distinct > 1:
         return Detection(Support.SUPPORTED, [f"sampling removed: {agree}"], m)
-    return Detection(Support.UNVERIFIABLE, [f"outputs never vary, with or without the parameter ({agree}): the "
-                                            "model is too confident to tell"], m)
+    return Detection(Support.UNVERIFIABLE, [(f"outputs never vary, with or without the parameter ({agree}): the "
+                                            "model is too confident to tell")], m)
 
 
 @detector("varies")
@@ -174,8 +175,8 @@ def stream_basic(ctx: Context) -> Detection:
     """A stream that reassembles into a non-empty answer."""
     obs = ctx.variant[0]
     if not obs.is_sse:
-        return Detection(Support.IGNORED, [f"stream requested but the answer is {obs.content_type or 'untyped'}, "
-                                           "not text/event-stream"])
+        return Detection(Support.IGNORED, [(f"stream requested but the answer is {obs.content_type or 'untyped'}, "
+                                           "not text/event-stream")])
     got = A.text(obs)
     if not got and not A.tool_calls(obs):
         return Detection(Support.UNVERIFIABLE, ["the stream reassembles to an empty answer"])
@@ -194,8 +195,8 @@ def stream_matches_control(ctx: Context) -> Detection:
     if got == want and A.finish_reason(obs) == A.finish_reason(ctrl):
         return Detection(Support.SUPPORTED, ["reassembled content and finish_reason equal the non-streamed answer"], m)
     if got == want:
-        return Detection(Support.PARTIAL, [f"same content, finish_reason {A.finish_reason(obs)!r} vs "
-                                           f"{A.finish_reason(ctrl)!r} unstreamed"], m)
+        return Detection(Support.PARTIAL, [(f"same content, finish_reason {A.finish_reason(obs)!r} vs "
+                                           f"{A.finish_reason(ctrl)!r} unstreamed")], m)
     return Detection(Support.PARTIAL, ["reassembled content differs from the non-streamed answer at temperature 0"], m)
 
 
@@ -406,8 +407,8 @@ def parallel_calls(ctx: Context) -> Detection:
         return Detection(Support.SUPPORTED, [f"{len(calls)} calls with distinct ids", *notes], m, findings)
     if len(calls) >= 2:
         return Detection(Support.PARTIAL, [f"{len(calls)} calls but ids repeat", *notes], m, findings)
-    return Detection(Support.UNVERIFIABLE, [f"the model made {len(calls)} call(s): it chose not to call in "
-                                            "parallel, or cannot", *notes], m, findings)
+    return Detection(Support.UNVERIFIABLE, [(f"the model made {len(calls)} call(s): it chose not to call in "
+                                            "parallel, or cannot"), *notes], m, findings)
 
 
 @detector("at_most_one_call")
@@ -437,8 +438,8 @@ def json_object(ctx: Context) -> Detection:
     if ctx.control:
         ctrl_value, _ = A.json_content(ctx.control[0])
     if isinstance(ctrl_value, dict):
-        return Detection(Support.UNVERIFIABLE, ["content is a JSON object, but so is the control's without "
-                                                "response_format: the prompt alone may explain it"],
+        return Detection(Support.UNVERIFIABLE, [("content is a JSON object, but so is the control's without "
+                                                "response_format: the prompt alone may explain it")],
                          {"content": raw[:200]})
     return Detection(Support.SUPPORTED, ["content is a JSON object"], {"content": raw[:200]})
 
@@ -466,8 +467,8 @@ def json_schema(ctx: Context) -> Detection:
     if ctx.control:
         ctrl_value, _ = A.json_content(ctx.control[0])
         if ctrl_value is not None and not list(jsonschema.Draft202012Validator(schema).iter_errors(ctrl_value)):
-            return Detection(Support.UNVERIFIABLE, ["content matches the schema, but so does the control's without "
-                                                    "response_format"], m)
+            return Detection(Support.UNVERIFIABLE, [("content matches the schema, but so does the control's without "
+                                                    "response_format")], m)
     return Detection(Support.SUPPORTED, ["content matches the requested schema"], m)
 
 
@@ -521,9 +522,9 @@ def usage_unrequested(ctx: Context) -> Detection:
     chunks = parse_sse(ctx.samples[0].body_text).chunks
     with_usage = [i for i, c in enumerate(chunks) if isinstance(c.get("usage"), dict)]
     if with_usage:
-        return Detection(Support.SUPPORTED, [f"usage sent although not requested (chunk {with_usage[-1] + 1} of "
+        return Detection(Support.SUPPORTED, [(f"usage sent although not requested (chunk {with_usage[-1] + 1} of "
                                              f"{len(chunks)}): clients that read chunk.choices[0] on every chunk "
-                                             "must tolerate it"])
+                                             "must tolerate it")])
     return Detection(Support.SUPPORTED, ["no usage unless requested, as OpenAI"])
 
 
@@ -567,8 +568,8 @@ def stream_equals_unstreamed(ctx: Context) -> Detection:
             diffs.append(f"{kind}_tokens {got} vs {want}")
     m = {"differences": diffs, "allowed_differences": list(ALLOWED_STREAM_DIFFERENCES)}
     if not diffs:
-        return Detection(Support.SUPPORTED, ["streamed and unstreamed answers agree (content, tool calls, "
-                                             "finish_reason, usage)"], m)
+        return Detection(Support.SUPPORTED, [("streamed and unstreamed answers agree (content, tool calls, "
+                                             "finish_reason, usage)")], m)
     return Detection(Support.PARTIAL, ["streamed vs unstreamed: " + "; ".join(diffs)], m)
 
 
@@ -613,6 +614,10 @@ def logit_bias(ctx: Context) -> Detection:
     banned = ctx.args.get("banned_token") or _first_token(ctrl)
     first = _first_token(obs)
     m = {"banned_token": banned, "first_token": first, "control_first_token": _first_token(ctrl)}
+    sent = _sent(obs).get("logit_bias")
+    if isinstance(sent, dict) and sent and all(v == 0 for v in sent.values()) and not ctx.args.get("banned_token"):
+        return Detection(Support.UNVERIFIABLE, [("accepted; the control's logprobs show no token ids, so only a "
+                                                "neutral bias was sent: no ban to observe")], m)
     if banned is None:
         return Detection(Support.UNVERIFIABLE, ["no token visible in the control's logprobs"], m)
     if first is None:
@@ -645,16 +650,23 @@ def observable_token_id(entry: dict[str, Any]) -> int | None:
     return None
 
 
+NEUTRAL_LOGIT_BIAS = {"1": 0}
+
+
 @deriver("logit_bias_from_control")
 def logit_bias_from_control(probe: Probe, control: list[Observation]) -> dict[str, Any]:
-    """Ban the control's first token, when the control shows its token id."""
+    """Ban the control's first token, when the control shows its token id.
+
+    Without a visible token id a neutral bias is sent: no effect can be judged (the detector says
+    UNVERIFIABLE), but a target that rejects `logit_bias` is still seen rejecting it.
+    """
     lp = A.choice(control[0]).get("logprobs") if control else None
     content = lp.get("content") if isinstance(lp, dict) else None
-    if not isinstance(content, list) or not content or not isinstance(content[0], dict):
-        return {}
-    token_id = observable_token_id(content[0])
+    token_id = None
+    if isinstance(content, list) and content and isinstance(content[0], dict):
+        token_id = observable_token_id(content[0])
     if token_id is None:
-        return {}
+        return {"logit_bias": dict(NEUTRAL_LOGIT_BIAS)}
     return {"logit_bias": {str(token_id): -100}}
 
 

@@ -48,10 +48,41 @@ _QUOTED = re.compile(r"['`\"]([A-Za-z_][A-Za-z0-9_.\[\]]*)['`\"]")
 _ARGUMENT = re.compile(r"(?:argument|parameter|field)[s]?(?: supplied)?:?\s+['`\"]?([A-Za-z_][A-Za-z0-9_.]*)")
 
 
+# A quoted word right after one of these words is a value, not a field: "Unexpected role 'user' after role
+# 'tool'", "Invalid value: 'sometimes'", "Input tag 'developer'", "Input should be 'auto', 'none' or 'any'".
+_VALUE_WORDS = frozenset({"role", "roles", "value", "values", "tag", "tags", "be", "got", "was", "were", "are",
+                          "expected", "type", "types", "of", "one", "enum", "model"})
+_MODEL = re.compile(r"\b(?:invalid|unknown) model\b|\bmodel\b[^.]{0,80}\bdoes not exist\b", re.IGNORECASE)
+_LIST_GAP = re.compile(r"^\s*(?:,|or|and|,\s*or|,\s*and)\s*$")
+_LAST_WORD = re.compile(r"([A-Za-z_]+)\W*$")
+
+
+def _quoted_fields(message: str) -> list[str]:
+    """Quoted names that are fields: a quoted value (after `role`, `value`, `be`…) and the rest of its list are not."""
+    out: list[str] = []
+    previous_end, previous_is_value = -1, False
+    for m in _QUOTED.finditer(message):
+        gap = message[previous_end:m.start()] if previous_end >= 0 else ""
+        if previous_end >= 0 and _LIST_GAP.match(gap):
+            is_value = previous_is_value  # the next item of the same list
+        else:
+            word = _LAST_WORD.search(message[max(0, m.start() - 40):m.start()])
+            is_value = bool(word) and word.group(1).lower() in _VALUE_WORDS
+        if not is_value:
+            out.append(m.group(1))
+        previous_end, previous_is_value = m.end(), is_value
+    return out
+
+
 def params_in_text(message: str, known: tuple[str, ...] = ()) -> list[str]:
-    """Field names an error message mentions: quoted names, `argument: x`, or known field names."""
+    """Field names an error message mentions: quoted names, `argument: x`, or known field names.
+
+    Quoted values are skipped: in "Unexpected role 'user' after role 'tool'" no field is named.
+    """
     found = [m.group(1) for m in _ARGUMENT.finditer(message)]
-    found += [m.group(1) for m in _QUOTED.finditer(message)]
+    found += _quoted_fields(message)
+    if _MODEL.search(message):
+        found.append("model")
     found += [k for k in known if re.search(rf"\b{re.escape(k)}\b", message)]
     out: list[str] = []
     for p in found:
@@ -79,8 +110,16 @@ def read_error(body_text: str, known: tuple[str, ...] = ()) -> ErrorReading:
         return ErrorReading(shape, message, params, _str(err.get("code")), _str(err.get("type")))
     if "detail" in body:
         params, message = _detail_params(body["detail"])
-        return ErrorReading("fastapi", message, params or params_in_text(message, known))
+        return ErrorReading("fastapi", message, params or params_in_text(message, known), _str(body.get("code")),
+                            _str(body.get("type")))
     msg = body.get("message")
+    if isinstance(msg, str) and msg.lstrip().startswith("{"):  # Mistral (2024): the detail object as a JSON string
+        try:
+            inner = json.loads(msg)
+        except ValueError:
+            inner = None
+        if isinstance(inner, dict) and "detail" in inner:
+            msg = inner
     if isinstance(msg, dict) and "detail" in msg:  # Mistral: {"object":"error","message":{"detail":[…]}}
         params, message = _detail_params(msg["detail"])
         return ErrorReading("mistral", message, params, _str(body.get("code")), _str(body.get("type")))
