@@ -165,8 +165,7 @@ def finish(results: dict[str, Any], expect: Path | None, update_expectations: bo
                 lines.append(("DRIFT " if c.fails else "flaky ") + c.describe())
         bad = failing(changes)
         if bad:
-            lines.append(f"{len(bad)} drift change(s) against {expect}")
-            return 1, lines
+            return 1, lines + [f"{len(bad)} drift change(s) against {expect}"]
     return 0, lines
 
 
@@ -184,8 +183,8 @@ def main(argv: list[str] | None = None) -> int:
     write_reports(results, args.output, baseline, uses, changes)
     print(f"reports written to {args.output}/ (compat.html, report.html, summary.md, junit.xml, results.json)")
     code, lines = finish(results, args.expect, args.update_expectations, args.output, changes)
-    for line in lines:
-        print(line, file=sys.stderr if code else sys.stdout)
+    for i, line in enumerate(lines):
+        print(line, file=sys.stderr if code and i == len(lines) - 1 else sys.stdout)  # the count goes to stderr
     return code
 
 
