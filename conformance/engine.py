@@ -104,15 +104,18 @@ class Engine:
                 stats.ttfts_ms.append(obs.ttft_ms)
         stats.finished = time.time()
 
-    async def _control(self, target: Target, control: Control) -> list[Observation]:
-        key = (target.name, control.name)
+    async def _control(self, target: Target, control: Control, feature: str) -> list[Observation]:
+        """A shared control, sent once per target and model (the probe's feature may use another model)."""
+        model = target.model_for(feature)
+        key = (target.name, control.name, model)
         if key not in self._controls:
-            self._controls[key] = asyncio.ensure_future(self._send_control(target, control))
+            self._controls[key] = asyncio.ensure_future(self._send_control(target, control, feature, model))
         return await self._controls[key]
 
-    async def _send_control(self, target: Target, control: Control) -> list[Observation]:
-        body = build_body(control.request, target, "chat")
-        path = self.book.path_for(target.name, f"_controls/{control.name}")
+    async def _send_control(self, target: Target, control: Control, feature: str, model: str) -> list[Observation]:
+        body = build_body(control.request, target, feature)
+        name = control.name if model == target.model else f"{control.name}@{model}"
+        path = self.book.path_for(target.name, f"_controls/{name}")
         count = target.samples if control.stochastic else 1
         return list(await asyncio.gather(*[
             self._send(target, Send(f"control-{i + 1}" if count > 1 else "control", "POST", CHAT_PATH, body, path))
@@ -130,7 +133,7 @@ class Engine:
 
     async def _run_probe(self, target: Target, probe: Probe) -> tuple[Verdict, list[Observation]]:
         self._client(target)
-        control = await self._control(target, CONTROLS[probe.control]) if probe.control else []
+        control = await self._control(target, CONTROLS[probe.control], probe.feature) if probe.control else []
         fragment = dict(probe.request)
         if probe.derive:
             usable = [o for o in control if o.status is not None and o.status < 300]
