@@ -68,7 +68,8 @@ class Engine:
         self.concurrency = concurrency
         self.clients: dict[str, Client] = {}
         self.stats: dict[str, TargetStats] = {}
-        self._controls: dict[tuple[str, str], asyncio.Task[list[Observation]]] = {}
+        self._controls: dict[tuple[str, str, str], asyncio.Task[list[Observation]]] = {}
+        self.done: list[ProbeResult] = []  # results as they complete (kept when a run is interrupted)
         self._limits: dict[str, asyncio.Semaphore] = {}
 
     def _client(self, target: Target) -> Client:
@@ -129,7 +130,9 @@ class Engine:
         except Exception as exc:  # a bug or an unexpected answer must not stop the other probes
             verdict = Verdict(Status.ERROR, notes=[f"the suite failed on this probe: {type(exc).__name__}: {exc}"])
             observations = []
-        return ProbeResult(target.name, probe, verdict, observations, round((time.monotonic() - started) * 1000, 1))
+        result = ProbeResult(target.name, probe, verdict, observations, round((time.monotonic() - started) * 1000, 1))
+        self.done.append(result)
+        return result
 
     async def _run_probe(self, target: Target, probe: Probe) -> tuple[Verdict, list[Observation]]:
         self._client(target)
@@ -169,10 +172,31 @@ class Engine:
                 await client.aclose()
 
 
+def make_engine(pairs: list[tuple[Target, Probe]], cassette_dir: Path, record_mode: str,
+                concurrency: int | None = None, budget: Budget | None = None) -> Engine:
+    secrets = [k for t, _ in pairs if (k := t.api_key())]
+    return Engine(CassetteBook(cassette_dir, record_mode, secrets), budget, concurrency)
+
+
 def run_pairs(pairs: list[tuple[Target, Probe]], cassette_dir: Path, record_mode: str,
               concurrency: int | None = None, budget: Budget | None = None) -> tuple[list[ProbeResult], Engine]:
     """Run synchronously (from pytest or the command line)."""
-    secrets = [k for t, _ in pairs if (k := t.api_key())]
-    engine = Engine(CassetteBook(cassette_dir, record_mode, secrets), budget, concurrency)
-    results = asyncio.run(engine.run(pairs))
-    return results, engine
+    engine = make_engine(pairs, cassette_dir, record_mode, concurrency, budget)
+    return asyncio.run(engine.run(pairs)), engine
+
+
+TOKENS_PER_REQUEST_ESTIMATE = 60  # a short prompt and a short answer; the report records the real count
+
+
+def plan(pairs: list[tuple[Target, Probe]]) -> dict[str, int]:
+    """Requests a run sends at most (controls once per target and model) and a token estimate."""
+    requests = 0
+    controls: set[tuple[str, str, str]] = set()
+    for target, probe in pairs:
+        requests += (target.samples if probe.stochastic else 1) + len(probe.alternates) + (1 if probe.followup else 0)
+        if probe.control:
+            key = (target.name, probe.control, target.model_for(probe.feature))
+            if key not in controls:
+                controls.add(key)
+                requests += target.samples if CONTROLS[probe.control].stochastic else 1
+    return {"requests": requests, "tokens": requests * TOKENS_PER_REQUEST_ESTIMATE}

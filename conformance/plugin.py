@@ -6,13 +6,14 @@ pytest-xdist workers (even on other hosts) end in one results.json written by th
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from conformance import registry
-from conformance.engine import run_pairs
+from conformance.engine import make_engine, plan
 from conformance.http import Budget
 from conformance.probes import Probe
 from conformance.recording import RECORD_MODES
@@ -100,14 +101,24 @@ class ConformanceRun:
         pairs = [(targets[t], probes[p]) for t, p in wanted]
         opt = self.config.getoption
         budget = Budget(opt("max_requests"), opt("max_tokens"))
+        if self.record_mode != "none":
+            planned = plan(pairs)
+            tr = self.config.pluginmanager.getplugin("terminalreporter")
+            if tr is not None:
+                tr.write_line(f"conformance: live run ({self.record_mode}): at most {planned['requests']} requests "
+                              f"to {len(targets)} target(s), about {planned['tokens']} tokens (estimate); limits: "
+                              f"--max-requests {opt('max_requests') or 'none'}, --max-tokens "
+                              f"{opt('max_tokens') or 'none'}")
         self.results = {}
+        engine = make_engine(pairs, self.cassette_dir, self.record_mode, opt("concurrency"), budget)
         try:
-            results, _ = run_pairs(pairs, self.cassette_dir, self.record_mode, opt("concurrency"), budget)
+            asyncio.run(engine.run(pairs))
         except KeyboardInterrupt:
             self.interrupted = "interrupted (Ctrl-C) before every probe ended"
             raise
-        for r in results:
-            self.results[f"{r.target}::{r.probe.id}"] = record_of(r)
+        finally:  # what ended before an interruption still reaches results.json
+            for r in engine.done:
+                self.results[f"{r.target}::{r.probe.id}"] = record_of(r)
 
     def result(self, key: str, session: pytest.Session) -> dict[str, Any]:
         if self.results is None:

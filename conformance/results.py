@@ -137,7 +137,7 @@ def build_results(
     for r in records:
         p = probes.get(r["probe"])
         if p is not None:
-            info.setdefault(p.feature, {"group": p.group, "title": p.feature, "why": p.why})
+            info.setdefault(p.feature, {"group": p.group, "title": p.why, "why": p.why})
     stats = _stats(records)
     target_docs: dict[str, Any] = {}
     totals = {"prompt": 0, "completion": 0, "total": 0}

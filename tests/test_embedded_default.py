@@ -1,0 +1,32 @@
+"""`pytest conformance` with no target options replays the bundled cassettes offline and writes a report."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from conformance.registry import PROBES
+from conformance.results_io import validate_results
+from conformance.targets import load_targets
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_embedded_default_replays_every_reference_target_offline(tmp_path: Path) -> None:
+    references = sorted(t.name for t in load_targets(ROOT / "targets.toml").values() if t.reference)
+    assert len(references) >= 2  # a side-by-side default
+    proc = subprocess.run([sys.executable, "-m", "pytest", "conformance", "-q", "-p", "no:cacheprovider",
+                           "--report-dir", str(tmp_path)], cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert proc.returncode in (0, 1), proc.stdout[-3000:] + proc.stderr[-2000:]
+    for name in ("results.json", "compat.html", "report.html", "summary.md", "junit.xml"):
+        assert (tmp_path / name).is_file(), name
+    data = json.loads((tmp_path / "results.json").read_text())
+    assert validate_results(data) == []
+    assert sorted(data["targets"]) == references
+    assert data["run"]["record_mode"] == "none" and data["run"]["live_requests"] == 0
+    assert data["run"]["counts"]["probes"] == len(PROBES) * len(references)
+    not_ok = [(f, t, r["status"], r["notes"][:1]) for f, per in data["features"].items() for t, r in per.items()
+              if r["status"] != "OK"]
+    assert not_ok == []

@@ -1,0 +1,95 @@
+"""The suite live against real third-party servers (vLLM CPU, LiteLLM) on 127.0.0.1, and the bundled replay.
+
+The servers are installed by tests/setup.sh (servers/install.sh) and started here when not running.
+Expected verdicts were checked by hand with curl (servers/BEHAVIOUR.md).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from conformance.results_io import validate_results
+from tests import live
+
+ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.live
+
+# feature → expected support, checked by hand against each server (see servers/BEHAVIOUR.md)
+HAND_CHECKED = {
+    "vllm": {
+        "chat.completion": "SUPPORTED",
+        "request.max_tokens": "SUPPORTED",
+        "request.stop": "SUPPORTED",
+        "request.temperature": "SUPPORTED",
+        "request.unknown_parameter": "IGNORED",
+        "request.stream": "SUPPORTED",
+        "errors.unknown_model": "SUPPORTED",
+        "errors.invalid_value": "SUPPORTED",
+    },
+    "litellm": {
+        "chat.completion": "SUPPORTED",
+        "request.max_tokens": "IGNORED",
+        "request.stop": "IGNORED",
+        "request.temperature": "UNVERIFIABLE",
+        "request.unknown_parameter": "IGNORED",
+        "request.stream": "SUPPORTED",
+        "errors.unknown_model": "SUPPORTED",
+        "errors.invalid_value": "IGNORED",
+    },
+}
+
+
+@pytest.fixture(scope="module", params=sorted(live.SERVERS))
+def server(request: pytest.FixtureRequest) -> Iterator[live.LiveServer]:
+    got = live.start(request.param)
+    if isinstance(got, str):
+        pytest.skip(got)
+    yield got
+    live.stop(got)
+
+
+def run_suite(*args: str, report_dir: Path) -> subprocess.CompletedProcess[str]:
+    cmd = [sys.executable, "-m", "pytest", str(ROOT / "conformance"), "-q", "-p", "no:cacheprovider",
+           "--report-dir", str(report_dir), *args]
+    return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=1200)
+
+
+@pytest.fixture(scope="module")
+def live_results(server: live.LiveServer, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    tmp = tmp_path_factory.mktemp(f"live-{server.name}")
+    proc = run_suite("--target", server.name, "--record-mode=all", "--cassette-dir", str(tmp / "cassettes"),
+                     report_dir=tmp / "reports")
+    assert proc.returncode in (0, 1), proc.stdout[-3000:] + proc.stderr[-3000:]
+    data = json.loads((tmp / "reports" / "results.json").read_text())
+    assert validate_results(data) == []
+    return data
+
+
+def test_every_probe_runs_ok_live(server: live.LiveServer, live_results: dict) -> None:
+    bad = {f: r["status"] for f, per in live_results["features"].items() for t, r in per.items() if r["status"] != "OK"}
+    assert bad == {}
+    assert live_results["run"]["live_requests"] > 100
+    assert live_results["targets"][server.name]["latency_ms"]["n"] > 100
+
+
+def test_live_verdicts_match_the_hand_checked_behaviour(server: live.LiveServer, live_results: dict) -> None:
+    got = {f: live_results["features"][f][server.name]["support"] for f in HAND_CHECKED[server.name]}
+    assert got == HAND_CHECKED[server.name]
+
+
+def test_bundled_replay_agrees_with_the_live_run(server: live.LiveServer, live_results: dict,
+                                                 tmp_path: Path) -> None:
+    """Drift check: the committed cassettes still describe the server as it behaves today."""
+    proc = run_suite("--target", server.name, report_dir=tmp_path)
+    assert proc.returncode in (0, 1), proc.stdout[-3000:]
+    replay = json.loads((tmp_path / "results.json").read_text())
+    differ = {f: (per[server.name]["support"], live_results["features"][f][server.name]["support"])
+              for f, per in replay["features"].items()
+              if per[server.name]["support"] != live_results["features"][f][server.name]["support"]}
+    assert differ == {}
