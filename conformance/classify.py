@@ -28,6 +28,11 @@ def findings_of(obs: Observation) -> list[Finding]:
     return schemas.check_response(body) if body is not None else []
 
 
+# An answer longer than this is not judged (ERROR): no chat probe asks for more than a few kilobytes, and a
+# runaway answer says nothing about the parameter that was sent (http.MAX_BODY_BYTES cuts at 12 MB anyway).
+MAX_JUDGED_CHARS = 4_000_000
+
+
 def _unusable(observations: list[Observation]) -> Verdict | None:
     """A verdict for answers that say nothing about the feature: not sent, transport failure, 5xx, garbage."""
     for obs in observations:
@@ -47,9 +52,39 @@ def _unusable(observations: list[Observation]) -> Verdict | None:
         if obs.status < 300 and not obs.is_sse and obs.json() is None:
             return Verdict(Status.ERROR, notes=[(f"{obs.role}: HTTP {obs.status} with a body that is not JSON: "
                                                  f"{obs.body_text[:120]!r}")])
-        if obs.status < 300 and obs.is_sse and not parse_sse(obs.body_text).events:
-            return Verdict(Status.ERROR, notes=[f"{obs.role}: HTTP {obs.status} event stream with no events"])
+        if obs.status < 300 and len(obs.body_text) > MAX_JUDGED_CHARS:
+            return Verdict(Status.ERROR, notes=[(f"{obs.role}: HTTP {obs.status} answer of {len(obs.body_text):,} "
+                                                 f"characters, over the {MAX_JUDGED_CHARS:,} the suite judges: a "
+                                                 "runaway answer or a misbehaving proxy, not a verdict on the feature")])
+        if obs.status < 300 and obs.is_sse:
+            stream = parse_sse(obs.body_text)
+            if not stream.events:
+                return Verdict(Status.ERROR, notes=[f"{obs.role}: HTTP {obs.status} event stream with no events"])
+            if stream.error_events:
+                return Verdict(Status.ERROR, notes=[(f"{obs.role}: HTTP {obs.status} stream carried an error event "
+                                                     f"after {len(stream.chunks)} chunks: "
+                                                     f"{_error_event_message(stream.error_events[0])[:300]}")])
+            if not stream.done_count and not _finished(stream.chunks):
+                return Verdict(Status.ERROR, notes=[(f"{obs.role}: HTTP {obs.status} stream cut after "
+                                                     f"{len(stream.events)} events: no finish_reason and no "
+                                                     "[DONE] (a dropped connection, not an answer to judge)")])
     return None
+
+
+def _finished(chunks: list[Any]) -> bool:
+    """Whether any chunk carries a finish_reason (the answer reached its end)."""
+    for chunk in chunks:
+        choices = chunk.get("choices") if isinstance(chunk, dict) else None
+        if isinstance(choices, list) and any(isinstance(c, dict) and c.get("finish_reason") for c in choices):
+            return True
+    return False
+
+
+def _error_event_message(payload: dict[str, Any]) -> str:
+    err = payload.get("error")
+    if isinstance(err, dict):
+        return str(err.get("message") or err)
+    return str(err or payload.get("message") or payload)
 
 
 def error_conformance(obs: Observation, expected_status: int | None = None) -> tuple[Conformance, list[str]]:

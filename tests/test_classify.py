@@ -15,9 +15,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conformance import registry
-from conformance.classify import classify, findings_of
+from conformance.classify import MAX_JUDGED_CHARS, classify, findings_of
 from conformance.observation import Observation
 from conformance.probes import Probe
+from conformance.sse import parse_sse
 from conformance.verdicts import Conformance, Status, Support, Verdict
 
 PROBES = registry.probe_by_id()
@@ -128,6 +129,11 @@ def test_builders_are_clean() -> None:
 # --------------------------------------------------------------------------------------------------------
 
 
+LONG_ANSWER = "The quick brown fox jumps over the lazy dog near the river bank today ."
+CUT_STREAM = "\n\n".join(sse_text().split("\n\n")[:3]) + "\n\n"  # role chunk and two words, then nothing
+ERROR_EVENT = 'data: {"error": {"message": "The server had an error", "type": "server_error"}}\n\n'
+
+
 @dataclass(frozen=True)
 class Case:
     name: str
@@ -167,6 +173,15 @@ STATUS_CASES = [
     Case("event stream with no events", "request.stream.basic",
          (obs(200, ": keep-alive\n\n", headers=SSE_HEADERS, request={"stream": True}),), (),
          Status.ERROR, None, None, ("event stream with no events",)),
+    Case("a stream cut before its end (no finish_reason, no [DONE])", "request.stream.basic",
+         (obs(200, CUT_STREAM, headers=SSE_HEADERS, request={"stream": True}),), (),
+         Status.ERROR, None, None, ("stream cut after 3 events",)),
+    Case("a stream that carries an error event", "request.stream.basic",
+         (obs(200, CUT_STREAM + ERROR_EVENT, headers=SSE_HEADERS, request={"stream": True}),), (),
+         Status.ERROR, None, None, ("stream carried an error event", "The server had an error")),
+    Case("a runaway answer too large to judge", "request.max_tokens.effect",
+         (ok(" ".join(["echo"] * 900_000)),), (ok(LONG_ANSWER, role="control"),),
+         Status.ERROR, None, None, ("over the 4,000,000",)),
 ]
 
 
@@ -181,7 +196,7 @@ def test_status(case: Case) -> None:
 # Support
 # --------------------------------------------------------------------------------------------------------
 
-LONG = "The quick brown fox jumps over the lazy dog near the river bank today ."
+LONG = LONG_ANSWER
 SEED_REQ = {"seed": 42}
 
 SUPPORT_CASES = [
@@ -351,6 +366,9 @@ BODIES = [
     "[1, 2, 3]",
     '"just a string"',
     "data: not json\n\n",
+    "data: not json\n\ndata: [DONE]\n\n",
+    "\n\n".join(sse_text().split("\n\n")[:3]) + "\n\n",
+    'data: {"error": {"message": "overloaded"}}\n\n',
     ": comment only\n\n",
     json.dumps({"choices": "nope", "usage": 7}),
     "\x00\xff garbage",
@@ -402,8 +420,14 @@ def _expected_status(observations: list[Observation]) -> Status:
             return Status.ERROR
         if o.status < 300 and not o.is_sse and o.json() is None:
             return Status.ERROR
-        if o.status < 300 and o.is_sse and "data:" not in o.body_text:
+        if o.status < 300 and len(o.body_text) > MAX_JUDGED_CHARS:
             return Status.ERROR
+        if o.status < 300 and o.is_sse:
+            stream = parse_sse(o.body_text)
+            finished = any(isinstance(c, dict) and any(ch.get("finish_reason") for ch in c.get("choices") or [])
+                           for c in stream.chunks)
+            if not stream.events or stream.error_events or not (stream.done_count or finished):
+                return Status.ERROR
     return Status.OK
 
 
