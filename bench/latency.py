@@ -14,10 +14,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from conformance import registry  # noqa: E402
-from conformance.engine import run_pairs  # noqa: E402
-from conformance.targets import Target  # noqa: E402
-from tests.fakeserver import FakeConfig, FakeServer  # noqa: E402
+from conformance import registry
+from conformance.engine import run_pairs
+from conformance.targets import Target
+from tests.fakeserver import FakeConfig, FakeServer
 
 LATENCY = 0.3
 

@@ -127,7 +127,7 @@ class Engine:
         started = time.monotonic()
         try:
             verdict, observations = await self._run_probe(target, probe)
-        except Exception as exc:  # a bug or an unexpected answer must not stop the other probes
+        except Exception as exc:  # noqa: BLE001  # a bug or an unexpected answer must not stop the other probes
             verdict = Verdict(Status.ERROR, notes=[f"the suite failed on this probe: {type(exc).__name__}: {exc}"])
             observations = []
         result = ProbeResult(target.name, probe, verdict, observations, round((time.monotonic() - started) * 1000, 1))

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
-from typing import Any, Iterable
+from typing import Any
 
 # A "compat" finding breaks what clients rely on (a MUST: conformance FAILED);
 # a "strict" finding breaks only the spec as written (a SHOULD: NON_STRICT).
@@ -25,7 +26,7 @@ class Finding:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Finding":
+    def from_dict(cls, data: dict[str, Any]) -> Finding:
         return cls(**{k: data.get(k) for k in ("part", "pointer", "rule", "level", "message", "expected", "actual")})
 
     def fails_at(self, level: str) -> bool:

@@ -80,7 +80,7 @@ def _duration(value: str) -> float | None:
 class Client:
     """Sends requests to one target, through the run's cassettes. Safe to share between tasks."""
 
-    def __init__(self, target: Target, book: CassetteBook, budget: "Budget | None" = None) -> None:
+    def __init__(self, target: Target, book: CassetteBook, budget: Budget | None = None) -> None:
         self.target = target
         self.book = book
         self.budget = budget

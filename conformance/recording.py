@@ -164,7 +164,7 @@ class CassetteBook:
                 return None
             try:
                 response = cassette.play_response(request)
-            except Exception:  # vcrpy raises when every match was already played
+            except Exception:  # noqa: BLE001  # vcrpy raises when every match was already played
                 return None
         headers = {k.lower(): (v[0] if isinstance(v, list) else str(v)) for k, v in response["headers"].items()}
         body_value = response["body"]["string"]

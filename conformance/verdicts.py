@@ -87,7 +87,7 @@ class Verdict:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Verdict":
+    def from_dict(cls, data: dict[str, Any]) -> Verdict:
         return cls(
             status=Status(data["status"]),
             support=Support(data["support"]) if data.get("support") else None,
