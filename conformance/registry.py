@@ -105,6 +105,10 @@ PARAMETERS: list[Probe] = [
           "The current name of the length cap (required by reasoning models).",
           {"temperature": 0, "max_completion_tokens": 3}, "max_tokens", {"limit": 3}, control="plain_t0",
           hint="send `max_tokens` instead of `max_completion_tokens`"),
+    Probe("request.max_completion_tokens.hint_max_tokens", "request.max_completion_tokens",
+          "The older name of the length cap: does the alternative work?", {"temperature": 0, "max_tokens": 3},
+          "max_tokens", {"limit": 3}, control="plain_t0", role="hint", params=("max_tokens",),
+          hint="send `max_tokens` instead of `max_completion_tokens`"),
     invalid("max_completion_tokens", "many", "a max_completion_tokens that is not an integer"),
     # stop
     Probe("request.stop.string", "request.stop", "Stop sequences end structured answers; ignored, they leak text.",
@@ -169,6 +173,12 @@ PARAMETERS: list[Probe] = [
           {"messages": _user(JSON_PROMPT), "temperature": 0, "response_format": {"type": "json_schema", "json_schema": {
               "name": "city", "strict": True, "schema": CITY_SCHEMA}}},
           "json_schema", control="json_no_format", params=("response_format",)),
+    Probe("request.response_format.prompt_tokens", "request.response_format.json_schema",
+          "Token accounting: does the schema reach the prompt? (Equal counts: enforced by decoding alone, or "
+          "dropped; the json_schema probe tells which.)",
+          {"messages": _user(JSON_PROMPT), "temperature": 0, "response_format": {"type": "json_schema", "json_schema": {
+              "name": "city", "strict": True, "schema": CITY_SCHEMA}}},
+          "more_prompt_tokens", control="json_no_format", role="check", params=("response_format",)),
     Probe("request.response_format.text", "request.response_format", "The default format, sent explicitly.",
           {"response_format": {"type": "text"}}, "answered"),
     invalid("response_format", {"type": "yaml"}, "an unknown response_format type"),

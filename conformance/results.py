@@ -46,7 +46,7 @@ def _stats(records: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
     for rec in records:
         s = out.setdefault(rec["target"], {"requests": 0, "live": 0, "prompt": 0, "completion": 0,
-                                           "lat": [], "ttft": [], "elapsed": 0.0})
+                                           "lat": [], "ttft": []})
         for ex in rec["exchanges"]:
             if ex["response"].get("status") is None and not ex["response"].get("error"):
                 continue
@@ -95,6 +95,10 @@ def aggregate_feature(records: list[dict[str, Any]], probes: dict[str, Probe]) -
                                                                           else "IGNORED")
             notes.append("variants differ: " + ", ".join(f"{r['probe']}: {r['support']}" for r in ok if r["support"]))
     for r in records:
+        if role(r) == "hint" and r["status"] == "OK":
+            hint = probes[r["probe"]].hint if r["probe"] in probes else r["probe"]
+            works = r["support"] == "SUPPORTED"
+            notes.append(f"alternative {'works' if works else 'does not work'} ({r['support']}): {hint}")
         prefix = f"[{r['probe']}] " if len(records) > 1 else ""
         notes.extend(prefix + n for n in r["notes"][:4])
     if status != "OK":
@@ -152,6 +156,7 @@ def build_results(
         target_docs[t.name] = {
             **t.describe(), "live": s["live"] > 0, "requests": s["requests"], "tokens": tok,
             "latency_ms": _percentiles(s["lat"]), "ttft_ms": _percentiles(s["ttft"]),
+            "duration_s": round(sum(s["lat"]) / 1000, 3),  # request time spent live (concurrent requests add up)
             "run_started": started.isoformat(timespec="seconds"),
         }
     return {
