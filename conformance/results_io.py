@@ -14,18 +14,13 @@ from typing import Any
 
 import jsonschema
 
+from conformance.probes import GROUPS as PREFIX_GROUPS
+
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "results.schema.json"
 
 # Display order of feature groups, and the id prefix that implies each group when feature_info is silent.
 GROUPS = ("basics", "parameters", "streaming", "tools", "json", "conversations", "errors")
-_PREFIX_GROUP = {
-    "request": "parameters",
-    "stream": "streaming",
-    "tools": "tools",
-    "json": "json",
-    "conversation": "conversations",
-    "errors": "errors",
-}
+_PREFIX_GROUP = PREFIX_GROUPS
 SUPPORT_WORDS = ("SUPPORTED", "PARTIAL", "IGNORED", "REJECTED", "UNVERIFIABLE")
 STATUS_WORDS = ("OK", "ERROR", "TIMEOUT", "SKIPPED")
 CONFORMANCE_WORDS = ("OK", "NON_STRICT", "FAILED")
