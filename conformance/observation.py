@@ -63,6 +63,7 @@ class Observation:
             "usage": self.usage_counts(),
             "cassette": self.cassette,
             "replayed": self.replayed,
+            "sent": self.skipped_reason is None and (self.status is not None or self.error is not None),
             "elapsed_ms": self.elapsed_ms,
             "ttft_ms": self.ttft_ms,
         }

@@ -48,8 +48,8 @@ def _stats(records: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
         s = out.setdefault(rec["target"], {"requests": 0, "live": 0, "prompt": 0, "completion": 0,
                                            "lat": [], "ttft": []})
         for ex in rec["exchanges"]:
-            if ex["response"].get("status") is None and not ex["response"].get("error"):
-                continue
+            if not ex.get("sent", ex["response"].get("status") is not None):
+                continue  # never sent: no cassette, no key, budget
             if ex["role"].startswith("control"):
                 key = (rec["target"], ex["role"], str(ex.get("cassette")))
                 if key in seen:
