@@ -55,7 +55,8 @@ def _unusable(observations: list[Observation]) -> Verdict | None:
         if obs.status < 300 and len(obs.body_text) > MAX_JUDGED_CHARS:
             return Verdict(Status.ERROR, notes=[(f"{obs.role}: HTTP {obs.status} answer of {len(obs.body_text):,} "
                                                  f"characters, over the {MAX_JUDGED_CHARS:,} the suite judges: a "
-                                                 "runaway answer or a misbehaving proxy, not a verdict on the feature")])
+                                                 "runaway answer or a misbehaving proxy, not a verdict on the "
+                                                 "feature")])
         if obs.status < 300 and obs.is_sse:
             stream = parse_sse(obs.body_text)
             if not stream.events:
@@ -146,7 +147,8 @@ def _error_probe(probe: Probe, obs: Observation) -> Verdict:
         names = f"the message names {', '.join(named)}" if named else "the message names no field"
         return Verdict(Status.OK, Support.SUPPORTED, conf,
                        [f"HTTP {obs.status}: {reading.message[:300]}", names, *notes],
-                       measurements={"http_status": obs.status, "error_shape": reading.shape, "names_field": bool(named)})
+                       measurements={"http_status": obs.status, "error_shape": reading.shape,
+                                     "names_field": bool(named)})
     body = obs.json() if not obs.is_sse else None
     served = body.get("model") if isinstance(body, dict) else None
     note = "accepted silently with a 2xx where OpenAI answers " + str(probe.expect_status or "4xx")

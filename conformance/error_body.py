@@ -85,8 +85,8 @@ def params_in_text(message: str, known: tuple[str, ...] = ()) -> list[str]:
         found.append("model")
     found += [k for k in known if re.search(rf"\b{re.escape(k)}\b", message)]
     out: list[str] = []
-    for p in found:
-        p = re.sub(r"\[\d+\]", "", p)
+    for name in found:
+        p = re.sub(r"\[\d+\]", "", name)
         if p not in out:
             out.append(p)
     return out

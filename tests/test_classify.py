@@ -32,14 +32,27 @@ HTML_HEADERS = {"content-type": "text/html"}
 # --------------------------------------------------------------------------------------------------------
 
 
-def completion(content: str | None = "The quick brown fox jumps over the lazy dog .", finish: str = "stop",
-               completion_tokens: int | None = None, **extra: Any) -> dict[str, Any]:
+def completion(
+    content: str | None = "The quick brown fox jumps over the lazy dog .",
+    finish: str = "stop",
+    completion_tokens: int | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
     """A chat.completion that passes the strict schema."""
     tokens = len((content or "").split()) if completion_tokens is None else completion_tokens
     body: dict[str, Any] = {
-        "id": "chatcmpl-1", "object": "chat.completion", "created": 1700000000, "model": "fake-model",
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": content, "refusal": None,
-                                             "annotations": []}, "logprobs": None, "finish_reason": finish}],
+        "id": "chatcmpl-1",
+        "object": "chat.completion",
+        "created": 1700000000,
+        "model": "fake-model",
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": content, "refusal": None, "annotations": []},
+                "logprobs": None,
+                "finish_reason": finish,
+            }
+        ],
         "usage": {"prompt_tokens": 9, "completion_tokens": tokens, "total_tokens": 9 + tokens},
     }
     body.update(extra)
@@ -48,10 +61,17 @@ def completion(content: str | None = "The quick brown fox jumps over the lazy do
 
 def sse_text(content: str = "Hello there .", done: bool = True) -> str:
     """A streamed answer: role chunk, one chunk per word, finishing chunk, then [DONE] (or not)."""
-    base = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1700000000, "model": "fake-model"}
+    base = {
+        "id": "chatcmpl-1",
+        "object": "chat.completion.chunk",
+        "created": 1700000000,
+        "model": "fake-model",
+    }
     deltas = [{"role": "assistant", "content": ""}] + [{"content": w} for w in _pieces(content)]
-    chunks = [{**base, "choices": [{"index": 0, "delta": d, "logprobs": None, "finish_reason": None}]}
-              for d in deltas]
+    chunks = [
+        {**base, "choices": [{"index": 0, "delta": d, "logprobs": None, "finish_reason": None}]}
+        for d in deltas
+    ]
     chunks.append({**base, "choices": [{"index": 0, "delta": {}, "logprobs": None, "finish_reason": "stop"}]})
     text = "".join(f"data: {json.dumps(c)}\n\n" for c in chunks)
     return text + ("data: [DONE]\n\n" if done else "")
@@ -63,37 +83,76 @@ def _pieces(text: str) -> list[str]:
 
 
 def openai_error(message: str, param: str | None = None, code: str | None = None) -> str:
-    return json.dumps({"error": {"message": message, "type": "invalid_request_error", "param": param,
-                                 "code": code}})
+    return json.dumps(
+        {"error": {"message": message, "type": "invalid_request_error", "param": param, "code": code}}
+    )
 
 
 def fastapi_error(*fields: str) -> str:
-    return json.dumps({"detail": [{"type": "extra_forbidden", "loc": ["body", f], "msg": "Extra inputs are not "
-                                   "permitted", "input": 1} for f in fields]})
+    return json.dumps(
+        {
+            "detail": [
+                {
+                    "type": "extra_forbidden",
+                    "loc": ["body", f],
+                    "msg": "Extra inputs are not permitted",
+                    "input": 1,
+                }
+                for f in fields
+            ]
+        }
+    )
 
 
 def mistral_error(*fields: str) -> str:
-    return json.dumps({"object": "error", "message": {"detail": [
-        {"type": "extra_forbidden", "loc": ["body", f], "msg": "Extra inputs are not permitted"} for f in fields]},
-        "type": "invalid_request_error", "param": None, "code": None})
+    return json.dumps(
+        {
+            "object": "error",
+            "message": {
+                "detail": [
+                    {"type": "extra_forbidden", "loc": ["body", f], "msg": "Extra inputs are not permitted"}
+                    for f in fields
+                ]
+            },
+            "type": "invalid_request_error",
+            "param": None,
+            "code": None,
+        }
+    )
 
 
 def flat_error(message: str) -> str:
     return json.dumps({"message": message, "type": "invalid_request_error", "code": None})
 
 
-def obs(status: int | None = 200, body: Any = None, *, role: str = "variant", headers: dict[str, str] | None = None,
-        request: Any = None, **facts: Any) -> Observation:
+def obs(
+    status: int | None = 200,
+    body: Any = None,
+    *,
+    role: str = "variant",
+    headers: dict[str, str] | None = None,
+    request: Any = None,
+    **facts: Any,
+) -> Observation:
     """An observation; a dict body is sent as JSON, a str body as is."""
     text = json.dumps(body) if isinstance(body, (dict, list)) else (body or "")
     if headers is None:
         headers = JSON_HEADERS if status is not None else {}
-    return Observation(role=role, method="POST", path="/chat/completions", request_body=request or {},
-                       status=status, headers=headers, body_text=text, **facts)
+    return Observation(
+        role=role,
+        method="POST",
+        path="/chat/completions",
+        request_body=request or {},
+        status=status,
+        headers=headers,
+        body_text=text,
+        **facts,
+    )
 
 
-def ok(content: str = "The quick brown fox jumps over the lazy dog .", role: str = "variant",
-       **kw: Any) -> Observation:
+def ok(
+    content: str = "The quick brown fox jumps over the lazy dog .", role: str = "variant", **kw: Any
+) -> Observation:
     return obs(200, completion(content, **kw), role=role)
 
 
@@ -105,8 +164,9 @@ def probe(probe_id: str) -> Probe:
     return PROBES[probe_id]
 
 
-def check(verdict: Verdict, status: Status, support: Support | None, conformance: Conformance | None,
-          *notes: str) -> None:
+def check(
+    verdict: Verdict, status: Status, support: Support | None, conformance: Conformance | None, *notes: str
+) -> None:
     """Assert the three axes, and that each expected text appears in some note."""
     assert (verdict.status, verdict.support, verdict.conformance) == (status, support, conformance), verdict
     for text in notes:
@@ -147,41 +207,146 @@ class Case:
 
 
 STATUS_CASES = [
-    Case("skipped: no cassette", "chat.completion",
-         (obs(None, skipped_reason="no recording of this request (replay only)"),), (),
-         Status.SKIPPED, None, None, ("no recording of this request",)),
-    Case("skipped wins over a transport error", "request.max_tokens.effect",
-         (obs(None, error="ConnectError: refused"),), (obs(None, role="control", skipped_reason="budget reached"),),
-         Status.SKIPPED, None, None, ("budget reached",)),
-    Case("timeout", "chat.completion", (obs(None, timed_out=True, error="ReadTimeout: timed out"),), (),
-         Status.TIMEOUT, None, None, ("variant: ReadTimeout",)),
-    Case("transport error", "chat.completion", (obs(None, error="ConnectError: connection refused"),), (),
-         Status.ERROR, None, None, ("ConnectError",)),
-    Case("500", "chat.completion", (obs(500, openai_error("The server had an error")),), (),
-         Status.ERROR, None, None, ("HTTP 500", "The server had an error")),
-    Case("502 html", "request.seed.repeat", (obs(502, "<html>502 Bad Gateway</html>", headers=HTML_HEADERS),), (),
-         Status.ERROR, None, None, ("HTTP 502",)),
-    Case("429 after retries", "chat.completion", (obs(429, openai_error("Rate limit reached"), retries=3),), (),
-         Status.ERROR, None, None, ("HTTP 429 after 3 retries", "Rate limit")),
-    Case("a 5xx on the control is no verdict either", "request.max_tokens.effect",
-         (ok(finish="length", completion_tokens=3),), (obs(503, "busy", role="control", headers={}),),
-         Status.ERROR, None, None, ("control: HTTP 503",)),
-    Case("2xx body that is not JSON", "chat.completion", (obs(200, '{"id": "chatcmpl-1", "choices": [{'),), (),
-         Status.ERROR, None, None, ("not JSON",)),
-    Case("2xx html body", "chat.completion", (obs(200, "<html>hi</html>", headers=HTML_HEADERS),), (),
-         Status.ERROR, None, None, ("not JSON",)),
-    Case("event stream with no events", "request.stream.basic",
-         (obs(200, ": keep-alive\n\n", headers=SSE_HEADERS, request={"stream": True}),), (),
-         Status.ERROR, None, None, ("event stream with no events",)),
-    Case("a stream cut before its end (no finish_reason, no [DONE])", "request.stream.basic",
-         (obs(200, CUT_STREAM, headers=SSE_HEADERS, request={"stream": True}),), (),
-         Status.ERROR, None, None, ("stream cut after 3 events",)),
-    Case("a stream that carries an error event", "request.stream.basic",
-         (obs(200, CUT_STREAM + ERROR_EVENT, headers=SSE_HEADERS, request={"stream": True}),), (),
-         Status.ERROR, None, None, ("stream carried an error event", "The server had an error")),
-    Case("a runaway answer too large to judge", "request.max_tokens.effect",
-         (ok(" ".join(["echo"] * 900_000)),), (ok(LONG_ANSWER, role="control"),),
-         Status.ERROR, None, None, ("over the 4,000,000",)),
+    Case(
+        "skipped: no cassette",
+        "chat.completion",
+        (obs(None, skipped_reason="no recording of this request (replay only)"),),
+        (),
+        Status.SKIPPED,
+        None,
+        None,
+        ("no recording of this request",),
+    ),
+    Case(
+        "skipped wins over a transport error",
+        "request.max_tokens.effect",
+        (obs(None, error="ConnectError: refused"),),
+        (obs(None, role="control", skipped_reason="budget reached"),),
+        Status.SKIPPED,
+        None,
+        None,
+        ("budget reached",),
+    ),
+    Case(
+        "timeout",
+        "chat.completion",
+        (obs(None, timed_out=True, error="ReadTimeout: timed out"),),
+        (),
+        Status.TIMEOUT,
+        None,
+        None,
+        ("variant: ReadTimeout",),
+    ),
+    Case(
+        "transport error",
+        "chat.completion",
+        (obs(None, error="ConnectError: connection refused"),),
+        (),
+        Status.ERROR,
+        None,
+        None,
+        ("ConnectError",),
+    ),
+    Case(
+        "500",
+        "chat.completion",
+        (obs(500, openai_error("The server had an error")),),
+        (),
+        Status.ERROR,
+        None,
+        None,
+        ("HTTP 500", "The server had an error"),
+    ),
+    Case(
+        "502 html",
+        "request.seed.repeat",
+        (obs(502, "<html>502 Bad Gateway</html>", headers=HTML_HEADERS),),
+        (),
+        Status.ERROR,
+        None,
+        None,
+        ("HTTP 502",),
+    ),
+    Case(
+        "429 after retries",
+        "chat.completion",
+        (obs(429, openai_error("Rate limit reached"), retries=3),),
+        (),
+        Status.ERROR,
+        None,
+        None,
+        ("HTTP 429 after 3 retries", "Rate limit"),
+    ),
+    Case(
+        "a 5xx on the control is no verdict either",
+        "request.max_tokens.effect",
+        (ok(finish="length", completion_tokens=3),),
+        (obs(503, "busy", role="control", headers={}),),
+        Status.ERROR,
+        None,
+        None,
+        ("control: HTTP 503",),
+    ),
+    Case(
+        "2xx body that is not JSON",
+        "chat.completion",
+        (obs(200, '{"id": "chatcmpl-1", "choices": [{'),),
+        (),
+        Status.ERROR,
+        None,
+        None,
+        ("not JSON",),
+    ),
+    Case(
+        "2xx html body",
+        "chat.completion",
+        (obs(200, "<html>hi</html>", headers=HTML_HEADERS),),
+        (),
+        Status.ERROR,
+        None,
+        None,
+        ("not JSON",),
+    ),
+    Case(
+        "event stream with no events",
+        "request.stream.basic",
+        (obs(200, ": keep-alive\n\n", headers=SSE_HEADERS, request={"stream": True}),),
+        (),
+        Status.ERROR,
+        None,
+        None,
+        ("event stream with no events",),
+    ),
+    Case(
+        "a stream cut before its end (no finish_reason, no [DONE])",
+        "request.stream.basic",
+        (obs(200, CUT_STREAM, headers=SSE_HEADERS, request={"stream": True}),),
+        (),
+        Status.ERROR,
+        None,
+        None,
+        ("stream cut after 3 events",),
+    ),
+    Case(
+        "a stream that carries an error event",
+        "request.stream.basic",
+        (obs(200, CUT_STREAM + ERROR_EVENT, headers=SSE_HEADERS, request={"stream": True}),),
+        (),
+        Status.ERROR,
+        None,
+        None,
+        ("stream carried an error event", "The server had an error"),
+    ),
+    Case(
+        "a runaway answer too large to judge",
+        "request.max_tokens.effect",
+        (ok(" ".join(["echo"] * 900_000)),),
+        (ok(LONG_ANSWER, role="control"),),
+        Status.ERROR,
+        None,
+        None,
+        ("over the 4,000,000",),
+    ),
 ]
 
 
@@ -200,76 +365,215 @@ LONG = LONG_ANSWER
 SEED_REQ = {"seed": 42}
 
 SUPPORT_CASES = [
-    Case("SUPPORTED: accepted and answered", "chat.completion", (ok(),), (),
-         Status.OK, Support.SUPPORTED, Conformance.OK),
-    Case("SUPPORTED: max_tokens cut the answer", "request.max_tokens.effect",
-         (ok("The quick brown", finish="length"),), (ok(LONG, role="control"),),
-         Status.OK, Support.SUPPORTED, Conformance.OK, ("finish_reason length",)),
-    Case("PARTIAL: finish_reason length but more tokens than asked", "request.max_tokens.effect",
-         (ok("The quick brown fox jumps", finish="length"),), (ok(LONG, role="control"),),
-         Status.OK, Support.PARTIAL, Conformance.OK, ("only part of the effect",)),
-    Case("IGNORED: max_tokens had no effect", "request.max_tokens.effect",
-         (ok(LONG),), (ok(LONG, role="control"),),
-         Status.OK, Support.IGNORED, Conformance.OK, ("> 3",)),
-    Case("IGNORED: an invalid value accepted silently", "request.temperature.invalid", (ok(),), (),
-         Status.OK, Support.IGNORED, Conformance.OK, ("accepts a value OpenAI rejects",)),
-    Case("IGNORED: unknown field dropped", "request.unknown_parameter", (ok(),), (),
-         Status.OK, Support.IGNORED, Conformance.OK, ("silently dropped",)),
-    Case("REJECTED: 400 naming the field", "request.seed.repeat",
-         (obs(400, openai_error("Unsupported parameter: 'seed' is not supported.", "seed")),), (),
-         Status.OK, Support.REJECTED, Conformance.OK, ("rejected (names seed)", "HTTP 400")),
-    Case("REJECTED: 400 naming no field (not blaming another)", "request.n.choices",
-         (obs(400, openai_error("This model does not do that.")),), (),
-         Status.OK, Support.REJECTED, Conformance.OK, ("rejected",)),
-    Case("REJECTED: an invalid value rejected, as OpenAI does", "request.temperature.invalid",
-         (obs(400, openai_error("Invalid 'temperature': above maximum value.", "temperature")),), (),
-         Status.OK, Support.REJECTED, Conformance.OK, ("as OpenAI does (names temperature)",)),
-    Case("REJECTED wins over a control that failed for the same field", "request.temperature.zero",
-         (obs(400, openai_error("Unsupported parameter: 'temperature'", "temperature")),),
-         (obs(400, openai_error("Unsupported parameter: 'temperature'", "temperature"), role="control-1"),),
-         Status.OK, Support.REJECTED, Conformance.OK, ("names temperature",)),
-    Case("UNVERIFIABLE: the 4xx blames another field", "request.seed.repeat",
-         (obs(400, openai_error("Invalid 'temperature': above maximum value.", "temperature")),), (),
-         Status.OK, Support.UNVERIFIABLE, Conformance.OK, ("the 4xx blames temperature, not seed",)),
-    Case("UNVERIFIABLE: the control failed", "request.max_tokens.effect",
-         (ok("The quick brown", finish="length"),), (obs(400, openai_error("bad request"), role="control"),),
-         Status.OK, Support.UNVERIFIABLE, None, ("the control request failed (HTTP 400",)),
-    Case("UNVERIFIABLE: control failed and the variant's 4xx blames another field", "request.max_tokens.effect",
-         (obs(400, openai_error("Invalid 'top_p'", "top_p")),),
-         (obs(400, openai_error("Invalid 'top_p'", "top_p"), role="control"),),
-         Status.OK, Support.UNVERIFIABLE, None, ("the control request failed",)),
-    Case("UNVERIFIABLE: no observable effect", "request.user.accepted", (ok(),), (),
-         Status.OK, Support.UNVERIFIABLE, Conformance.OK, ("abuse monitoring",)),
-    Case("UNVERIFIABLE: control too short to show a limit", "request.max_tokens.effect",
-         (ok("Hi ."),), (ok("Hi .", role="control"),),
-         Status.OK, Support.UNVERIFIABLE, Conformance.OK, ("too short",)),
-    Case("SUPPORTED: an error probe answered with the right 4xx", "errors.invalid_value",
-         (obs(400, openai_error("Invalid 'temperature': above maximum value.", "temperature")),), (),
-         Status.OK, Support.SUPPORTED, Conformance.OK, ("the message names temperature",)),
-    Case("IGNORED: an error probe answered 2xx", "errors.invalid_value", (ok(),), (),
-         Status.OK, Support.IGNORED, Conformance.NON_STRICT, ("accepted silently with a 2xx where OpenAI answers 400",)),
-    Case("IGNORED: silent model substitution", "errors.unknown_model", (ok(model="fake-default"),), (),
-         Status.OK, Support.IGNORED, Conformance.NON_STRICT, ("silent substitution", "fake-default")),
+    Case(
+        "SUPPORTED: accepted and answered",
+        "chat.completion",
+        (ok(),),
+        (),
+        Status.OK,
+        Support.SUPPORTED,
+        Conformance.OK,
+    ),
+    Case(
+        "SUPPORTED: max_tokens cut the answer",
+        "request.max_tokens.effect",
+        (ok("The quick brown", finish="length"),),
+        (ok(LONG, role="control"),),
+        Status.OK,
+        Support.SUPPORTED,
+        Conformance.OK,
+        ("finish_reason length",),
+    ),
+    Case(
+        "PARTIAL: finish_reason length but more tokens than asked",
+        "request.max_tokens.effect",
+        (ok("The quick brown fox jumps", finish="length"),),
+        (ok(LONG, role="control"),),
+        Status.OK,
+        Support.PARTIAL,
+        Conformance.OK,
+        ("only part of the effect",),
+    ),
+    Case(
+        "IGNORED: max_tokens had no effect",
+        "request.max_tokens.effect",
+        (ok(LONG),),
+        (ok(LONG, role="control"),),
+        Status.OK,
+        Support.IGNORED,
+        Conformance.OK,
+        ("> 3",),
+    ),
+    Case(
+        "IGNORED: an invalid value accepted silently",
+        "request.temperature.invalid",
+        (ok(),),
+        (),
+        Status.OK,
+        Support.IGNORED,
+        Conformance.OK,
+        ("accepts a value OpenAI rejects",),
+    ),
+    Case(
+        "IGNORED: unknown field dropped",
+        "request.unknown_parameter",
+        (ok(),),
+        (),
+        Status.OK,
+        Support.IGNORED,
+        Conformance.OK,
+        ("silently dropped",),
+    ),
+    Case(
+        "REJECTED: 400 naming the field",
+        "request.seed.repeat",
+        (obs(400, openai_error("Unsupported parameter: 'seed' is not supported.", "seed")),),
+        (),
+        Status.OK,
+        Support.REJECTED,
+        Conformance.OK,
+        ("rejected (names seed)", "HTTP 400"),
+    ),
+    Case(
+        "REJECTED: 400 naming no field (not blaming another)",
+        "request.n.choices",
+        (obs(400, openai_error("This model does not do that.")),),
+        (),
+        Status.OK,
+        Support.REJECTED,
+        Conformance.OK,
+        ("rejected",),
+    ),
+    Case(
+        "REJECTED: an invalid value rejected, as OpenAI does",
+        "request.temperature.invalid",
+        (obs(400, openai_error("Invalid 'temperature': above maximum value.", "temperature")),),
+        (),
+        Status.OK,
+        Support.REJECTED,
+        Conformance.OK,
+        ("as OpenAI does (names temperature)",),
+    ),
+    Case(
+        "REJECTED wins over a control that failed for the same field",
+        "request.temperature.zero",
+        (obs(400, openai_error("Unsupported parameter: 'temperature'", "temperature")),),
+        (obs(400, openai_error("Unsupported parameter: 'temperature'", "temperature"), role="control-1"),),
+        Status.OK,
+        Support.REJECTED,
+        Conformance.OK,
+        ("names temperature",),
+    ),
+    Case(
+        "UNVERIFIABLE: the 4xx blames another field",
+        "request.seed.repeat",
+        (obs(400, openai_error("Invalid 'temperature': above maximum value.", "temperature")),),
+        (),
+        Status.OK,
+        Support.UNVERIFIABLE,
+        Conformance.OK,
+        ("the 4xx blames temperature, not seed",),
+    ),
+    Case(
+        "UNVERIFIABLE: the control failed",
+        "request.max_tokens.effect",
+        (ok("The quick brown", finish="length"),),
+        (obs(400, openai_error("bad request"), role="control"),),
+        Status.OK,
+        Support.UNVERIFIABLE,
+        None,
+        ("the control request failed (HTTP 400",),
+    ),
+    Case(
+        "UNVERIFIABLE: control failed and the variant's 4xx blames another field",
+        "request.max_tokens.effect",
+        (obs(400, openai_error("Invalid 'top_p'", "top_p")),),
+        (obs(400, openai_error("Invalid 'top_p'", "top_p"), role="control"),),
+        Status.OK,
+        Support.UNVERIFIABLE,
+        None,
+        ("the control request failed",),
+    ),
+    Case(
+        "UNVERIFIABLE: no observable effect",
+        "request.user.accepted",
+        (ok(),),
+        (),
+        Status.OK,
+        Support.UNVERIFIABLE,
+        Conformance.OK,
+        ("abuse monitoring",),
+    ),
+    Case(
+        "UNVERIFIABLE: control too short to show a limit",
+        "request.max_tokens.effect",
+        (ok("Hi ."),),
+        (ok("Hi .", role="control"),),
+        Status.OK,
+        Support.UNVERIFIABLE,
+        Conformance.OK,
+        ("too short",),
+    ),
+    Case(
+        "SUPPORTED: an error probe answered with the right 4xx",
+        "errors.invalid_value",
+        (obs(400, openai_error("Invalid 'temperature': above maximum value.", "temperature")),),
+        (),
+        Status.OK,
+        Support.SUPPORTED,
+        Conformance.OK,
+        ("the message names temperature",),
+    ),
+    Case(
+        "IGNORED: an error probe answered 2xx",
+        "errors.invalid_value",
+        (ok(),),
+        (),
+        Status.OK,
+        Support.IGNORED,
+        Conformance.NON_STRICT,
+        ("accepted silently with a 2xx where OpenAI answers 400",),
+    ),
+    Case(
+        "IGNORED: silent model substitution",
+        "errors.unknown_model",
+        (ok(model="fake-default"),),
+        (),
+        Status.OK,
+        Support.IGNORED,
+        Conformance.NON_STRICT,
+        ("silent substitution", "fake-default"),
+    ),
 ]
 
 
 @pytest.mark.parametrize("case", SUPPORT_CASES, ids=lambda c: c.name)
 def test_support(case: Case) -> None:
-    check(classify(probe(case.probe), list(case.variant), list(case.control)), case.status, case.support,
-          case.conformance, *case.notes)
+    check(
+        classify(probe(case.probe), list(case.variant), list(case.control)),
+        case.status,
+        case.support,
+        case.conformance,
+        *case.notes,
+    )
 
 
-def _seed_samples(same: list[str], other: str, control: list[str]) -> tuple[list[Observation], list[Observation]]:
+def _seed_samples(
+    same: list[str], other: str, control: list[str]
+) -> tuple[list[Observation], list[Observation]]:
     variant = [ok(t, role=f"variant-{i + 1}") for i, t in enumerate(same)] + [ok(other, role="alt-1")]
     return variant, [ok(t, role=f"control-{i + 1}") for i, t in enumerate(control)]
 
 
-@pytest.mark.parametrize("same,other,control,support", [
-    (["a b c"] * 3, "d e f", ["x", "y", "z"], Support.SUPPORTED),
-    (["a b c"] * 3, "a b c", ["x", "y", "z"], Support.PARTIAL),
-    (["a", "b", "c"], "d", ["x", "y", "z"], Support.IGNORED),
-    (["a b c"] * 3, "d e f", ["x"] * 3, Support.UNVERIFIABLE),
-])
+@pytest.mark.parametrize(
+    "same,other,control,support",
+    [
+        (["a b c"] * 3, "d e f", ["x", "y", "z"], Support.SUPPORTED),
+        (["a b c"] * 3, "a b c", ["x", "y", "z"], Support.PARTIAL),
+        (["a", "b", "c"], "d", ["x", "y", "z"], Support.IGNORED),
+        (["a b c"] * 3, "d e f", ["x"] * 3, Support.UNVERIFIABLE),
+    ],
+)
 def test_seed_detector_values(same: list[str], other: str, control: list[str], support: Support) -> None:
     variant, ctrl = _seed_samples(same, other, control)
     v = classify(probe("request.seed.repeat"), variant, ctrl)
@@ -293,41 +597,143 @@ no_refusal = completion()
 del no_refusal["choices"][0]["message"]["refusal"]
 
 CONFORMANCE_CASES = [
-    Case("OK: strict schema passes", "chat.completion", (ok(),), (), Status.OK, Support.SUPPORTED, Conformance.OK),
-    Case("OK: a clean stream", "request.stream.basic", (sse(),), (), Status.OK, Support.SUPPORTED, Conformance.OK),
-    Case("NON_STRICT: a strict-only schema finding", "chat.completion", (obs(200, no_refusal),), (),
-         Status.OK, Support.SUPPORTED, Conformance.NON_STRICT),
-    Case("NON_STRICT: FastAPI 422", "request.seed.repeat", (obs(422, fastapi_error("seed")),), (),
-         Status.OK, Support.REJECTED, Conformance.NON_STRICT,
-         ("names seed", "HTTP 422 where OpenAI answers 400", "FastAPI")),
-    Case("NON_STRICT: Mistral 422", "request.n.choices", (obs(422, mistral_error("n")),), (),
-         Status.OK, Support.REJECTED, Conformance.NON_STRICT, ("names n", "HTTP 422", "error envelope")),
-    Case("NON_STRICT: flat envelope", "request.seed.repeat", (obs(400, flat_error("'seed' is not supported")),), (),
-         Status.OK, Support.REJECTED, Conformance.NON_STRICT, ("names seed", "flat error object")),
-    Case("NON_STRICT: a text error body", "request.seed.repeat", (obs(400, "seed not supported", headers={}),), (),
-         Status.OK, Support.REJECTED, Conformance.NON_STRICT, ("not JSON",)),
-    Case("NON_STRICT: an error probe answered with the wrong 4xx", "errors.invalid_value",
-         (obs(422, fastapi_error("temperature")),), (),
-         Status.OK, Support.SUPPORTED, Conformance.NON_STRICT, ("HTTP 422 where OpenAI answers 400",)),
-    Case("NON_STRICT: an invalid value rejected with a flat body", "request.temperature.invalid",
-         (obs(400, flat_error("Invalid 'temperature'")),), (),
-         Status.OK, Support.REJECTED, Conformance.NON_STRICT, ("flat error object",)),
-    Case("FAILED: compat schema violation (content is a number)", "chat.completion", (obs(200, broken_choices),), (),
-         Status.OK, Support.UNVERIFIABLE, Conformance.FAILED, ("empty answer",)),
-    Case("FAILED: an unknown finish_reason", "chat.completion", (ok(finish="eos"),), (),
-         Status.OK, Support.SUPPORTED, Conformance.FAILED),
-    Case("FAILED: stream without [DONE]", "request.stream.basic", (sse(done=False),), (),
-         Status.OK, Support.SUPPORTED, Conformance.FAILED),
-    Case("FAILED: stream requested, JSON came back", "request.stream.basic",
-         (obs(200, completion(), request={"stream": True}),), (), Status.OK, Support.IGNORED, Conformance.FAILED,
-         ("not text/event-stream",)),
+    Case(
+        "OK: strict schema passes",
+        "chat.completion",
+        (ok(),),
+        (),
+        Status.OK,
+        Support.SUPPORTED,
+        Conformance.OK,
+    ),
+    Case(
+        "OK: a clean stream",
+        "request.stream.basic",
+        (sse(),),
+        (),
+        Status.OK,
+        Support.SUPPORTED,
+        Conformance.OK,
+    ),
+    Case(
+        "NON_STRICT: a strict-only schema finding",
+        "chat.completion",
+        (obs(200, no_refusal),),
+        (),
+        Status.OK,
+        Support.SUPPORTED,
+        Conformance.NON_STRICT,
+    ),
+    Case(
+        "NON_STRICT: FastAPI 422",
+        "request.seed.repeat",
+        (obs(422, fastapi_error("seed")),),
+        (),
+        Status.OK,
+        Support.REJECTED,
+        Conformance.NON_STRICT,
+        ("names seed", "HTTP 422 where OpenAI answers 400", "FastAPI"),
+    ),
+    Case(
+        "NON_STRICT: Mistral 422",
+        "request.n.choices",
+        (obs(422, mistral_error("n")),),
+        (),
+        Status.OK,
+        Support.REJECTED,
+        Conformance.NON_STRICT,
+        ("names n", "HTTP 422", "error envelope"),
+    ),
+    Case(
+        "NON_STRICT: flat envelope",
+        "request.seed.repeat",
+        (obs(400, flat_error("'seed' is not supported")),),
+        (),
+        Status.OK,
+        Support.REJECTED,
+        Conformance.NON_STRICT,
+        ("names seed", "flat error object"),
+    ),
+    Case(
+        "NON_STRICT: a text error body",
+        "request.seed.repeat",
+        (obs(400, "seed not supported", headers={}),),
+        (),
+        Status.OK,
+        Support.REJECTED,
+        Conformance.NON_STRICT,
+        ("not JSON",),
+    ),
+    Case(
+        "NON_STRICT: an error probe answered with the wrong 4xx",
+        "errors.invalid_value",
+        (obs(422, fastapi_error("temperature")),),
+        (),
+        Status.OK,
+        Support.SUPPORTED,
+        Conformance.NON_STRICT,
+        ("HTTP 422 where OpenAI answers 400",),
+    ),
+    Case(
+        "NON_STRICT: an invalid value rejected with a flat body",
+        "request.temperature.invalid",
+        (obs(400, flat_error("Invalid 'temperature'")),),
+        (),
+        Status.OK,
+        Support.REJECTED,
+        Conformance.NON_STRICT,
+        ("flat error object",),
+    ),
+    Case(
+        "FAILED: compat schema violation (content is a number)",
+        "chat.completion",
+        (obs(200, broken_choices),),
+        (),
+        Status.OK,
+        Support.UNVERIFIABLE,
+        Conformance.FAILED,
+        ("empty answer",),
+    ),
+    Case(
+        "FAILED: an unknown finish_reason",
+        "chat.completion",
+        (ok(finish="eos"),),
+        (),
+        Status.OK,
+        Support.SUPPORTED,
+        Conformance.FAILED,
+    ),
+    Case(
+        "FAILED: stream without [DONE]",
+        "request.stream.basic",
+        (sse(done=False),),
+        (),
+        Status.OK,
+        Support.SUPPORTED,
+        Conformance.FAILED,
+    ),
+    Case(
+        "FAILED: stream requested, JSON came back",
+        "request.stream.basic",
+        (obs(200, completion(), request={"stream": True}),),
+        (),
+        Status.OK,
+        Support.IGNORED,
+        Conformance.FAILED,
+        ("not text/event-stream",),
+    ),
 ]
 
 
 @pytest.mark.parametrize("case", CONFORMANCE_CASES, ids=lambda c: c.name)
 def test_conformance(case: Case) -> None:
-    check(classify(probe(case.probe), list(case.variant), list(case.control)), case.status, case.support,
-          case.conformance, *case.notes)
+    check(
+        classify(probe(case.probe), list(case.variant), list(case.control)),
+        case.status,
+        case.support,
+        case.conformance,
+        *case.notes,
+    )
 
 
 def test_failed_conformance_keeps_the_finding_pointer() -> None:
@@ -381,12 +787,27 @@ def observations(draw: st.DrawFn, role: str) -> Observation:
     status = draw(st.sampled_from(STATUSES))
     body = draw(st.sampled_from(BODIES))
     headers = draw(st.sampled_from([JSON_HEADERS, SSE_HEADERS, HTML_HEADERS, {}]))
-    request = draw(st.sampled_from([{}, {"stream": True}, {"stream": True, "stream_options": {"include_usage": True}},
-                                    {"stop": "fox"}, {"n": 2}, "raw {"]))
+    request = draw(
+        st.sampled_from(
+            [
+                {},
+                {"stream": True},
+                {"stream": True, "stream_options": {"include_usage": True}},
+                {"stop": "fox"},
+                {"n": 2},
+                "raw {",
+            ]
+        )
+    )
     if status is None:
         timed_out = draw(st.booleans())
-        return obs(None, role=role, request=request, error="ReadTimeout" if timed_out else "ConnectError: reset",
-                   timed_out=timed_out)
+        return obs(
+            None,
+            role=role,
+            request=request,
+            error="ReadTimeout" if timed_out else "ConnectError: reset",
+            timed_out=timed_out,
+        )
     return obs(status, body, role=role, headers=headers, request=request, retries=draw(st.integers(0, 3)))
 
 
@@ -424,8 +845,10 @@ def _expected_status(observations: list[Observation]) -> Status:
             return Status.ERROR
         if o.status < 300 and o.is_sse:
             stream = parse_sse(o.body_text)
-            finished = any(isinstance(c, dict) and any(ch.get("finish_reason") for ch in c.get("choices") or [])
-                           for c in stream.chunks)
+            finished = any(
+                isinstance(c, dict) and any(ch.get("finish_reason") for ch in c.get("choices") or [])
+                for c in stream.chunks
+            )
             if not stream.events or stream.error_events or not (stream.done_count or finished):
                 return Status.ERROR
     return Status.OK
@@ -433,7 +856,9 @@ def _expected_status(observations: list[Observation]) -> Status:
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(cases())
-def test_any_observation_gets_one_coherent_verdict(case: tuple[Probe, list[Observation], list[Observation]]) -> None:
+def test_any_observation_gets_one_coherent_verdict(
+    case: tuple[Probe, list[Observation], list[Observation]],
+) -> None:
     p, variant, control = case
     before = copy.deepcopy((variant, control))
     v = classify(p, variant, control)
@@ -449,7 +874,12 @@ def test_any_observation_gets_one_coherent_verdict(case: tuple[Probe, list[Obser
     # Round trip through JSON.
     wire = json.loads(json.dumps(v.to_dict()))
     back = Verdict.from_dict(wire)
-    assert (back.status, back.support, back.conformance, back.notes) == (v.status, v.support, v.conformance, v.notes)
+    assert (back.status, back.support, back.conformance, back.notes) == (
+        v.status,
+        v.support,
+        v.conformance,
+        v.notes,
+    )
     assert back.findings == v.findings
     assert back.to_dict() == wire
 

@@ -30,17 +30,30 @@ QUIRKS_FILE = _shared_dir() / "quirks" / "mistral_error_bodies_reported.json"
 
 
 def test_openai_envelope() -> None:
-    body = {"error": {"message": "Unsupported parameter: 'seed' is not supported with this model.",
-                      "type": "invalid_request_error", "param": "seed", "code": "unsupported_parameter"}}
+    body = {
+        "error": {
+            "message": "Unsupported parameter: 'seed' is not supported with this model.",
+            "type": "invalid_request_error",
+            "param": "seed",
+            "code": "unsupported_parameter",
+        }
+    }
     r = read_error(json.dumps(body))
-    assert r == ErrorReading("openai", body["error"]["message"], ["seed"], "unsupported_parameter",
-                             "invalid_request_error")
+    assert r == ErrorReading(
+        "openai", body["error"]["message"], ["seed"], "unsupported_parameter", "invalid_request_error"
+    )
     assert r.names("seed") and not r.names("temperature")
 
 
 def test_openai_envelope_param_null_message_names_field() -> None:
-    body = {"error": {"message": "Invalid 'temperature': decimal above maximum value.", "type": "x",
-                      "param": None, "code": None}}
+    body = {
+        "error": {
+            "message": "Invalid 'temperature': decimal above maximum value.",
+            "type": "x",
+            "param": None,
+            "code": None,
+        }
+    }
     r = read_error(json.dumps(body))
     assert r.shape == "openai"
     assert r.params == ["temperature"]
@@ -55,8 +68,16 @@ def test_openai_partial_envelope() -> None:
 
 
 def test_fastapi_detail_list_loc_names_the_field() -> None:
-    body = {"detail": [{"type": "int_parsing", "loc": ["body", "seed"], "msg": "Input should be a valid integer",
-                        "input": "forty-two"}]}
+    body = {
+        "detail": [
+            {
+                "type": "int_parsing",
+                "loc": ["body", "seed"],
+                "msg": "Input should be a valid integer",
+                "input": "forty-two",
+            }
+        ]
+    }
     r = read_error(json.dumps(body))
     assert r.shape == "fastapi"
     assert r.params == ["seed"]
@@ -65,9 +86,16 @@ def test_fastapi_detail_list_loc_names_the_field() -> None:
 
 
 def test_fastapi_nested_loc_is_dotted_and_blames_the_top_level_field() -> None:
-    body = {"detail": [{"type": "extra_forbidden", "loc": ["body", "stream_options", "include_usage"],
-                        "msg": "Extra inputs are not permitted"},
-                       {"type": "missing", "loc": ["body", "messages", 0, "content"], "msg": "Field required"}]}
+    body = {
+        "detail": [
+            {
+                "type": "extra_forbidden",
+                "loc": ["body", "stream_options", "include_usage"],
+                "msg": "Extra inputs are not permitted",
+            },
+            {"type": "missing", "loc": ["body", "messages", 0, "content"], "msg": "Field required"},
+        ]
+    }
     r = read_error(json.dumps(body))
     assert r.params == ["stream_options.include_usage", "messages.0.content"]
     assert r.names("stream_options") and r.names("messages")
@@ -80,9 +108,22 @@ def test_fastapi_detail_string() -> None:
 
 
 def test_mistral_object_error_with_detail() -> None:
-    body = {"object": "error", "message": {"detail": [{"type": "extra_forbidden", "loc": ["body", "n"],
-                                                       "msg": "Extra inputs are not permitted", "input": 2}]},
-            "type": "invalid_request_error", "param": None, "code": None}
+    body = {
+        "object": "error",
+        "message": {
+            "detail": [
+                {
+                    "type": "extra_forbidden",
+                    "loc": ["body", "n"],
+                    "msg": "Extra inputs are not permitted",
+                    "input": 2,
+                }
+            ]
+        },
+        "type": "invalid_request_error",
+        "param": None,
+        "code": None,
+    }
     r = read_error(json.dumps(body))
     assert r.shape == "mistral"
     assert r.params == ["n"]
@@ -92,10 +133,22 @@ def test_mistral_object_error_with_detail() -> None:
 
 def test_mistral_detail_as_json_string() -> None:
     """Mistral (2024) put the detail object in `message` as a JSON *string*."""
-    inner = {"detail": [{"type": "extra_forbidden", "loc": ["body", "frequency_penalty"],
-                         "msg": "Extra inputs are not permitted"}]}
-    body = {"object": "error", "message": json.dumps(inner), "type": "internal_error_proxy", "param": None,
-            "code": "1000"}
+    inner = {
+        "detail": [
+            {
+                "type": "extra_forbidden",
+                "loc": ["body", "frequency_penalty"],
+                "msg": "Extra inputs are not permitted",
+            }
+        ]
+    }
+    body = {
+        "object": "error",
+        "message": json.dumps(inner),
+        "type": "internal_error_proxy",
+        "param": None,
+        "code": "1000",
+    }
     r = read_error(json.dumps(body))
     assert r.shape == "mistral"
     assert r.params == ["frequency_penalty"]
@@ -103,8 +156,17 @@ def test_mistral_detail_as_json_string() -> None:
 
 
 def test_flat_bodies() -> None:
-    r = read_error(json.dumps({"object": "error", "message": "Unexpected role 'user' after role 'tool'",
-                               "type": "invalid_request_message_order", "param": None, "code": "3230"}))
+    r = read_error(
+        json.dumps(
+            {
+                "object": "error",
+                "message": "Unexpected role 'user' after role 'tool'",
+                "type": "invalid_request_message_order",
+                "param": None,
+                "code": "3230",
+            }
+        )
+    )
     assert (r.shape, r.params, r.code) == ("flat", [], "3230")  # 'user' and 'tool' are roles, not fields
     r = read_error(json.dumps({"message": "Invalid 'seed'", "param": "seed", "type": "x", "code": None}))
     assert (r.shape, r.params) == ("flat", ["seed"])
@@ -114,8 +176,15 @@ def test_flat_bodies() -> None:
     assert r.shape == "flat"
 
 
-@pytest.mark.parametrize("text,shape", [("", "empty"), ("   \n", "empty"), ("Internal Server Error", "text"),
-                                        ("<html><body>502 Bad Gateway</body></html>", "text")])
+@pytest.mark.parametrize(
+    "text,shape",
+    [
+        ("", "empty"),
+        ("   \n", "empty"),
+        ("Internal Server Error", "text"),
+        ("<html><body>502 Bad Gateway</body></html>", "text"),
+    ],
+)
 def test_plain_text_and_empty(text: str, shape: str) -> None:
     r = read_error(text)
     assert r.shape == shape
@@ -123,20 +192,23 @@ def test_plain_text_and_empty(text: str, shape: str) -> None:
     assert r.shape in SHAPE_NOTES
 
 
-@pytest.mark.parametrize("message,known,params", [
-    ("Unsupported parameter: 'seed' is not supported with this model.", (), ["seed"]),
-    ("Unrecognized request argument supplied: frobnicate", (), ["frobnicate"]),
-    ("Invalid type for 'model': expected a string.", (), ["model"]),
-    ("Invalid 'tools[0]': expected a function tool.", (), ["tools"]),
-    ("Unexpected role 'user' after role 'tool'", (), []),
-    ("Invalid value: 'sometimes'. Supported values are: 'auto', 'none', 'required'.", (), []),
-    ("Input should be 'auto', 'none' or 'any'", (), []),
-    ("'seed' and 'temperature' are not supported", (), ["seed", "temperature"]),
-    ("Invalid model: mistral-medium-3.5", (), ["model"]),
-    ("The model `gpt-9` does not exist or you do not have access to it.", (), ["model"]),
-    ("logprobs is not supported", ("logprobs", "top_logprobs"), ["logprobs"]),
-    ("Prompt contains 150004 tokens, too large for the model with 131072 maximum context length", (), []),
-])
+@pytest.mark.parametrize(
+    "message,known,params",
+    [
+        ("Unsupported parameter: 'seed' is not supported with this model.", (), ["seed"]),
+        ("Unrecognized request argument supplied: frobnicate", (), ["frobnicate"]),
+        ("Invalid type for 'model': expected a string.", (), ["model"]),
+        ("Invalid 'tools[0]': expected a function tool.", (), ["tools"]),
+        ("Unexpected role 'user' after role 'tool'", (), []),
+        ("Invalid value: 'sometimes'. Supported values are: 'auto', 'none', 'required'.", (), []),
+        ("Input should be 'auto', 'none' or 'any'", (), []),
+        ("'seed' and 'temperature' are not supported", (), ["seed", "temperature"]),
+        ("Invalid model: mistral-medium-3.5", (), ["model"]),
+        ("The model `gpt-9` does not exist or you do not have access to it.", (), ["model"]),
+        ("logprobs is not supported", ("logprobs", "top_logprobs"), ["logprobs"]),
+        ("Prompt contains 150004 tokens, too large for the model with 131072 maximum context length", (), []),
+    ],
+)
 def test_params_in_text(message: str, known: tuple[str, ...], params: list[str]) -> None:
     assert params_in_text(message, known) == params
 
@@ -153,7 +225,10 @@ EXPECTED: dict[str, tuple[str, list[str]]] = {
     "bad API key": ("flat", []),
     "unknown param (frequency_penalty": ("mistral", ["frequency_penalty"]),
     "unknown param n": ("mistral", ["n"]),
-    "name / tool_calls on a user message": ("mistral", ["messages.0.user.name", "messages.0.user.tool_calls"]),
+    "name / tool_calls on a user message": (
+        "mistral",
+        ["messages.0.user.name", "messages.0.user.tool_calls"],
+    ),
     "stream_options.include_usage": ("mistral", ["stream_options.include_usage"]),
     "max_completion_tokens": ("mistral", ["max_completion_tokens"]),
     "store + max_completion_tokens": ("fastapi", ["store", "max_completion_tokens"]),
@@ -197,8 +272,10 @@ def _expected(kind: str) -> tuple[str, list[str]] | None:
     return next((v for k, v in EXPECTED.items() if kind.startswith(k)), None)
 
 
-needs_quirks = pytest.mark.skipif(not QUIRKS_FILE.exists(),
-                                  reason=f"{QUIRKS_FILE} is absent (set CONFORMANCE_SHARED_DIR to the shared folder)")
+needs_quirks = pytest.mark.skipif(
+    not QUIRKS_FILE.exists(),
+    reason=f"{QUIRKS_FILE} is absent (set CONFORMANCE_SHARED_DIR to the shared folder)",
+)
 
 
 @needs_quirks
@@ -229,7 +306,7 @@ def test_every_expectation_is_used() -> None:
 
 @needs_quirks
 def test_verbatim_mistral_rejections_name_the_field_the_probe_sent() -> None:
-    """Every extra_forbidden 422 names a top-level request field that is one of the fields it complains about."""
+    """Every extra_forbidden 422 names the request fields it complains about (never `body`)."""
     for entry in _entries():
         text = _wire_text(entry)
         if text is None or "extra_forbidden" not in text:

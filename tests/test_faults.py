@@ -50,8 +50,9 @@ def server() -> Iterator[FakeServer]:
 
 def run(srv: FakeServer, config: FakeConfig, cassettes: Path, **target: Any) -> list[ProbeResult]:
     srv.config = config
-    tgt = Target(name="fake", base_url=srv.base_url, model="fake-model", high_temperature=2.0, samples=3,
-                 **target)
+    tgt = Target(
+        name="fake", base_url=srv.base_url, model="fake-model", high_temperature=2.0, samples=3, **target
+    )
     results, _ = run_pairs([(tgt, PROBES[p]) for p in PROBE_IDS], cassettes, "all")
     return results
 
@@ -68,8 +69,9 @@ def assert_not_blamed(results: list[ProbeResult], allowed: set[Status], evidence
 
 
 @pytest.mark.parametrize("fault", list(FAULTS))
-def test_fault_is_never_blamed_on_a_parameter(server: FakeServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                              fault: str) -> None:
+def test_fault_is_never_blamed_on_a_parameter(
+    server: FakeServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fault: str
+) -> None:
     target: dict[str, Any] = {"timeouts": FAST} if fault == "hang" else {}
     if fault == "huge":
         # Writing a 10 MB body into a YAML cassette takes ~20 s and blocks the event loop (a recording.py
@@ -116,10 +118,33 @@ def test_plugin_writes_every_report_against_a_502_server(tmp_path: Path) -> None
     reports = tmp_path / "reports"
     with FakeServer(FakeConfig(fault="html502")) as srv:
         proc = subprocess.run(
-            [sys.executable, "-m", "pytest", "conformance", "--base-url", srv.base_url, "--model", "fake-model",
-             "--record-mode=all", "--cassette-dir", str(tmp_path / "cassettes"), "--report-dir", str(reports),
-             "-p", "no:cacheprovider", "-q", "--probe", "chat.completion", "--probe", "request.stream"],
-            check=False, cwd=ROOT, capture_output=True, text=True, timeout=120,
+            [
+                sys.executable,
+                "-m",
+                "pytest",
+                "conformance",
+                "--base-url",
+                srv.base_url,
+                "--model",
+                "fake-model",
+                "--record-mode=all",
+                "--cassette-dir",
+                str(tmp_path / "cassettes"),
+                "--report-dir",
+                str(reports),
+                "-p",
+                "no:cacheprovider",
+                "-q",
+                "--probe",
+                "chat.completion",
+                "--probe",
+                "request.stream",
+            ],
+            check=False,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
             env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
         )
     output = proc.stdout[-3000:] + proc.stderr[-3000:]

@@ -6,25 +6,27 @@ Where the fake model cannot show an effect, or a detector honestly cannot tell, 
 written down in EXCEPTIONS with the reason; a cell whose verdict is wrong for a reason outside the
 classifier's files is a strict xfail in KNOWN_WRONG (it turns into a failure the day it is fixed).
 
-Exceptions (param, mode, feature → verdict: why)
-=================================================
-logit_bias      honour  request.logit_bias          UNVERIFIABLE  the fake's logprobs carry no token ids, so no
-                                                                  ban can be built (a neutral bias is sent)
-logit_bias      ignore  request.logit_bias          UNVERIFIABLE  same: nothing was banned, nothing to miss
-parallel_tool_calls honour request.parallel_tool_calls UNVERIFIABLE  the control (two_cities) makes one call: the
-                                                                  fake calls in parallel only for prompts with
-                                                                  "two"/"cities" or 2+ tools
-parallel_tool_calls ignore request.parallel_tool_calls UNVERIFIABLE  same
-response_format ignore  request.response_format     SUPPORTED     {"type": "text"} is the default: ignoring it is
-                                                                  indistinguishable and harmless (json_object and
-                                                                  json_schema, the features with an effect, are
-                                                                  IGNORED)
-stream          ignore  request.stream              conformance FAILED  a JSON body where a stream was asked
-stream_options  ignore  request.stream_options      conformance FAILED  include_usage sent, no usage chunk
-tool_choice     ignore  request.tool_choice         SUPPORTED (wrong, strict xfail): the probe's prompt asks for the
-                                                                  tool and has no control, so a forced call cannot
-                                                                  be told from a voluntary one; tools.tool_choice.
-                                                                  named/none show the ignored tool_choice
+Exceptions (param / mode / feature: verdict, why)
+==================================================
+logit_bias / honour / request.logit_bias: UNVERIFIABLE
+    the fake's logprobs carry no token ids, so no ban can be built (a neutral bias is sent instead)
+logit_bias / ignore / request.logit_bias: UNVERIFIABLE
+    same: nothing was banned, so nothing can be missed
+parallel_tool_calls / honour / request.parallel_tool_calls: UNVERIFIABLE
+    the control (two_cities) makes one call: the fake calls in parallel only for prompts containing
+    "two" or "cities", or with 2+ tools, and the registry's prompt says "each city" with one tool
+parallel_tool_calls / ignore / request.parallel_tool_calls: UNVERIFIABLE
+    same
+response_format / ignore / request.response_format: SUPPORTED
+    {"type": "text"} is the default: ignoring it cannot show and does no harm (json_object and json_schema,
+    the features with an effect, are IGNORED)
+stream / ignore / request.stream: IGNORED, conformance FAILED
+    a JSON body where a stream was asked (no [DONE], not text/event-stream)
+stream_options / ignore / request.stream_options: IGNORED, conformance FAILED
+    include_usage sent, no chunk carries usage
+tool_choice / ignore / request.tool_choice: SUPPORTED -- WRONG, a strict xfail (KNOWN_WRONG)
+    request.tool_choice.required has no control and a prompt that asks for the tool, so a forced call
+    cannot be told from a voluntary one; tools.tool_choice.named and .none do show the ignored tool_choice
 """
 
 from __future__ import annotations
@@ -59,8 +61,11 @@ PARAMS: dict[str, list[str]] = {
     "presence_penalty": ["request.presence_penalty"],
     "frequency_penalty": ["request.frequency_penalty"],
     "logit_bias": ["request.logit_bias"],
-    "response_format": ["request.response_format", "request.response_format.json_object",
-                        "request.response_format.json_schema"],
+    "response_format": [
+        "request.response_format",
+        "request.response_format.json_object",
+        "request.response_format.json_schema",
+    ],
     "tools": ["request.tools"],
     "tool_choice": ["request.tool_choice", "tools.tool_choice.named", "tools.tool_choice.none"],
     "parallel_tool_calls": ["request.parallel_tool_calls"],
@@ -71,15 +76,25 @@ PARAMS: dict[str, list[str]] = {
 # (param, mode, feature) → (support, why): the honest verdict where the default one cannot be reached.
 EXCEPTIONS: dict[tuple[str, str, str], tuple[str, str]] = {
     ("logit_bias", "honour", "request.logit_bias"): (
-        "UNVERIFIABLE", "the fake's logprobs show no token ids: no ban can be built"),
+        "UNVERIFIABLE",
+        "the fake's logprobs show no token ids: no ban can be built",
+    ),
     ("logit_bias", "ignore", "request.logit_bias"): (
-        "UNVERIFIABLE", "the fake's logprobs show no token ids: nothing was banned"),
+        "UNVERIFIABLE",
+        "the fake's logprobs show no token ids: nothing was banned",
+    ),
     ("parallel_tool_calls", "honour", "request.parallel_tool_calls"): (
-        "UNVERIFIABLE", "the fake makes one call for the registry's two-cities prompt: nothing to prevent"),
+        "UNVERIFIABLE",
+        "the fake makes one call for the registry's two-cities prompt: nothing to prevent",
+    ),
     ("parallel_tool_calls", "ignore", "request.parallel_tool_calls"): (
-        "UNVERIFIABLE", "the fake makes one call for the registry's two-cities prompt: nothing to prevent"),
+        "UNVERIFIABLE",
+        "the fake makes one call for the registry's two-cities prompt: nothing to prevent",
+    ),
     ("response_format", "ignore", "request.response_format"): (
-        "SUPPORTED", "{'type': 'text'} is the default output: ignoring it cannot show and does no harm"),
+        "SUPPORTED",
+        "{'type': 'text'} is the default output: ignoring it cannot show and does no harm",
+    ),
 }
 
 # (param, mode, feature) → conformance, where it is not OK.
@@ -92,7 +107,8 @@ CONFORMANCE: dict[tuple[str, str, str], str] = {
 KNOWN_WRONG: dict[tuple[str, str, str], str] = {
     ("tool_choice", "ignore", "request.tool_choice"): (
         "request.tool_choice.required has no control and a prompt that asks for the tool: an ignored "
-        "tool_choice still shows a call (registry change needed)"),
+        "tool_choice still shows a call (registry change needed)"
+    ),
 }
 
 
@@ -101,7 +117,9 @@ def probes_of(features: list[str]) -> list[Any]:
 
 
 def target(srv: FakeServer, **kw: Any) -> Target:
-    return Target(name="fake", base_url=srv.base_url, model="fake-model", high_temperature=2.0, samples=3, **kw)
+    return Target(
+        name="fake", base_url=srv.base_url, model="fake-model", high_temperature=2.0, samples=3, **kw
+    )
 
 
 @pytest.fixture(scope="module")
@@ -110,8 +128,9 @@ def server() -> Iterator[FakeServer]:
         yield srv
 
 
-def run(srv: FakeServer, config: FakeConfig, probe_list: list[Any], cassettes: Path,
-        tgt: Target | None = None) -> dict[str, dict[str, Any]]:
+def run(
+    srv: FakeServer, config: FakeConfig, probe_list: list[Any], cassettes: Path, tgt: Target | None = None
+) -> dict[str, dict[str, Any]]:
     """Run the probes against the server under `config`; return records by probe id."""
     srv.config = config
     results, _ = run_pairs([(tgt or target(srv), p) for p in probe_list], cassettes, "all")
@@ -125,8 +144,11 @@ def feature_verdict(records: dict[str, dict[str, Any]], feature: str) -> dict[st
 def _cells() -> Iterator[Any]:
     for param in PARAMS:
         for mode in MODES:
-            marks = [pytest.mark.xfail(strict=True, reason=why) for (p, m, _), why in KNOWN_WRONG.items()
-                     if (p, m) == (param, mode)]
+            marks = [
+                pytest.mark.xfail(strict=True, reason=why)
+                for (p, m, _), why in KNOWN_WRONG.items()
+                if (p, m) == (param, mode)
+            ]
             yield pytest.param(param, mode, id=f"{param}-{mode}", marks=marks)
 
 
@@ -142,7 +164,9 @@ def test_registry_covers_the_matrix() -> None:
 @pytest.mark.parametrize("param,mode", list(_cells()))
 def test_cell(server: FakeServer, tmp_path: Path, param: str, mode: str) -> None:
     features = PARAMS[param]
-    config = FakeConfig(ignore={param} if mode == "ignore" else set(), reject={param} if mode == "reject" else set())
+    config = FakeConfig(
+        ignore={param} if mode == "ignore" else set(), reject={param} if mode == "reject" else set()
+    )
     records = run(server, config, probes_of(features), tmp_path)
     wrong = []
     for feature in features:
@@ -151,8 +175,10 @@ def test_cell(server: FakeServer, tmp_path: Path, param: str, mode: str) -> None
         want_conf = CONFORMANCE.get((param, mode, feature), "OK")
         got = (agg["status"], agg["support"], agg["conformance"])
         if got != ("OK", want, want_conf):
-            wrong.append(f"{feature}: got {got}, want ('OK', {want!r}, {want_conf!r}) {why}\n  " +
-                         "\n  ".join(agg["notes"][:6]))
+            wrong.append(
+                f"{feature}: got {got}, want ('OK', {want!r}, {want_conf!r}) {why}\n  "
+                + "\n  ".join(agg["notes"][:6])
+            )
     assert not wrong, "\n".join(wrong)
     if mode == "reject":  # every probe that sends the parameter is rejected, and the 4xx is read as naming it
         for pid, rec in records.items():
@@ -168,19 +194,25 @@ def test_cell(server: FakeServer, tmp_path: Path, param: str, mode: str) -> None
 
 @pytest.mark.parametrize("reject_unknown,support", [(True, "REJECTED"), (False, "IGNORED")])
 def test_unknown_parameter(server: FakeServer, tmp_path: Path, reject_unknown: bool, support: str) -> None:
-    records = run(server, FakeConfig(reject_unknown=reject_unknown), [PROBES["request.unknown_parameter"]], tmp_path)
+    records = run(
+        server, FakeConfig(reject_unknown=reject_unknown), [PROBES["request.unknown_parameter"]], tmp_path
+    )
     rec = records["request.unknown_parameter"]
     assert (rec["status"], rec["support"], rec["conformance"]) == ("OK", support, "OK"), rec["notes"]
     if reject_unknown:
         assert "names frobnicate_conformance_probe" in rec["notes"][0]
 
 
-@pytest.mark.parametrize("unknown_model,support,conformance,note", [
-    ("404", "SUPPORTED", "OK", "the message names model"),
-    ("substitute", "IGNORED", "NON_STRICT", "silent substitution"),
-])
-def test_unknown_model(server: FakeServer, tmp_path: Path, unknown_model: str, support: str, conformance: str,
-                       note: str) -> None:
+@pytest.mark.parametrize(
+    "unknown_model,support,conformance,note",
+    [
+        ("404", "SUPPORTED", "OK", "the message names model"),
+        ("substitute", "IGNORED", "NON_STRICT", "silent substitution"),
+    ],
+)
+def test_unknown_model(
+    server: FakeServer, tmp_path: Path, unknown_model: str, support: str, conformance: str, note: str
+) -> None:
     records = run(server, FakeConfig(unknown_model=unknown_model), [PROBES["errors.unknown_model"]], tmp_path)
     agg = feature_verdict(records, "errors.unknown_model")
     assert (agg["status"], agg["support"], agg["conformance"]) == ("OK", support, conformance), agg["notes"]
@@ -190,12 +222,18 @@ def test_unknown_model(server: FakeServer, tmp_path: Path, unknown_model: str, s
 
 
 @pytest.mark.parametrize("api_key,support", [("sk-fake", "SUPPORTED"), (None, "IGNORED")])
-def test_bad_key(server: FakeServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, api_key: str | None,
-                 support: str) -> None:
+def test_bad_key(
+    server: FakeServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, api_key: str | None, support: str
+) -> None:
     monkeypatch.setenv("CONFORMANCE_FAKE_KEY", "sk-fake")
     tgt = target(server, api_key_env="CONFORMANCE_FAKE_KEY")
-    records = run(server, FakeConfig(api_key=api_key), [PROBES["errors.bad_key"], PROBES["chat.completion"]],
-                  tmp_path, tgt)
+    records = run(
+        server,
+        FakeConfig(api_key=api_key),
+        [PROBES["errors.bad_key"], PROBES["chat.completion"]],
+        tmp_path,
+        tgt,
+    )
     assert records["errors.bad_key"]["support"] == support, records["errors.bad_key"]["notes"]
     assert records["chat.completion"]["support"] == "SUPPORTED"  # the right key still works
 
@@ -204,8 +242,13 @@ def test_bad_key(server: FakeServer, tmp_path: Path, monkeypatch: pytest.MonkeyP
 # A Mistral-like server: the rows a migrating team must see
 # --------------------------------------------------------------------------------------------------------
 
-MISTRAL: dict[str, Any] = {"error_style": "mistral", "stream_usage": "mistral", "tool_delta_style": "mistral",
-                           "tool_call_id_style": "mistral", "conversation_rules": "mistral"}
+MISTRAL: dict[str, Any] = {
+    "error_style": "mistral",
+    "stream_usage": "mistral",
+    "tool_delta_style": "mistral",
+    "tool_call_id_style": "mistral",
+    "conversation_rules": "mistral",
+}
 
 # feature → (support, conformance); None = not asserted.
 MISTRAL_ROWS: dict[str, tuple[str | None, str | None]] = {
@@ -217,7 +260,10 @@ MISTRAL_ROWS: dict[str, tuple[str | None, str | None]] = {
     "conversation.developer_role": ("REJECTED", "NON_STRICT"),
     "conversation.user_name": ("REJECTED", "NON_STRICT"),
     "conversation.assistant_echo": ("REJECTED", "NON_STRICT"),
-    "conversation.tool_result_count": ("SUPPORTED", "NON_STRICT"),  # rejected, as OpenAI does, in its own envelope
+    "conversation.tool_result_count": (
+        "SUPPORTED",
+        "NON_STRICT",
+    ),  # rejected, as OpenAI does, in its own envelope
     "conversation.multi_turn": ("SUPPORTED", "OK"),
     "conversation.content_parts": ("SUPPORTED", "OK"),
     "errors.unknown_model": ("SUPPORTED", "NON_STRICT"),
@@ -248,7 +294,7 @@ def test_mistral_like_row(mistral_records: dict[str, dict[str, Any]], feature: s
 
 
 def test_mistral_followup_native_ids_hint_works(mistral_records: dict[str, dict[str, Any]]) -> None:
-    """The hint (send the target's own 9-character ids back) is SUPPORTED where the call_… ids are rejected."""
+    """The hint (send the target's own 9-character ids back) works where call_… ids are rejected."""
     openai_ids = mistral_records["tools.followup_turn"]
     native = mistral_records["tools.followup_turn.native_ids"]
     assert openai_ids["support"] == "REJECTED"
