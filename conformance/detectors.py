@@ -689,3 +689,20 @@ def tool_result(probe: Probe, body: dict[str, Any], first: Observation) -> dict[
     nxt = {k: v for k, v in body.items() if k not in ("tool_choice",)}
     nxt["messages"] = messages
     return nxt
+
+
+@detector("tool_choice_effect")
+def tool_choice_effect(ctx: Context) -> Detection:
+    """tool_choice steers the call: `required` forces one, `none` (the alternate) prevents it, same prompt."""
+    forced = ctx.samples[0]
+    notes, m, findings = _tool_notes(forced)
+    prevented = ctx.alternates[0] if ctx.alternates else None
+    forced_calls, prevented_calls = _call_names(forced), _call_names(prevented) if prevented else []
+    m.update({"required_calls": forced_calls, "none_calls": prevented_calls})
+    if not forced_calls:
+        return Detection(Support.IGNORED, ["tool_choice required did not force a call", *notes], m, findings)
+    if prevented is not None and prevented_calls:
+        return Detection(Support.IGNORED, [f"a call comes back whatever tool_choice says (none still called "
+                                           f"{prevented_calls})", *notes], m, findings)
+    return Detection(Support.SUPPORTED, [f"required forced {forced_calls}; none prevented the call", *notes], m,
+                     findings)

@@ -47,9 +47,10 @@ class Observation:
             return None
 
     def evidence(self) -> dict[str, Any]:
-        body: Any = self.json() if not self.is_sse else None
+        too_big = len(self.body_text) > BODY_EVIDENCE_LIMIT
+        body: Any = self.json() if not self.is_sse and not too_big else None
         if body is None:
-            body = self.body_text[:BODY_EVIDENCE_LIMIT]
+            body = self.body_text[:BODY_EVIDENCE_LIMIT] + (f"… [{len(self.body_text)} characters]" if too_big else "")
         return {
             "role": self.role,
             "request": {"method": self.method, "path": self.path, "body": self.request_body},
@@ -57,7 +58,7 @@ class Observation:
                 "status": self.status,
                 "headers": dict(self.headers),
                 "body": body,
-                "sse": sse_timeline(self.body_text) if self.is_sse else None,
+                "sse": sse_timeline(self.body_text[: BODY_EVIDENCE_LIMIT * 10]) if self.is_sse else None,
                 "error": self.error or self.skipped_reason,
             },
             "usage": self.usage_counts(),

@@ -182,10 +182,8 @@ class CassetteBook:
         for k, v in headers:
             grouped.setdefault(k, []).append(v)
         response = {"status": {"code": status, "message": reason}, "headers": grouped, "body": {"string": body_text}}
-        with self._lock:
+        with self._lock:  # saved once at the end of the run (save_all), also when it is interrupted
             cassette.append(Request(method, url, body, dict(req_headers)), response)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            cassette._save()
 
     def save_all(self) -> None:
         with self._lock:

@@ -24,9 +24,6 @@ stream / ignore / request.stream: IGNORED, conformance FAILED
     a JSON body where a stream was asked (no [DONE], not text/event-stream)
 stream_options / ignore / request.stream_options: IGNORED, conformance FAILED
     include_usage sent, no chunk carries usage
-tool_choice / ignore / request.tool_choice: SUPPORTED -- WRONG, a strict xfail (KNOWN_WRONG)
-    request.tool_choice.required has no control and a prompt that asks for the tool, so a forced call
-    cannot be told from a voluntary one; tools.tool_choice.named and .none do show the ignored tool_choice
 """
 
 from __future__ import annotations
@@ -105,10 +102,6 @@ CONFORMANCE: dict[tuple[str, str, str], str] = {
 
 # Cells whose verdict is wrong for a reason outside classify/detectors/error_body (reported, not hidden).
 KNOWN_WRONG: dict[tuple[str, str, str], str] = {
-    ("tool_choice", "ignore", "request.tool_choice"): (
-        "request.tool_choice.required has no control and a prompt that asks for the tool: an ignored "
-        "tool_choice still shows a call (registry change needed)"
-    ),
 }
 
 
