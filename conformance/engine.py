@@ -153,9 +153,10 @@ class Engine:
                                     probe.auth))
             for i in range(count)
         ]))
-        for i, alt in enumerate(probe.alternates):
-            alt_body = build_body(merge(fragment, alt), target, probe.feature)
-            variant.append(await self._send(target, Send(f"alt-{i + 1}", "POST", CHAT_PATH, alt_body, path, probe.auth)))
+        for i, alternate in enumerate(probe.alternates):
+            alt_body = build_body(merge(fragment, alternate), target, probe.feature)
+            alt = Send(f"alt-{i + 1}", "POST", CHAT_PATH, alt_body, path, probe.auth)
+            variant.append(await self._send(target, alt))
         if probe.followup and variant[0].status is not None and variant[0].status < 300:
             nxt = FOLLOWUPS[probe.followup](probe, body, variant[0])
             if nxt is not None:

@@ -203,7 +203,8 @@ class Client:
         finally:
             await response.aclose()
         body = b"".join(chunks)
-        headers_out = [(k, v) for k, v in response.headers.multi_items() if k.lower() not in ("content-encoding", "content-length")]
+        dropped = ("content-encoding", "content-length")  # the stored body is decoded
+        headers_out = [(k, v) for k, v in response.headers.multi_items() if k.lower() not in dropped]
         return response.status_code, response.reason_phrase, headers_out, body.decode("utf-8", "replace"), ttft
 
     def _safe(self, message: str) -> str:

@@ -53,4 +53,5 @@ def start(name: str) -> LiveServer | str:
 
 def stop(server: LiveServer) -> None:
     if server.started_here:
-        subprocess.run(["bash", str(ROOT / "servers" / "stop.sh"), server.name], capture_output=True, timeout=120, check=False)
+        subprocess.run(["bash", str(ROOT / "servers" / "stop.sh"), server.name], capture_output=True, timeout=120,
+                       check=False)

@@ -18,7 +18,8 @@ def test_embedded_default_replays_every_reference_target_offline(tmp_path: Path)
     references = sorted(t.name for t in load_targets(ROOT / "targets.toml").values() if t.reference)
     assert len(references) >= 2  # a side-by-side default
     proc = subprocess.run([sys.executable, "-m", "pytest", "conformance", "-q", "-p", "no:cacheprovider",
-                           "--report-dir", str(tmp_path)], cwd=ROOT, capture_output=True, text=True, timeout=900, check=False)
+                           "--report-dir", str(tmp_path)], cwd=ROOT, capture_output=True, text=True, timeout=900,
+                          check=False)
     assert proc.returncode in (0, 1), proc.stdout[-3000:] + proc.stderr[-2000:]
     for name in ("results.json", "compat.html", "report.html", "summary.md", "junit.xml"):
         assert (tmp_path / name).is_file(), name

@@ -150,7 +150,8 @@ def test_generated_compat_instances_have_no_compat_findings(kind: str) -> None:
 def _recorded_openai_response() -> dict[str, Any]:
     from conformance.traffic import load_interactions
 
-    path = (shared_dir() / "recordings/otel-python-contrib/instrumentation-genai/opentelemetry-instrumentation-openai-v2"
+    path = (shared_dir() / "recordings/otel-python-contrib/instrumentation-genai"
+            / "opentelemetry-instrumentation-openai-v2"
             "/tests/cassettes/test_chat_completion_tool_calls_with_content.yaml")
     if not path.is_file():
         pytest.skip(f"recordings absent ({path}); set CONFORMANCE_SHARED_DIR")

@@ -35,7 +35,7 @@ def test_tiny_model_fixture_is_complete_and_small() -> None:
 
 def _render(messages, tools=None) -> str:
     env = jinja2.Environment()
-    env.filters["tojson"] = lambda v: json.dumps(v)
+    env.filters["tojson"] = json.dumps
     return env.from_string((MODEL / "chat_template.jinja").read_text()).render(
         messages=messages, tools=tools, add_generation_prompt=True)
 

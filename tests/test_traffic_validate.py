@@ -176,7 +176,8 @@ def test_httpx_layout_and_parsed_body(tmp_path: Path) -> None:
 
 
 def test_non_chat_interactions_are_skipped(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    resp = "    body:\n      string: '{\"object\": \"list\", \"data\": []}'\n    headers: {}\n    status:\n      code: 200"
+    resp = ("    body:\n      string: '{\"object\": \"list\", \"data\": []}'\n    headers: {}\n"
+            "    status:\n      code: 200")
     (tmp_path / "m.yaml").write_text(cassette(resp, "GET", "https://api.openai.com/v1/models"))
     assert load_interactions(tmp_path / "m.yaml")[0].skip_reason == "not a chat completion: GET /v1/models"
     assert main([str(tmp_path)]) == 0
