@@ -121,11 +121,10 @@ def test_any_split_gives_the_same_events(lines: list[tuple[str, str]], cuts: lis
 
 
 def _recorded_streams() -> list[tuple[str, bytes]]:
-    root = shared_dir() / "recordings"
-    if not root.is_dir():
-        return []
+    """Streams recorded from OpenAI and Mistral (../shared) and the suite's own bundled cassettes."""
+    roots = [shared_dir() / "recordings", Path(__file__).resolve().parents[1] / "cassettes"]
     out = []
-    for path in sorted(root.rglob("*")):
+    for path in sorted(p for root in roots if root.is_dir() for p in root.rglob("*")):
         if path.suffix in (".yaml", ".txt") and not path.name.endswith(".chunks.txt"):
             for inter in load_interactions(path):
                 if inter.kind == "sse":
@@ -136,7 +135,7 @@ def _recorded_streams() -> list[tuple[str, bytes]]:
 RECORDED = _recorded_streams()
 
 
-@pytest.mark.skipif(not RECORDED, reason=f"no recorded streams: {shared_dir()} is absent")
+@pytest.mark.skipif(not RECORDED, reason=f"no recorded streams: {shared_dir()} and cassettes/ are absent")
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.sampled_from(RECORDED or [("", b"")]), st.lists(st.integers(0, 40000), max_size=20))
 def test_recorded_streams_split_anywhere_give_same_events_and_findings(
