@@ -706,3 +706,16 @@ def tool_choice_effect(ctx: Context) -> Detection:
                                            f"{prevented_calls})", *notes], m, findings)
     return Detection(Support.SUPPORTED, [f"required forced {forced_calls}; none prevented the call", *notes], m,
                      findings)
+
+
+@detector("model_echo")
+def model_echo(ctx: Context) -> Detection:
+    """The answer names the requested model (a dated snapshot of it counts: gpt-4o-mini → gpt-4o-mini-2024-…)."""
+    asked = str(_sent(ctx.samples[0]).get("model", ""))
+    served = A.completion(ctx.samples[0]).get("model")
+    m = {"requested": asked, "served": served}
+    if not isinstance(served, str) or not served:
+        return Detection(Support.UNVERIFIABLE, ["the answer does not say which model answered"], m)
+    if served == asked or served.startswith(asked) or asked.startswith(served) or served.endswith("/" + asked):
+        return Detection(Support.SUPPORTED, [f"answered by {served!r}"], m)
+    return Detection(Support.PARTIAL, [f"asked for {asked!r}, the answer names {served!r}"], m)

@@ -15,6 +15,10 @@ REPEAT = "Repeat the word 'echo' as many times as you can, separated by spaces."
 WEATHER = "What is the weather in Paris? Use the get_weather tool."
 TWO_CITIES = "What is the weather in Paris and in London? Call get_weather once for each city, in parallel."
 JSON_PROMPT = "Describe the city of Paris as a JSON object with the keys name and country. Answer in JSON only."
+# JSON mode needs the word "json" in the messages (OpenAI answers 400 otherwise); the system message asks for
+# prose, so that only an enforced JSON mode explains a JSON answer.
+PROSE_JSON_MODE = [{"role": "system", "content": "Answer in plain prose sentences."},
+                   {"role": "user", "content": "Describe Paris in one sentence (this request may run in json mode)."}]
 
 BASE_REQUEST: dict[str, Any] = {"messages": [{"role": "user", "content": HELLO}]}
 HIGH_T = "$high_temperature"  # replaced by the target's `high_temperature`
@@ -74,6 +78,8 @@ CONTROLS: dict[str, Control] = {c.name: c for c in [
             why="parallel tool calls allowed"),
     Control("json_no_format", {"messages": _user(JSON_PROMPT), "temperature": 0},
             why="the JSON prompt without response_format"),
+    Control("prose_no_format", {"messages": PROSE_JSON_MODE, "temperature": 0},
+            why="the prose prompt that mentions json, without response_format"),
 ]}
 
 
@@ -92,8 +98,7 @@ def invalid(param: str, value: Any, what: str, feature: str | None = None, **ext
 
 PARAMETERS: list[Probe] = [
     # model and messages
-    Probe("request.model.echo", "request.model", "The model must be honoured and reported.", {}, "field_present",
-          {"path": "model", "why": "the response does not say which model answered"}),
+    Probe("request.model.echo", "request.model", "The model must be honoured and reported.", {}, "model_echo"),
     invalid("model", 12345, "a model that is not a string"),
     Probe("request.messages.basic", "request.messages", "The conversation every client sends.", {}, "answered"),
     invalid("messages", [], "an empty messages list"),
@@ -166,8 +171,8 @@ PARAMETERS: list[Probe] = [
     # output shape
     Probe("request.response_format.json_object", "request.response_format.json_object",
           "JSON mode: the answer parses as a JSON object.",
-          {"messages": _user(JSON_PROMPT), "temperature": 0, "response_format": {"type": "json_object"}},
-          "json_object", control="json_no_format", params=("response_format",)),
+          {"messages": PROSE_JSON_MODE, "temperature": 0, "response_format": {"type": "json_object"}},
+          "json_object", control="prose_no_format", params=("response_format",)),
     Probe("request.response_format.json_schema", "request.response_format.json_schema",
           "Structured outputs: the answer follows the given schema.",
           {"messages": _user(JSON_PROMPT), "temperature": 0, "response_format": {"type": "json_schema", "json_schema": {
@@ -195,9 +200,10 @@ PARAMETERS: list[Probe] = [
           "field_present", {"path": "usage.completion_tokens_details.accepted_prediction_tokens",
                             "why": "usage shows no accepted_prediction_tokens"}, params=("prediction",)),
     invalid("prediction", {"type": "bogus", "content": "x"}, "an unknown prediction type"),
-    Probe("request.service_tier.echo", "request.service_tier", "Priority / flex processing tiers.",
-          {"service_tier": "auto"}, "field_present", {"path": "service_tier", "why": "the answer has no service_tier"},
-          params=("service_tier",)),
+    Probe("request.service_tier.accepted", "request.service_tier", "Priority / flex processing tiers.",
+          {"service_tier": "auto"}, "unobservable",
+          {"reason": "a processing tier shows only in latency and billing (the answer's service_tier is in the "
+                     "evidence)"}, params=("service_tier",)),
     invalid("service_tier", "platinum", "an unknown service_tier"),
     Probe("request.reasoning_effort.accepted", "request.reasoning_effort", "Reasoning models' effort knob.",
           {"reasoning_effort": "low"}, "field_present",
@@ -338,10 +344,15 @@ TOOLS_PROBES: list[Probe] = [
 JSON_PROBES: list[Probe] = [
     Probe("json.json_object", "json.json_object", "JSON mode: content parses; code fences break json.loads.",
           {"messages": _user(JSON_PROMPT), "temperature": 0, "response_format": {"type": "json_object"}},
-          "json_object", params=("response_format",)),
+          "json_object", control="json_no_format", params=("response_format",)),
+    Probe("json.json_object.prose_prompt", "json.json_object",
+          "JSON mode must win over a system prompt that asks for prose.",
+          {"messages": PROSE_JSON_MODE, "temperature": 0, "response_format": {"type": "json_object"}},
+          "json_object", control="prose_no_format", params=("response_format",)),
     Probe("json.json_schema", "json.json_schema", "strict structured outputs: content validates against the schema.",
           {"messages": _user(JSON_PROMPT), "temperature": 0, "response_format": {"type": "json_schema", "json_schema": {
-              "name": "city", "strict": True, "schema": CITY_SCHEMA}}}, "json_schema", params=("response_format",)),
+              "name": "city", "strict": True, "schema": CITY_SCHEMA}}}, "json_schema", control="json_no_format",
+          params=("response_format",)),
     Probe("json.json_schema.unsupported_keywords", "json.unsupported_keywords",
           "OpenAI strict mode rejects schema keywords it cannot enforce (here oneOf); silently dropping them "
           "breaks the contract.",
