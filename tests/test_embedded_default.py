@@ -31,3 +31,28 @@ def test_embedded_default_replays_every_reference_target_offline(tmp_path: Path)
     not_ok = [(f, t, r["status"], r["notes"][:1]) for f, per in data["features"].items() for t, r in per.items()
               if r["status"] != "OK"]
     assert not_ok == []
+
+
+EXPECTED = ROOT / "tests" / "data" / "expected" / "embedded-default.json"
+
+
+def run_with_expectations(expect: Path, report_dir: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "pytest", "conformance", "-q", "-p", "no:cacheprovider",
+                           "--report-dir", str(report_dir), "--expect", str(expect)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=900, check=False)
+
+
+def test_embedded_default_matches_its_golden_expectations(tmp_path: Path) -> None:
+    """The drift gate on the bundled replay: every verdict equals the stored expectations."""
+    proc = run_with_expectations(EXPECTED, tmp_path)
+    assert "DRIFT" not in proc.stdout, proc.stdout[-3000:]
+
+
+def test_a_changed_verdict_fails_the_run_with_the_drift_listed(tmp_path: Path) -> None:
+    doc = json.loads(EXPECTED.read_text())
+    doc["targets"]["vllm"]["features"]["request.max_tokens"]["support"] = "IGNORED"
+    changed = tmp_path / "expect.json"
+    changed.write_text(json.dumps(doc))
+    proc = run_with_expectations(changed, tmp_path / "r")
+    assert proc.returncode == 1
+    assert "request.max_tokens" in proc.stdout and "IGNORED" in proc.stdout and "SUPPORTED" in proc.stdout
