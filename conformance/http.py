@@ -15,6 +15,7 @@ import httpx
 
 from conformance.observation import Observation
 from conformance.recording import CassetteBook, CassetteError
+from conformance.secrets import public_headers, scrub_text
 from conformance.targets import Target
 
 MAX_BODY_BYTES = 12 * 1024 * 1024  # a bigger answer is cut and reported, never held whole
@@ -177,8 +178,10 @@ class Client:
                 obs.retries = attempt + 1
                 await asyncio.sleep(_retry_delay({k.lower(): v for k, v in resp_headers}, attempt))
                 continue
-            obs.status, obs.body_text, obs.ttft_ms = status, text, ttft
-            obs.headers = {k.lower(): v for k, v in resp_headers}
+            secrets = [k for k in (self.target.api_key(),) if k]
+            # what is kept in memory (and so in every report) never holds a credential
+            obs.status, obs.body_text, obs.ttft_ms = status, scrub_text(text, secrets), ttft
+            obs.headers = public_headers({k.lower(): v for k, v in resp_headers}, secrets)
             if status != 429:  # a rate-limit answer is not worth a replay
                 self.book.record(req.cassette, req.method, url, raw, headers, status, reason, resp_headers, text)
             break
@@ -208,8 +211,7 @@ class Client:
         return response.status_code, response.reason_phrase, headers_out, body.decode("utf-8", "replace"), ttft
 
     def _safe(self, message: str) -> str:
-        key = self.target.api_key()
-        return message.replace(key, "REDACTED") if key else message
+        return scrub_text(message, [k for k in (self.target.api_key(),) if k])
 
 
 class Budget:

@@ -20,13 +20,9 @@ from vcr.cassette import Cassette
 from vcr.record_mode import RecordMode
 from vcr.request import Request
 
+from conformance.secrets import is_sensitive, scrub_text
+
 RECORD_MODES = ("none", "once", "new_episodes", "all")
-# Header names (lower case) that can carry a credential or an account identity.
-SENSITIVE_HEADERS = re.compile(
-    r"^(authorization|proxy-authorization|api-key|x-api-key|cookie|set-cookie|openai-organization|"
-    r"openai-project|x-goog-api-key|ocp-apim-subscription-key|x-auth-token|.*-api-key|.*-token)$"
-)
-REDACTED = "REDACTED"
 
 
 class _LiteralDumper(yaml.SafeDumper):
@@ -97,16 +93,14 @@ class Scrubber:
     """Removes credentials (headers, and any known secret value anywhere) from what gets written."""
 
     def __init__(self, secrets: list[str]) -> None:
-        self.secrets = [s for s in secrets if s and len(s) >= 4]
+        self.secrets = list(secrets)
 
     def text(self, value: str) -> str:
-        for secret in self.secrets:
-            value = value.replace(secret, REDACTED)
-        return value
+        return scrub_text(value, self.secrets)
 
     def request(self, request: Request) -> Request:
         for name in list(request.headers):
-            if SENSITIVE_HEADERS.match(name.lower()):
+            if is_sensitive(name):
                 del request.headers[name]
         if isinstance(request.body, (bytes, str)):
             body = request.body.decode("utf-8", "replace") if isinstance(request.body, bytes) else request.body
@@ -118,7 +112,7 @@ class Scrubber:
         response["headers"] = {
             k: [self.text(str(v)) for v in vs]
             for k, vs in response["headers"].items()
-            if not SENSITIVE_HEADERS.match(k.lower())
+            if not is_sensitive(k)
         }
         response["body"]["string"] = self.text(response["body"]["string"])
         return response
