@@ -64,6 +64,7 @@ class ConformanceRun:
         self.record_mode: str = opt("record_mode")
         self.cassette_dir = Path(opt("cassette_dir")) if opt("cassette_dir") else default_cassette_dir()
         self.report_dir = Path(opt("report_dir"))
+        self.problems: list[str] = []  # said at the end and in results.json; the other targets still run
         self.targets = self._targets()
         prefixes = opt("probe")
         self.probes: list[Probe] = [p for p in registry.PROBES
@@ -82,7 +83,8 @@ class ConformanceRun:
                 adhoc = adhoc_target(opt("target_name"), opt("base_url"), opt("model"), opt("api_key_env"), known)
             elif opt("model") or opt("api_key_env"):
                 raise TargetError("--model / --api-key-env describe an ad-hoc target and need --base-url")
-            return select_targets(known, list(opt("target")), adhoc)
+            chosen, self.problems = select_targets(known, list(opt("target")), adhoc)
+            return chosen
         except TargetError as exc:
             raise pytest.UsageError(str(exc)) from None
 
@@ -244,6 +246,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     results = build_results(list(records.values()), run.targets, record_mode=run.record_mode,
                             probes=registry.probe_by_id(), started=run.started, finished=now(), complete=complete,
                             interrupted_reason=run.interrupted or (None if complete else "not every probe ended"))
+    results["run"]["problems"] = list(run.problems)
     from conformance import report_cli
 
     opt = config.getoption
@@ -266,7 +269,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
                       f"{results['run']['tokens']['total']} tokens")
         for line in changes:
             tr.write_line(line, red=bool(code))
-    if code and session.exitstatus == 0:
+        for problem in run.problems:
+            tr.write_line(f"conformance: {problem}", red=True)
+    if (code or run.problems) and session.exitstatus == 0:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 

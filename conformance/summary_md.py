@@ -81,6 +81,9 @@ def render_summary_md(results: dict[str, Any], baseline: str | None = None, uses
         f"{tokens} tokens · targets: {', '.join(md_text(n) for n in names)}"
     )
     lines.append("")
+    for problem in run.get("problems") or []:
+        lines.append(f"> **Problem:** {md_text(problem)}")
+        lines.append("")
 
     failed, rejected, ignored, errors = [], [], [], []
     for fid, t, res in iter_cells(results):

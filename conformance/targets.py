@@ -140,22 +140,25 @@ def adhoc_target(
 
 def select_targets(
     known: dict[str, Target], names: list[str], adhoc: Target | None
-) -> list[Target]:
-    """The targets a run uses: the named ones (`all` = every known one), the ad-hoc one, or the references."""
+) -> tuple[list[Target], list[str]]:
+    """The targets a run uses (the named ones, `all` = every known one, the ad-hoc one, or the references),
+    and a problem line per unknown name. Raises TargetError when no target is left to run."""
     chosen: list[Target] = []
+    problems: list[str] = []
     for name in names:
         if name == "all":
             chosen.extend(t for t in known.values() if t not in chosen)
             continue
         if name not in known:
-            raise TargetError(
-                f"--target {name}: unknown target; known targets are {', '.join(sorted(known))} "
-                "(declare it in targets.toml or use --base-url)"
-            )
+            problems.append(f"--target {name}: unknown target; known targets are {', '.join(sorted(known))} "
+                            "(declare it in targets.toml or use --base-url)")
+            continue
         if known[name] not in chosen:
             chosen.append(known[name])
     if adhoc is not None:
         chosen = [t for t in chosen if t.name != adhoc.name] + [adhoc]
     if not names and adhoc is None:
         chosen = [t for t in known.values() if t.reference]
-    return chosen
+    if not chosen:
+        raise TargetError("; ".join(problems) or "no target to run: give --target NAME or --base-url URL")
+    return chosen, problems

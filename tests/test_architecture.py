@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "conformance"
-MODEL = ["verdicts", "findings", "probes", "registry", "targets", "observation", "answers", "detectors", "classify",
+MODEL = ["verdicts", "findings", "secrets", "probes", "registry", "targets", "observation", "answers", "detectors", "classify",
          "error_body", "sse", "schemas", "stream_rules", "traffic", "validate", "results_io", "report_html",
          "summary_md", "migration", "drift", "report_cli"]
 FORBIDDEN = {"pytest", "httpx", "vcr", "_pytest"}
