@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from conformance import answers as A
 from conformance.findings import Finding
@@ -46,18 +46,24 @@ class Detection:
     findings: list[Finding] = field(default_factory=list)
 
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _registrar(table: dict[str, F], kind: str) -> Callable[[str], Callable[[F], F]]:
+    """A decorator factory that files functions by name in `table` (a name is registered once)."""
+    def named(name: str) -> Callable[[F], F]:
+        def register(fn: F) -> F:
+            if name in table:
+                raise ValueError(f"{kind} {name!r} registered twice")
+            table[name] = fn
+            return fn
+        return register
+    return named
+
+
 Detector = Callable[[Context], Detection]
 DETECTORS: dict[str, Detector] = {}
-
-
-def detector(name: str) -> Callable[[Detector], Detector]:
-    def register(fn: Detector) -> Detector:
-        if name in DETECTORS:
-            raise ValueError(f"detector {name!r} registered twice")
-        DETECTORS[name] = fn
-        return fn
-
-    return register
+detector = _registrar(DETECTORS, "detector")
 
 
 def agreement(texts: list[str]) -> tuple[int, int]:
@@ -183,34 +189,10 @@ def stream_basic(ctx: Context) -> Detection:
     return Detection(Support.SUPPORTED, [f"reassembled {len(got)} characters"], {"content": got[:200]})
 
 
-@detector("stream_matches_control")
-def stream_matches_control(ctx: Context) -> Detection:
-    """The reassembled stream equals the non-streamed control answer (both deterministic)."""
-    obs, ctrl = ctx.variant[0], ctx.control[0]
-    if not obs.is_sse:
-        return Detection(Support.IGNORED, ["stream requested but the answer is not text/event-stream"])
-    got, want = A.text(obs), A.text(ctrl)
-    m = {"stream_content": got[:200], "control_content": want[:200],
-         "stream_finish_reason": A.finish_reason(obs), "control_finish_reason": A.finish_reason(ctrl)}
-    if got == want and A.finish_reason(obs) == A.finish_reason(ctrl):
-        return Detection(Support.SUPPORTED, ["reassembled content and finish_reason equal the non-streamed answer"], m)
-    if got == want:
-        return Detection(Support.PARTIAL, [(f"same content, finish_reason {A.finish_reason(obs)!r} vs "
-                                           f"{A.finish_reason(ctrl)!r} unstreamed")], m)
-    return Detection(Support.PARTIAL, ["reassembled content differs from the non-streamed answer at temperature 0"], m)
-
-
 # Derivers: build part of a probe's request from its control's answer (deterministic on replay).
 Deriver = Callable[[Probe, list[Observation]], dict[str, Any]]
 DERIVERS: dict[str, Deriver] = {}
-
-
-def deriver(name: str) -> Callable[[Deriver], Deriver]:
-    def register(fn: Deriver) -> Deriver:
-        DERIVERS[name] = fn
-        return fn
-
-    return register
+deriver = _registrar(DERIVERS, "deriver")
 
 
 def _stop_word(text: str, position: int) -> str | None:
@@ -230,14 +212,7 @@ def stop_from_control(probe: Probe, control: list[Observation]) -> dict[str, Any
 # Follow-ups: build a second turn from the first answer (tool results, conversations).
 Followup = Callable[[Probe, dict[str, Any], Observation], "dict[str, Any] | None"]
 FOLLOWUPS: dict[str, Followup] = {}
-
-
-def followup(name: str) -> Callable[[Followup], Followup]:
-    def register(fn: Followup) -> Followup:
-        FOLLOWUPS[name] = fn
-        return fn
-
-    return register
+followup = _registrar(FOLLOWUPS, "follow-up")
 
 
 def _sent(obs: Observation) -> dict[str, Any]:
