@@ -13,7 +13,9 @@ from conformance.stream_rules import reassemble
 def completion(obs: Observation) -> dict[str, Any]:
     """The chat.completion dict of an answer: the JSON body, or the stream reassembled."""
     if obs.is_sse:
-        return reassemble(parse_sse(obs.body_text))
+        if obs.reassembled is None:  # detectors read a stream many times; reassemble it once
+            obs.reassembled = reassemble(parse_sse(obs.body_text))
+        return obs.reassembled
     body = obs.json()
     return body if isinstance(body, dict) else {}
 

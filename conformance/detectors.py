@@ -473,33 +473,41 @@ def more_prompt_tokens(ctx: Context) -> Detection:
     return Detection(Support.IGNORED, [f"prompt_tokens {ctrl} → {got}: the extra input never reached the model"], m)
 
 
-@detector("stream_usage")
-def stream_usage(ctx: Context) -> Detection:
-    """include_usage: a usage object arrives in the stream (placement is judged by the stream rules)."""
+def _usage_chunks(obs: Observation) -> tuple[list[dict[str, Any]], list[int]]:
+    """The stream's chunks and the indexes of those that carry a usage object."""
     from conformance.sse import parse_sse
 
-    obs = ctx.samples[0]
     chunks = parse_sse(obs.body_text).chunks
-    with_usage = [i for i, c in enumerate(chunks) if isinstance(c.get("usage"), dict)]
+    return chunks, [i for i, c in enumerate(chunks) if isinstance(c.get("usage"), dict)]
+
+
+@detector("stream_usage")
+def stream_usage(ctx: Context) -> Detection:
+    """include_usage: a usage object arrives in the stream (placement is judged by the stream rules).
+
+    With a control (the same stream without stream_options), usage that arrives there too shows no effect.
+    """
+    chunks, with_usage = _usage_chunks(ctx.samples[0])
+    m = {"usage_chunks": with_usage, "chunks": len(chunks)}
     if not with_usage:
-        return Detection(Support.IGNORED, ["no chunk carries usage"])
+        return Detection(Support.IGNORED, ["no chunk carries usage"], m)
     last = chunks[with_usage[-1]]
     where = "a final chunk with choices: []" if last.get("choices") == [] else "a chunk that also carries choices"
-    return Detection(Support.SUPPORTED, [f"usage arrives on {where} (chunk {with_usage[-1] + 1} of {len(chunks)})"],
-                     {"usage_chunks": with_usage, "chunks": len(chunks)})
+    note = f"usage arrives on {where} (chunk {with_usage[-1] + 1} of {len(chunks)})"
+    if ctx.control and _usage_chunks(ctx.control[0])[1]:
+        return Detection(Support.UNVERIFIABLE, [f"{note}, but it arrives without include_usage too: the "
+                                                "parameter has no effect to show (clients get usage either way)"], m)
+    return Detection(Support.SUPPORTED, [note], m)
 
 
 @detector("usage_unrequested")
 def usage_unrequested(ctx: Context) -> Detection:
     """Without include_usage OpenAI sends no usage chunk; say what this target does."""
-    from conformance.sse import parse_sse
-
-    chunks = parse_sse(ctx.samples[0].body_text).chunks
-    with_usage = [i for i, c in enumerate(chunks) if isinstance(c.get("usage"), dict)]
+    chunks, with_usage = _usage_chunks(ctx.samples[0])
     if with_usage:
-        return Detection(Support.SUPPORTED, [(f"usage sent although not requested (chunk {with_usage[-1] + 1} of "
+        return Detection(Support.SUPPORTED, [f"usage sent although not requested (chunk {with_usage[-1] + 1} of "
                                              f"{len(chunks)}): clients that read chunk.choices[0] on every chunk "
-                                             "must tolerate it")])
+                                             "must tolerate it"])
     return Detection(Support.SUPPORTED, ["no usage unless requested, as OpenAI"])
 
 

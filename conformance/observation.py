@@ -28,6 +28,7 @@ class Observation:
     replayed: bool = False
     retries: int = 0
     skipped_reason: str | None = None  # not sent (no cassette, budget…)
+    reassembled: dict[str, Any] | None = field(default=None, repr=False, compare=False)  # cache of answers.completion
 
     @property
     def content_type(self) -> str:
