@@ -14,9 +14,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from conformance import registry
-from conformance.engine import run_pairs
-from conformance.targets import Target
+from conformance.features import registry
+from conformance.model.targets import Target
+from conformance.run.engine import run_pairs
 from tests.fakeserver import FakeConfig, FakeServer
 
 LATENCY = 0.3

@@ -24,7 +24,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return validate(rest)
     if command == "report":
-        from conformance.report_cli import main as report
+        from conformance.report.report_cli import main as report
 
         return report(rest)
     if command == "run":

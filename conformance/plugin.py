@@ -12,13 +12,13 @@ from typing import Any
 
 import pytest
 
-from conformance import registry
-from conformance.engine import make_engine, plan
-from conformance.http import Budget
-from conformance.probes import Probe
-from conformance.recording import RECORD_MODES
-from conformance.results import build_results, failed, now, record_of
-from conformance.targets import Target, TargetError, adhoc_target, load_targets, select_targets
+from conformance.features import registry
+from conformance.model.probes import Probe
+from conformance.model.targets import Target, TargetError, adhoc_target, load_targets, select_targets
+from conformance.run.engine import make_engine, plan
+from conformance.run.results import build_results, failed, now, record_of
+from conformance.wire.http import Budget
+from conformance.wire.recording import RECORD_MODES
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 PROPERTY = "conformance"
@@ -247,7 +247,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
                             probes=registry.probe_by_id(), started=run.started, finished=now(), complete=complete,
                             interrupted_reason=run.interrupted or (None if complete else "not every probe ended"))
     results["run"]["problems"] = list(run.problems)
-    from conformance import report_cli
+    from conformance.report import report_cli
 
     opt = config.getoption
     tr = config.pluginmanager.getplugin("terminalreporter")

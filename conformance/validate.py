@@ -8,11 +8,11 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
-from conformance.findings import Finding
-from conformance.schemas import check_error, check_request, check_response
-from conformance.sse import parse_data_lines, parse_sse
-from conformance.stream_rules import check_stream
-from conformance.traffic import TRAFFIC_SUFFIXES, Interaction, TrafficError, load_interactions
+from conformance.judge.schemas import check_error, check_request, check_response
+from conformance.judge.stream_rules import check_stream
+from conformance.model.findings import Finding
+from conformance.model.sse import parse_data_lines, parse_sse
+from conformance.wire.traffic import TRAFFIC_SUFFIXES, Interaction, TrafficError, load_interactions
 
 
 def iter_files(paths: list[Path]) -> list[Path]:

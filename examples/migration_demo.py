@@ -14,11 +14,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from conformance import registry  # noqa: E402
-from conformance.engine import run_pairs  # noqa: E402
-from conformance.report_cli import main as report_main  # noqa: E402
-from conformance.results import build_results, now, record_of  # noqa: E402
-from conformance.targets import Target  # noqa: E402
+from conformance.features import registry  # noqa: E402
+from conformance.model.targets import Target  # noqa: E402
+from conformance.report.report_cli import main as report_main  # noqa: E402
+from conformance.run.engine import run_pairs  # noqa: E402
+from conformance.run.results import build_results, now, record_of  # noqa: E402
 from tests.fakeserver import FakeConfig, FakeServer  # noqa: E402
 
 # What Mistral does differently (../shared/quirks/mistral.md): OpenAI-only fields are 422 extra_forbidden,

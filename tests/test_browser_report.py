@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from conformance.report_html import write_compat_html
-from conformance.results_io import load_results
+from conformance.report.report_html import write_compat_html
+from conformance.report.results_io import load_results
 
 pytestmark = pytest.mark.browser
 

@@ -14,12 +14,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conformance import registry
-from conformance.classify import MAX_JUDGED_CHARS, classify, findings_of
-from conformance.observation import Observation
-from conformance.probes import Probe
-from conformance.sse import parse_sse
-from conformance.verdicts import Conformance, Status, Support, Verdict
+from conformance.features import registry
+from conformance.judge.classify import MAX_JUDGED_CHARS, classify, findings_of
+from conformance.model.observation import Observation
+from conformance.model.probes import Probe
+from conformance.model.sse import parse_sse
+from conformance.model.verdicts import Conformance, Status, Support, Verdict
 
 PROBES = registry.probe_by_id()
 JSON_HEADERS = {"content-type": "application/json"}

@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from conformance.drift import (
+from conformance.report.drift import (
     ExpectationsError,
     compare_to_expectations,
     failing,
     load_expectations,
     write_expectations,
 )
-from conformance.results_io import load_results
+from conformance.report.results_io import load_results
 
 DATA = Path(__file__).parent / "data" / "results"
 

@@ -7,9 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conformance.registry import PROBES
-from conformance.results_io import validate_results
-from conformance.targets import load_targets
+from conformance.features.registry import PROBES
+from conformance.model.targets import load_targets
+from conformance.report.results_io import validate_results
 
 ROOT = Path(__file__).resolve().parents[1]
 

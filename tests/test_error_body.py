@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from conformance.error_body import SHAPE_NOTES, ErrorReading, params_in_text, read_error
+from conformance.judge.error_body import SHAPE_NOTES, ErrorReading, params_in_text, read_error
 
 
 def _shared_dir() -> Path:

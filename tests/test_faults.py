@@ -17,12 +17,12 @@ from typing import Any
 
 import pytest
 
-from conformance import registry
-from conformance.engine import ProbeResult, run_pairs
-from conformance.recording import CassetteBook
-from conformance.results_io import validate_results
-from conformance.targets import Target, Timeouts
-from conformance.verdicts import Status
+from conformance.features import registry
+from conformance.model.targets import Target, Timeouts
+from conformance.model.verdicts import Status
+from conformance.report.results_io import validate_results
+from conformance.run.engine import ProbeResult, run_pairs
+from conformance.wire.recording import CassetteBook
 from tests.fakeserver import FakeConfig, FakeServer
 
 ROOT = Path(__file__).resolve().parents[1]

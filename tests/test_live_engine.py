@@ -9,10 +9,10 @@ import sys
 import time
 from pathlib import Path
 
-from conformance import registry
-from conformance.engine import plan, run_pairs
-from conformance.http import Budget
-from conformance.targets import Target
+from conformance.features import registry
+from conformance.model.targets import Target
+from conformance.run.engine import plan, run_pairs
+from conformance.wire.http import Budget
 from tests.fakeserver import FakeConfig, FakeServer
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conformance.results_io import validate_results
+from conformance.report.results_io import validate_results
 from tests import live
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from conformance.migration import UsesError, known_fix, load_uses, migration_diff, rank_difference
-from conformance.results_io import load_results
-from conformance.summary_md import render_summary_md
+from conformance.report.migration import UsesError, known_fix, load_uses, migration_diff, rank_difference
+from conformance.report.results_io import load_results
+from conformance.report.summary_md import render_summary_md
 
 DATA = Path(__file__).parent / "data" / "results"
 

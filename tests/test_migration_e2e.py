@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from conformance.migration import migration_diff
+from conformance.report.migration import migration_diff
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from conformance.plugin import PACKAGE_DIR
-from conformance.results_io import validate_results
+from conformance.report.results_io import validate_results
 from tests.fakeserver import FakeConfig, FakeServer
 
 QUICK = ["--probe", "chat.completion", "--probe", "request.max_tokens", "--probe", "request.stream.basic",

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from conformance.detectors import DERIVERS, DETECTORS, FOLLOWUPS
-from conformance.registry import CONTROLS, PROBES, probe_by_id
+from conformance.features.registry import CONTROLS, PROBES, probe_by_id
+from conformance.judge.detection import DERIVERS, DETECTORS, FOLLOWUPS
 
 SHARED = Path(os.environ.get("CONFORMANCE_SHARED_DIR", Path(__file__).resolve().parents[2] / "shared"))
 SPEC = SHARED / "specs" / "openai-chat-completions-subset.json"

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from conformance.report_cli import main
-from conformance.results_io import ResultsError, load_results, merge_results, validate_results
-from conformance.summary_md import md_text, render_summary_md
+from conformance.report.report_cli import main
+from conformance.report.results_io import ResultsError, load_results, merge_results, validate_results
+from conformance.report.summary_md import md_text, render_summary_md
 
 DATA = Path(__file__).parent / "data" / "results"
 OPENAI, MISTRAL, BOTH = DATA / "openai.json", DATA / "mistral.json", DATA / "openai_mistral.json"

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from conformance.report_html import LEGEND, render_compat_html, render_report_html, write_compat_html
-from conformance.results_io import feature_group, load_results
+from conformance.report.report_html import LEGEND, render_compat_html, render_report_html, write_compat_html
+from conformance.report.results_io import feature_group, load_results
 
 DATA = Path(__file__).parent / "data" / "results"
 FILES = sorted(DATA.glob("*.json"))

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
-from conformance.schemas import (
+from conformance.judge.schemas import (
     SCHEMA_DIR,
     SCHEMA_FILES,
     check_chunk,
@@ -148,7 +148,7 @@ def test_generated_compat_instances_have_no_compat_findings(kind: str) -> None:
 # ---- single mutations of a valid recorded response are caught ----------------------------------------------
 
 def _recorded_openai_response() -> dict[str, Any]:
-    from conformance.traffic import load_interactions
+    from conformance.wire.traffic import load_interactions
 
     path = (shared_dir() / "recordings/otel-python-contrib/instrumentation-genai"
             / "opentelemetry-instrumentation-openai-v2"
@@ -220,8 +220,8 @@ def test_single_mutations_of_a_recorded_response_are_caught(data: st.DataObject)
 
 def _recorded_bodies() -> list[tuple[str, str, Any]]:
     """(label, kind, body) of every recorded 2xx chat completion and chunk."""
-    from conformance.sse import parse_data_lines, parse_sse
-    from conformance.traffic import load_interactions
+    from conformance.model.sse import parse_data_lines, parse_sse
+    from conformance.wire.traffic import load_interactions
 
     root = shared_dir() / "recordings"
     out: list[tuple[str, str, Any]] = []

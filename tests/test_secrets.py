@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from conformance import registry
-from conformance.engine import run_pairs
-from conformance.results import build_results, now, record_of
-from conformance.secrets import is_sensitive, public_headers, scrub_text
-from conformance.targets import Target
+from conformance.features import registry
+from conformance.model.targets import Target
+from conformance.run.engine import run_pairs
+from conformance.run.results import build_results, now, record_of
+from conformance.wire.secrets import is_sensitive, public_headers, scrub_text
 
 KEY = "sk-echo-" + "3b9d0f2a7c4e6b8d1f3a" * 2
 

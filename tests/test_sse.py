@@ -9,9 +9,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conformance.sse import SSEEvent, SSEParser, parse_data_lines, parse_sse
-from conformance.stream_rules import check_stream
-from conformance.traffic import load_interactions
+from conformance.judge.stream_rules import check_stream
+from conformance.model.sse import SSEEvent, SSEParser, parse_data_lines, parse_sse
+from conformance.wire.traffic import load_interactions
 
 
 def shared_dir() -> Path:

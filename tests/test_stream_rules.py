@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from conformance.schemas import check_response
-from conformance.sse import parse_sse
-from conformance.stream_rules import check_stream, reassemble
+from conformance.judge.schemas import check_response
+from conformance.judge.stream_rules import check_stream, reassemble
+from conformance.model.sse import parse_sse
 
 
 def chunk(choices: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from conformance.schemas import check_error
-from conformance.traffic import Interaction, TrafficError, load_interactions
+from conformance.judge.schemas import check_error
 from conformance.validate import check_interaction, iter_files, main
+from conformance.wire.traffic import Interaction, TrafficError, load_interactions
 
 ROOT = Path(__file__).resolve().parents[1]
 

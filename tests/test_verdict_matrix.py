@@ -34,10 +34,10 @@ from typing import Any
 
 import pytest
 
-from conformance import registry
-from conformance.engine import run_pairs
-from conformance.results import aggregate_feature, record_of
-from conformance.targets import Target
+from conformance.features import registry
+from conformance.model.targets import Target
+from conformance.run.engine import run_pairs
+from conformance.run.results import aggregate_feature, record_of
 from tests.fakeserver import FakeConfig, FakeServer
 
 PROBES = registry.probe_by_id()

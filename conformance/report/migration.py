@@ -25,7 +25,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-from conformance.results_io import (
+from conformance.report.results_io import (
     cell,
     feature_group,
     feature_title,

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from conformance.results_io import sorted_features, truncate, validate_results, verdict_text, verdict_triple
+from conformance.report.results_io import sorted_features, truncate, validate_results, verdict_text, verdict_triple
 
 KIND = "conformance-expectations"
 FAILING_KINDS = ("changed", "absent")

@@ -16,7 +16,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-PACKAGE_DIR = Path(__file__).resolve().parent
+PACKAGE_DIR = Path(__file__).resolve().parents[1]
 SCHEMA_DIR = PACKAGE_DIR.parent / "schemas"
 PRESETS_FILE = PACKAGE_DIR / "data" / "presets.toml"
 

@@ -13,10 +13,10 @@ from typing import Any
 
 import httpx
 
-from conformance.observation import Observation
-from conformance.recording import CassetteBook, CassetteError
-from conformance.secrets import public_headers, scrub_text
-from conformance.targets import Target
+from conformance.model.observation import Observation
+from conformance.model.targets import Target
+from conformance.wire.recording import CassetteBook, CassetteError
+from conformance.wire.secrets import public_headers, scrub_text
 
 MAX_BODY_BYTES = 12 * 1024 * 1024  # a bigger answer is cut and reported, never held whole
 MAX_BACKOFF_S = 20.0

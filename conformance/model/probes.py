@@ -1,7 +1,7 @@
 """The probe model: one request (or a short conversation) plus what to look at in the answer.
 
-Probes are data. The registry itself lives in `conformance/registry.py`; a new parameter probe touches
-only that file (and a new kind of effect adds one detector in `conformance/detectors.py`).
+Probes are data. They live in their feature group's module (`conformance/features/<group>.py`), beside that
+group's detectors; `conformance/features/registry.py` assembles them.
 """
 
 from __future__ import annotations
@@ -51,15 +51,15 @@ class Probe:
     feature: str  # dotted feature id, e.g. request.max_tokens
     why: str  # one line the report shows: why it matters to a migrating team
     request: dict[str, Any] = field(default_factory=dict)  # merged over BASE_REQUEST
-    detector: str = "accepted"  # a name in detectors.DETECTORS
+    detector: str = "accepted"  # a name in judge.detection.DETECTORS (registered by a features module)
     args: dict[str, Any] = field(default_factory=dict)  # detector arguments
-    control: str | None = None  # a name in the registry's CONTROLS
+    control: str | None = None  # a name in features.common.CONTROLS
     stochastic: bool = False  # the variant is sent k times
     kind: str = "param"
     role: str = "support"
     params: tuple[str, ...] = ()  # request fields this probe is about (to tell who a 4xx blames)
-    derive: str | None = None  # a name in detectors.DERIVERS: builds part of the request from the control
-    followup: str | None = None  # a name in detectors.FOLLOWUPS: builds a second turn from the first answer
+    derive: str | None = None  # a name in judge.detection.DERIVERS: builds part of the request from the control
+    followup: str | None = None  # a name in judge.detection.FOLLOWUPS: builds a second turn from the first answer
     alternates: tuple[dict[str, Any], ...] = ()  # fragments sent once each (role alt-N), e.g. another seed
     raw_body: str | None = None  # send this text instead of JSON (malformed-body probes)
     auth: str = "target"  # target | bad (a wrong key)

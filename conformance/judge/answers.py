@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from conformance.observation import Observation
-from conformance.sse import parse_sse
-from conformance.stream_rules import reassemble
+from conformance.judge.stream_rules import reassemble
+from conformance.model.observation import Observation
+from conformance.model.sse import parse_sse
 
 
 def completion(obs: Observation) -> dict[str, Any]:

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from conformance import schemas, stream_rules
-from conformance.detectors import DETECTORS, Context, Detection
-from conformance.error_body import SHAPE_NOTES, read_error
-from conformance.findings import Finding, dedupe
-from conformance.observation import Observation
-from conformance.probes import Probe
-from conformance.sse import parse_sse
-from conformance.verdicts import Conformance, Status, Support, Verdict, conformance_of, worst_conformance
+from conformance.judge import schemas, stream_rules
+from conformance.judge.detection import DETECTORS, Context, Detection
+from conformance.judge.error_body import SHAPE_NOTES, read_error
+from conformance.judge.evidence import exchange_evidence
+from conformance.model.findings import Finding, dedupe
+from conformance.model.observation import Observation
+from conformance.model.probes import Probe
+from conformance.model.sse import parse_sse
+from conformance.model.verdicts import Conformance, Status, Support, Verdict, conformance_of, worst_conformance
 
 
 def findings_of(obs: Observation) -> list[Finding]:
@@ -209,5 +210,5 @@ def probe_record(probe: Probe, verdict: Verdict, observations: list[Observation]
         "notes": list(verdict.notes) + summarize_findings(verdict.findings),
         "measurements": verdict.measurements,
         "findings": [f.to_dict() for f in verdict.findings],
-        "exchanges": [o.evidence() for o in observations],
+        "exchanges": [exchange_evidence(o) for o in observations],
     }

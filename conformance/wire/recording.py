@@ -20,7 +20,7 @@ from vcr.cassette import Cassette
 from vcr.record_mode import RecordMode
 from vcr.request import Request
 
-from conformance.secrets import is_sensitive, scrub_text
+from conformance.wire.secrets import is_sensitive, scrub_text
 
 RECORD_MODES = ("none", "once", "new_episodes", "all")
 

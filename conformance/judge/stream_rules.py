@@ -7,9 +7,9 @@ from collections.abc import Hashable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from conformance.findings import Finding, dedupe
-from conformance.schemas import check_chunk
-from conformance.sse import DONE, SSEStream, is_error_payload
+from conformance.judge.schemas import check_chunk
+from conformance.model.findings import Finding, dedupe
+from conformance.model.sse import DONE, SSEStream, is_error_payload
 
 USAGE_PLACEMENT_WHY = (
     "usage arrives on a chunk that also carries choices; OpenAI sends it alone on a last chunk with "

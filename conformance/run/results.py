@@ -10,11 +10,11 @@ from pathlib import Path
 from typing import Any
 
 from conformance import __version__
-from conformance.classify import probe_record
-from conformance.engine import ProbeResult
-from conformance.probes import Probe
-from conformance.targets import Target
-from conformance.verdicts import Conformance, worst_conformance
+from conformance.judge.classify import probe_record
+from conformance.model.probes import Probe
+from conformance.model.targets import Target
+from conformance.model.verdicts import Conformance, worst_conformance
+from conformance.run.engine import ProbeResult
 
 
 def git_sha(cwd: Path | None = None) -> str | None:

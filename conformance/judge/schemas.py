@@ -10,9 +10,9 @@ from typing import Any
 
 from jsonschema import Draft202012Validator, ValidationError
 
-from conformance.findings import Finding, dedupe
+from conformance.model.findings import Finding, dedupe
 
-SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
+SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schemas"
 LEVELS = ("compat", "strict")  # compat first: a compat failure hides the same strict failure
 
 SCHEMA_FILES = {

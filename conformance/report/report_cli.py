@@ -15,7 +15,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
-from conformance.drift import (
+from conformance.report.drift import (
     Change,
     ExpectationsError,
     compare_to_expectations,
@@ -23,9 +23,9 @@ from conformance.drift import (
     load_expectations,
     write_expectations,
 )
-from conformance.migration import UsesError, load_uses
-from conformance.report_html import write_compat_html, write_report_html
-from conformance.results_io import (
+from conformance.report.migration import UsesError, load_uses
+from conformance.report.report_html import write_compat_html, write_report_html
+from conformance.report.results_io import (
     ResultsError,
     iter_cells,
     load_results,
@@ -33,7 +33,7 @@ from conformance.results_io import (
     validate_results,
     verdict_text,
 )
-from conformance.summary_md import write_summary_md
+from conformance.report.summary_md import write_summary_md
 
 _XML_BAD = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 

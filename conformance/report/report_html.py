@@ -15,8 +15,8 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from conformance import __version__
-from conformance.migration import migration_diff
-from conformance.results_io import (
+from conformance.report.migration import migration_diff
+from conformance.report.results_io import (
     GROUPS,
     NOT_TESTED,
     SUPPORT_WORDS,
@@ -29,7 +29,7 @@ from conformance.results_io import (
     verdict_word,
 )
 
-TEMPLATES = Path(__file__).resolve().parent / "templates"
+TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
 BODY_LIMIT = 20_000  # characters of one request/response body shown before truncation
 
 # The legend: every verdict value with the rule that produces it (DESIGN.md, "Verdict").

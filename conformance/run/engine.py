@@ -8,16 +8,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from conformance import answers
-from conformance.classify import classify
-from conformance.detectors import DERIVERS, FOLLOWUPS
-from conformance.http import Budget, Client, Send
-from conformance.observation import Observation
-from conformance.probes import Control, Probe, merge
-from conformance.recording import CassetteBook
-from conformance.registry import BASE_REQUEST, CONTROLS
-from conformance.targets import Target
-from conformance.verdicts import Status, Support, Verdict
+from conformance.features.registry import BASE_REQUEST, CONTROLS
+from conformance.judge import answers
+from conformance.judge.classify import classify
+from conformance.judge.detection import DERIVERS, FOLLOWUPS
+from conformance.model.observation import Observation
+from conformance.model.probes import Control, Probe, merge
+from conformance.model.targets import Target
+from conformance.model.verdicts import Status, Support, Verdict
+from conformance.wire.http import Budget, Client, Send
+from conformance.wire.recording import CassetteBook
 
 CHAT_PATH = "/chat/completions"
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
-from conformance.findings import Finding
+from conformance.model.findings import Finding
 
 
 class Status(str, Enum):

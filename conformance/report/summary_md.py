@@ -10,9 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from conformance.drift import Change
-from conformance.migration import migration_diff
-from conformance.results_io import (
+from conformance.report.drift import Change
+from conformance.report.migration import migration_diff
+from conformance.report.results_io import (
     cell,
     iter_cells,
     sorted_features,

@@ -1,0 +1,84 @@
+"""The plainest request, the model and messages, and the parameters whose effect no chat answer shows."""
+
+from __future__ import annotations
+
+from conformance.features.common import invalid, unobservable
+from conformance.judge import answers as A
+from conformance.judge.detection import Context, Detection, detector, sent_request
+from conformance.model.probes import Probe
+from conformance.model.verdicts import Support
+
+PROBES: list[Probe] = [
+    # model and messages
+    Probe("request.model.echo", "request.model", "The model must be honoured and reported.", {}, "model_echo"),
+    invalid("model", 12345, "a model that is not a string"),
+    Probe("request.messages.basic", "request.messages", "The conversation every client sends.", {}, "answered"),
+    invalid("messages", [], "an empty messages list"),
+    unobservable("modalities", ["text"], "['text'] is the default output"),
+    invalid("modalities", ["smell"], "an unknown modality"),
+    Probe("request.audio.output", "request.audio", "Spoken answers (voice apps).",
+          {"modalities": ["text", "audio"], "audio": {"voice": "alloy", "format": "wav"}}, "field_present",
+          {"path": "choices.0.message.audio", "absent": "IGNORED", "why": "no audio in the answer"},
+          params=("audio", "modalities")),
+    invalid("audio", {"voice": 5, "format": "wav"}, "an audio voice that is not a string",
+            modalities=["text", "audio"]),
+    Probe("request.prediction.accepted", "request.prediction", "Predicted outputs speed up edits.",
+          {"temperature": 0, "prediction": {"type": "content", "content": "Hello! I am a helpful assistant."}},
+          "field_present", {"path": "usage.completion_tokens_details.accepted_prediction_tokens",
+                            "why": "usage shows no accepted_prediction_tokens"}, params=("prediction",)),
+    invalid("prediction", {"type": "bogus", "content": "x"}, "an unknown prediction type"),
+    Probe("request.service_tier.accepted", "request.service_tier", "Priority / flex processing tiers.",
+          {"service_tier": "auto"}, "unobservable",
+          {"reason": "a processing tier shows only in latency and billing (the answer's service_tier is in the "
+                     "evidence)"}, params=("service_tier",)),
+    invalid("service_tier", "platinum", "an unknown service_tier"),
+    Probe("request.reasoning_effort.accepted", "request.reasoning_effort", "Reasoning models' effort knob.",
+          {"reasoning_effort": "low"}, "field_present",
+          {"path": "usage.completion_tokens_details.reasoning_tokens", "why": "usage shows no reasoning_tokens"},
+          params=("reasoning_effort",)),
+    invalid("reasoning_effort", "extreme", "an unknown reasoning_effort"),
+    unobservable("verbosity", "low", "verbosity only shortens gpt-5 answers; no detector can tell here"),
+    invalid("verbosity", "loud", "an unknown verbosity"),
+    Probe("request.web_search_options.accepted", "request.web_search_options", "Web search on search models.",
+          {"web_search_options": {}}, "field_present",
+          {"path": "choices.0.message.annotations", "why": "no url_citation annotations in the answer"},
+          params=("web_search_options",)),
+    invalid("web_search_options", {"search_context_size": "huge"}, "an unknown search_context_size"),
+    Probe("request.moderation.accepted", "request.moderation", "Moderated completions.",
+          {"moderation": {"model": "omni-moderation-latest"}}, "field_present",
+          {"path": "moderation", "why": "the answer carries no moderation results"}, params=("moderation",)),
+    invalid("moderation", {"policy": "x"}, "a moderation object without its model"),
+    # bookkeeping parameters: no visible effect
+    unobservable("user", "conformance-probe-user", "end-user ids only reach abuse monitoring"),
+    invalid("user", 12345, "a user that is not a string"),
+    unobservable("safety_identifier", "conformance-probe", "safety identifiers only reach abuse monitoring"),
+    invalid("safety_identifier", 12345, "a safety_identifier that is not a string"),
+    unobservable("store", True, "stored completions show only in the provider's dashboard"),
+    invalid("store", "yes", "store that is not a boolean"),
+    unobservable("metadata", {"probe": "conformance"}, "metadata shows only with stored completions"),
+    invalid("metadata", "not-an-object", "metadata that is not an object"),
+    unobservable("prompt_cache_key", "conformance-probe", "cache hits need prompts of 1024+ tokens"),
+    invalid("prompt_cache_key", 12345, "a prompt_cache_key that is not a string"),
+    unobservable("prompt_cache_retention", "24h", "cache retention shows only in billing"),
+    invalid("prompt_cache_retention", "forever", "an unknown prompt_cache_retention"),
+    unobservable("prompt_cache_options", {"ttl": "30m"}, "cache options show only in billing"),
+    invalid("prompt_cache_options", {"ttl": "forever"}, "an unknown prompt cache ttl"),
+    Probe("request.unknown_parameter", "request.unknown_parameter",
+          "OpenAI rejects fields it does not know; a target that drops them hides typos and unsupported options.",
+          {"frobnicate_conformance_probe": True}, "no_effect_expected"),
+    Probe("chat.completion", "chat.completion", "The plainest request every client sends.", detector="accepted"),
+]
+
+
+@detector("model_echo")
+def model_echo(ctx: Context) -> Detection:
+    """The answer names the requested model (a dated snapshot of it counts: gpt-4o-mini → gpt-4o-mini-2024-…)."""
+    asked = str(sent_request(ctx.samples[0]).get("model", ""))
+    served = A.completion(ctx.samples[0]).get("model")
+    m = {"requested": asked, "served": served}
+    if not isinstance(served, str) or not served:
+        return Detection(Support.UNVERIFIABLE, ["the answer does not say which model answered"], m)
+    if served == asked or served.startswith(asked) or asked.startswith(served) or served.endswith("/" + asked):
+        return Detection(Support.SUPPORTED, [f"answered by {served!r}"], m)
+    return Detection(Support.PARTIAL, [f"asked for {asked!r}, the answer names {served!r}"], m)
+

@@ -1,0 +1,46 @@
+"""Observations: facts only, as seen on the wire (or replayed from a cassette)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class Observation:
+    """One HTTP request and what came back (or why nothing did)."""
+
+    role: str  # variant, control, sample-2, turn-2…
+    method: str
+    path: str
+    request_body: Any  # the JSON sent, or raw text for a malformed-body probe
+    status: int | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    body_text: str = ""
+    error: str | None = None  # transport failure
+    timed_out: bool = False
+    elapsed_ms: float | None = None
+    ttft_ms: float | None = None  # time to the first body byte (live streams only)
+    cassette: str | None = None
+    replayed: bool = False
+    retries: int = 0
+    skipped_reason: str | None = None  # not sent (no cassette, budget…)
+    reassembled: dict[str, Any] | None = field(default=None, repr=False, compare=False)  # cache of answers.completion
+
+    @property
+    def content_type(self) -> str:
+        return self.headers.get("content-type", "")
+
+    @property
+    def is_sse(self) -> bool:
+        return "text/event-stream" in self.content_type or (
+            self.body_text.lstrip().startswith("data:") and self.status is not None and self.status < 300
+        )
+
+    def json(self) -> Any:
+        """The body parsed as JSON, or None when it is not JSON."""
+        try:
+            return json.loads(self.body_text)
+        except (ValueError, TypeError):
+            return None

@@ -1,0 +1,1 @@
+"""The wire: HTTP to the endpoint, cassettes, secrets scrubbing, recorded-traffic loading."""
