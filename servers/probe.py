@@ -110,6 +110,17 @@ def probes(m: str, tm: str):
                                       "parallel_tool_calls": False})
     add("logit_bias", {"model": m, "messages": HELLO, "temperature": 0, "max_tokens": 5,
                        "logit_bias": {"50": -100}})
+    add("user_name_field", {"model": m, "messages": [{"role": "user", "content": "Hello", "name": "alice"}],
+                            "temperature": 0})
+    # sampling that varies even on servers whose min_p default (llama.cpp: 0.05) cuts the tail
+    hot = {"temperature": 2, "top_p": 1, "min_p": 0, "max_tokens": 8}
+    add("hot_no_seed", {"model": m, "messages": HELLO, **hot})
+    add("hot_no_seed_again", {"model": m, "messages": HELLO, **hot})
+    add("hot_seed_42", {"model": m, "messages": HELLO, "seed": 42, **hot})
+    add("hot_seed_42_again", {"model": m, "messages": HELLO, "seed": 42, **hot})
+    add("hot_seed_7", {"model": m, "messages": HELLO, "seed": 7, **hot})
+    add("logit_bias_green", {"model": m, "messages": COLOUR, "temperature": 0, "max_tokens": 4,
+                             "logit_bias": {"832": -100}})
     return P
 
 

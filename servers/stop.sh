@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Stop a server started by servers/<NAME>.sh.  usage: servers/stop.sh vllm|litellm
+# Stop a server started by servers/<NAME>.sh.  usage: servers/stop.sh vllm|litellm|llama
 # Sends SIGTERM to the recorded pid (vLLM's API server then stops its engine-core child),
 # waits up to 30 s, then SIGKILLs that pid and its direct children.
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/_common.sh"
-NAME=${1:?usage: $0 vllm|litellm}
+NAME=${1:?usage: $0 vllm|litellm|llama}
 PIDF="$RUN_ROOT/$NAME/server.pid"
 [ -f "$PIDF" ] || { log "$NAME: no pid file ($PIDF)"; exit 0; }
 PID=$(cat "$PIDF")
