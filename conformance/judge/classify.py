@@ -23,6 +23,9 @@ def findings_of(obs: Observation) -> list[Finding]:
     if obs.status >= 400:
         body = obs.json()
         return schemas.check_error(body) if body is not None else []
+    if obs.path.rstrip("/").endswith("/models"):  # GET /models: a model list, not a completion
+        body = obs.json()
+        return schemas.check_model_list(body) if body is not None else []
     if obs.is_sse or (request or {}).get("stream") is True:
         return stream_rules.check_stream(parse_sse(obs.body_text), request, obs.content_type)
     body = obs.json()

@@ -19,7 +19,7 @@ from conformance.model.probes import GROUPS as PREFIX_GROUPS
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "results.schema.json"
 
 # Display order of feature groups, and the id prefix that implies each group when feature_info is silent.
-GROUPS = ("basics", "parameters", "streaming", "tools", "json", "conversations", "errors")
+GROUPS = ("basics", "parameters", "streaming", "tools", "json", "conversations", "errors", "models", "sdk")
 _PREFIX_GROUP = PREFIX_GROUPS
 SUPPORT_WORDS = ("SUPPORTED", "PARTIAL", "IGNORED", "REJECTED", "UNVERIFIABLE")
 STATUS_WORDS = ("OK", "ERROR", "TIMEOUT", "SKIPPED")
