@@ -48,6 +48,8 @@ class TargetStats:
 def _substitute(value: Any, target: Target) -> Any:
     if value == "$high_temperature":
         return target.high_temperature
+    if value == "$overflow":  # a prompt over the context window: twice as many words as it holds tokens
+        return " ".join(["echo"] * (2 * target.context_window))
     if isinstance(value, dict):
         return {k: _substitute(v, target) for k, v in value.items()}
     if isinstance(value, list):
