@@ -94,6 +94,9 @@ KNOWN_REQUEST_FIELDS: frozenset[str] = frozenset({
     "top_logprobs", "top_p", "user", "verbosity", "web_search_options",
 })  # fmt: skip
 
+#: Mistral-only request fields its API accepts (quirks/mistral.md A15); random_seed acts as seed.
+MISTRAL_ONLY_FIELDS: frozenset[str] = frozenset({"random_seed", "safe_prompt", "prompt_mode", "guardrails"})
+
 _MISTRAL_MESSAGE_KEYS: dict[str, frozenset[str]] = {
     "system": frozenset({"role", "content"}),
     "user": frozenset({"role", "content"}),
@@ -380,6 +383,8 @@ def _check_unknown(cfg: FakeConfig, body: dict[str, Any]) -> None:
     if not cfg.reject_unknown:
         return
     for name, value in body.items():
+        if cfg.param_rules == "mistral" and name in MISTRAL_ONLY_FIELDS:
+            continue
         if name not in KNOWN_REQUEST_FIELDS and name not in cfg.ignore:
             raise _ApiError(
                 f"Unrecognized request argument supplied: {name}",
@@ -858,6 +863,8 @@ def _plan(cfg: FakeConfig, raw: dict[str, Any], eff: dict[str, Any], model: str)
     prompt = "\n".join(_text(m.get("content")) for m in messages)
     deterministic = eff.get("temperature", 1.0) == 0 or (_is_number(eff.get("top_p")) and eff["top_p"] <= 0.1)
     seed = eff.get("seed")
+    if seed is None and cfg.param_rules == "mistral":
+        seed = eff.get("random_seed")
     rng = None if deterministic else (random.Random(seed) if _is_int(seed) else random.Random())
     banned = {
         int(k) for k, v in (eff.get("logit_bias") or {}).items() if _is_number(v) and v <= _BAN_THRESHOLD

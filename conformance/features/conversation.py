@@ -90,6 +90,12 @@ PROBES: list[Probe] = [
           {"messages": tool_history(), "tools": [WEATHER_TOOL], "temperature": 0}, "answer_mentions",
           {"words": ["sunny", "21"]}, control="weather_no_tools", role="hint", params=("messages",),
           hint="tool-call ids must be 9 letters or digits: map call_… ids before sending them back"),
+    Probe("conversation.assistant_last.hint_prefix", "conversation.assistant_last",
+          "The trailing assistant message with Mistral's `prefix: true`: does the fix work?",
+          {"messages": [{"role": "user", "content": HELLO},
+                        {"role": "assistant", "content": "Hello! I am", "prefix": True}], "temperature": 0},
+          "answered", role="hint", params=("messages", "prefix"),
+          hint="set `prefix: true` on a trailing assistant message"),
 ]
 
 

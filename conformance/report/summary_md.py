@@ -104,7 +104,9 @@ def render_summary_md(results: dict[str, Any], baseline: str | None = None, uses
     for name, entry in (mig or {}).get("targets", {}).items():
         for item in entry["items"]:
             if item["rank"] == "blocker":
-                fix = f" → fix: {md_fix(item['fix'])}" if item["fix"] else " (no known fix)"
+                fix = f" → fix: {md_fix(item['fix'])}" if item["fix"] else " (no fix shown to work)"
+                if item.get("sdk_call"):
+                    fix += f"; breaks the SDK call {md_fix(item['sdk_call'], 200)}"
                 blockers.append(f"{md_text(name)} · {_code(item['feature'])}: {md_text(item['difference'])}{fix}")
     sections = [
         ("Conformance FAILED", failed),

@@ -182,6 +182,7 @@ def sdk_verdict(verdict: Verdict, observations: list[Observation]) -> Verdict:
     raised = facts.get("raised")
     if raised and verdict.support is Support.REJECTED:
         verdict.notes.append(f"{facts.get('call')} raises {raised['type']}")
+    verdict.measurements.setdefault("call", facts.get("call"))
     if facts.get("version"):
         verdict.measurements.setdefault("sdk", f"openai {facts['version']} (tested {facts.get('tested')})")
     return verdict
