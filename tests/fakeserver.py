@@ -167,6 +167,7 @@ class FakeConfig:
         response_style: "openai" | "mistral" (C3/C4/C5/C6/C8: tool calls without type, content "" beside
             them, no refusal/annotations, content as thinking/text chunks when reasoning_effort is not "none",
             finish_reason "model_length" when the context fills).
+        model_created: the ``created`` of every GET /v1/models entry (OpenAI: an integer).
         context_window: prompt + answer tokens (words) the simulated model holds; a longer prompt gets a 400
             (OpenAI's context_length_exceeded, or Mistral's 3051), an answer that fills it stops there.
     """
@@ -189,6 +190,7 @@ class FakeConfig:
     param_rules: str = "openai"
     response_style: str = "openai"
     context_window: int = 4096
+    model_created: Any = 1700000000
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -1209,7 +1211,7 @@ class _Handler(BaseHTTPRequestHandler):
         if self._auth_error(cfg, headers):
             return
         entries = [
-            {"id": m, "object": "model", "created": 1700000000, "owned_by": "fakeserver"} for m in cfg.models
+            {"id": m, "object": "model", "created": cfg.model_created, "owned_by": "fakeserver"} for m in cfg.models
         ]
         if path == "/v1/models":
             self._send_json(200, {"object": "list", "data": entries})
