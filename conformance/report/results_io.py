@@ -134,6 +134,8 @@ def merge_results(results: list[dict[str, Any]], sources: list[str] | None = Non
             slot = merged["features"].setdefault(fid, {})
             for tname, cell in cells.items():
                 slot[rename.get(tname, tname)] = copy.deepcopy(cell)
+        if src_run.get("clients"):
+            run.setdefault("clients", {}).update(copy.deepcopy(src_run["clients"]))
         for key in ("suite_version", "git_sha", "record_mode"):
             if key in src_run:
                 run[key] = src_run[key]

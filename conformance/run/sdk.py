@@ -37,6 +37,11 @@ def sdk_version() -> str | None:
     return str(openai.__version__)
 
 
+def sdk_clients() -> dict[str, dict[str, str | None]]:
+    """The client libraries the sdk.* probes drove, for results.json's run.clients (the report shows them)."""
+    return {"openai": {"version": sdk_version(), "tested": TESTED_RANGE, "extra": EXTRA}}
+
+
 def _content_facts(content: Any) -> dict[str, Any]:
     return {"content_type": type(content).__name__, "content": content if isinstance(content, (str, type(None)))
             else json.loads(json.dumps(content, default=str))}
