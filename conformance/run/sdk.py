@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from conformance.features.common import HELLO, JSON_PROMPT, WEATHER, WEATHER_TOOL
+from conformance.features.common import HELLO, JSON_PROMPT, WEATHER, WEATHER_TOOL, function_tool
 from conformance.model.observation import Observation
 from conformance.model.probes import Probe
 from conformance.model.targets import Target
@@ -24,6 +24,8 @@ from conformance.wire.http import LibraryTransport, Send, library_http_client
 EXTRA = "sdk"  # pip install 'openai-conformance[sdk]'
 TESTED_RANGE = ">=2.0,<4"  # keep in step with pyproject.toml's [sdk] extra
 PLACEHOLDER_KEY = "conformance-sdk-placeholder"  # the SDK wants a key; the suite's client sends the target's
+
+STRICT_WEATHER_TOOL = function_tool("get_weather", "Get the current weather in a city.", strict=True)
 
 Scenario = Callable[[Any, LibraryTransport, str], Awaitable[dict[str, Any]]]
 
@@ -91,7 +93,8 @@ def _calls_facts(calls: Any) -> list[dict[str, Any]]:
 
 
 async def _stream_tools(client: Any, transport: LibraryTransport, model: str) -> dict[str, Any]:
-    final, events = await _final_of_stream(client, model=model, temperature=0, tools=[WEATHER_TOOL],
+    # strict: the stream helper of openai 2.x only accepts strict function tools (it parses their arguments)
+    final, events = await _final_of_stream(client, model=model, temperature=0, tools=[STRICT_WEATHER_TOOL],
                                            messages=[{"role": "user", "content": WEATHER}])
     choice = final.choices[0]
     return {"tool_calls": _calls_facts(choice.message.tool_calls), "events": events,
