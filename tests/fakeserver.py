@@ -49,6 +49,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "KNOWN_REQUEST_FIELDS",
+    "MISTRAL_REJECTS",
+    "mistral_like",
     "SENTENCES",
     "VOCAB",
     "FakeConfig",
@@ -91,6 +93,9 @@ KNOWN_REQUEST_FIELDS: frozenset[str] = frozenset({
     "service_tier", "stop", "store", "stream", "stream_options", "temperature", "tool_choice", "tools",
     "top_logprobs", "top_p", "user", "verbosity", "web_search_options",
 })  # fmt: skip
+
+#: Mistral-only request fields its API accepts (quirks/mistral.md A15); random_seed acts as seed.
+MISTRAL_ONLY_FIELDS: frozenset[str] = frozenset({"random_seed", "safe_prompt", "prompt_mode", "guardrails"})
 
 _MISTRAL_MESSAGE_KEYS: dict[str, frozenset[str]] = {
     "system": frozenset({"role", "content"}),
@@ -156,6 +161,15 @@ class FakeConfig:
         rate_limit_count: with fault "rate_limit", how many requests get a 429 before normal service.
         latency: seconds slept before answering each request.
         models: the served model ids (GET /v1/models).
+        param_rules: "openai" | "mistral" (quirks/mistral.md A9/A13/A14/A16/B6: temperature 0-1.5, top_p in
+            (0, 1], tool_choice null, tools [] and tools without parameters, assistant text with tool_calls and
+            reasoning_effort outside none..xhigh get a 422).
+        response_style: "openai" | "mistral" (C3/C4/C5/C6/C8: tool calls without type, content "" beside
+            them, no refusal/annotations, content as thinking/text chunks when reasoning_effort is not "none",
+            finish_reason "model_length" when the context fills).
+        model_created: the ``created`` of every GET /v1/models entry (OpenAI: an integer).
+        context_window: prompt + answer tokens (words) the simulated model holds; a longer prompt gets a 400
+            (OpenAI's context_length_exceeded, or Mistral's 3051), an answer that fills it stops there.
     """
 
     ignore: set[str] = field(default_factory=set)
@@ -173,6 +187,10 @@ class FakeConfig:
     rate_limit_count: int = 1000
     latency: float = 0.0
     models: tuple[str, ...] = ("fake-model",)
+    param_rules: str = "openai"
+    response_style: str = "openai"
+    context_window: int = 4096
+    model_created: Any = 1700000000
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -367,6 +385,8 @@ def _check_unknown(cfg: FakeConfig, body: dict[str, Any]) -> None:
     if not cfg.reject_unknown:
         return
     for name, value in body.items():
+        if cfg.param_rules == "mistral" and name in MISTRAL_ONLY_FIELDS:
+            continue
         if name not in KNOWN_REQUEST_FIELDS and name not in cfg.ignore:
             raise _ApiError(
                 f"Unrecognized request argument supplied: {name}",
@@ -533,6 +553,40 @@ def _check_params(cfg: FakeConfig, raw: dict[str, Any], eff: dict[str, Any]) -> 
                 )
     _check_response_format(eff)
     _check_tools(cfg, raw, eff)
+    if cfg.param_rules == "mistral":
+        _check_mistral_params(eff)
+
+
+_MISTRAL_EFFORTS = ("none", "low", "medium", "high", "xhigh")
+
+
+def _check_mistral_params(eff: dict[str, Any]) -> None:
+    """Mistral's 422s on values OpenAI accepts (quirks/mistral.md A9, A13, A14, A16, B6)."""
+    temperature = eff.get("temperature")
+    if _is_number(temperature) and temperature > 1.5:
+        raise _ApiError("Input should be less than or equal to 1.5", "temperature", status=422,
+                        detail_type="less_than_equal", value=temperature)
+    top_p = eff.get("top_p")
+    if _is_number(top_p) and top_p <= 0:
+        raise _ApiError("Input should be greater than 0", "top_p", status=422, detail_type="greater_than",
+                        value=top_p)
+    if "tool_choice" in eff and eff["tool_choice"] is None:
+        raise _ApiError("Input should be 'auto', 'none', 'any' or 'required'", "tool_choice", status=422,
+                        detail_type="enum", value=None)
+    if eff.get("tools") == []:
+        raise _ApiError("Extra inputs are not permitted", "tools", status=422, detail_type="extra_forbidden",
+                        value=[])
+    for i, tool in enumerate(eff.get("tools") or []):
+        if "parameters" not in (tool.get("function") or {}):
+            raise _ApiError("Field required", f"tools.{i}.function.parameters", status=422, detail_type="missing")
+    effort = eff.get("reasoning_effort")
+    if effort is not None and effort not in _MISTRAL_EFFORTS:
+        raise _ApiError(f"Input should be {', '.join(repr(e) for e in _MISTRAL_EFFORTS)}", "reasoning_effort",
+                        status=422, detail_type="enum", value=effort)
+    for i, msg in enumerate(eff["messages"]):
+        if msg.get("role") == "assistant" and msg.get("tool_calls") and _text(msg.get("content")):
+            raise _ApiError("Assistant message must have either content or tool_calls, but not both.",
+                            f"messages.{i}", status=422, detail_type="value_error", value=msg.get("content"))
 
 
 def _check_response_format(eff: dict[str, Any]) -> None:
@@ -577,7 +631,7 @@ def _check_tools(cfg: FakeConfig, raw: dict[str, Any], eff: dict[str, Any]) -> N
             if not isinstance(fn.get("name"), str):
                 raise _invalid(f"tools[{i}].function.name", f"Missing 'tools[{i}].function.name'.", tool)
     choice = eff.get("tool_choice", _MISSING)
-    if choice is _MISSING:
+    if choice is _MISSING or choice is None:  # an explicit null means "not set" (param_rules mistral: a 422)
         return
     if not raw.get("tools"):
         raise _invalid(
@@ -632,6 +686,7 @@ class _Choice:
     pieces: list[str] = field(default_factory=list)
     tool_calls: list[dict[str, Any]] | None = None
     logprobs: list[dict[str, Any]] | None = None
+    thinking: str | None = None  # Mistral reasoning: content becomes [thinking chunk, text chunk]
 
 
 @dataclass
@@ -810,6 +865,8 @@ def _plan(cfg: FakeConfig, raw: dict[str, Any], eff: dict[str, Any], model: str)
     prompt = "\n".join(_text(m.get("content")) for m in messages)
     deterministic = eff.get("temperature", 1.0) == 0 or (_is_number(eff.get("top_p")) and eff["top_p"] <= 0.1)
     seed = eff.get("seed")
+    if seed is None and cfg.param_rules == "mistral":
+        seed = eff.get("random_seed")
     rng = None if deterministic else (random.Random(seed) if _is_int(seed) else random.Random())
     banned = {
         int(k) for k, v in (eff.get("logit_bias") or {}).items() if _is_number(v) and v <= _BAN_THRESHOLD
@@ -864,10 +921,43 @@ def _plan(cfg: FakeConfig, raw: dict[str, Any], eff: dict[str, Any], model: str)
     include_usage = (
         isinstance(eff.get("stream_options"), dict) and eff["stream_options"].get("include_usage") is True
     )
+    _fit_context(cfg, choices, prompt_tokens)
+    if cfg.response_style == "mistral" and eff.get("reasoning_effort") not in (None, "none"):
+        for ch in choices:
+            if ch.content is not None:
+                ch.thinking = "The user greets me; I answer briefly."
     return _Plan(model, choices, usage, eff.get("stream") is True, include_usage)
 
 
-def _completion(plan: _Plan) -> dict[str, Any]:
+def _fit_context(cfg: FakeConfig, choices: list[_Choice], prompt_tokens: int) -> None:
+    """A prompt over the context window is a 400; an answer that fills the window stops there."""
+    room = cfg.context_window - prompt_tokens
+    if room < 0:
+        if cfg.response_style == "mistral":
+            raise _ApiError(f"Prompt contains {prompt_tokens} tokens and 0 draft tokens, too large for model with "
+                            f"{cfg.context_window} maximum context length", kind="semantic",
+                            mistral_type="invalid_request_invalid_args", mistral_code="3051")
+        raise _ApiError(f"This model's maximum context length is {cfg.context_window} tokens. However, your "
+                        f"messages resulted in {prompt_tokens} tokens. Please reduce the length of the messages.",
+                        "messages", kind="semantic", code="context_length_exceeded")
+    for ch in choices:
+        if ch.tool_calls is None and ch.content is not None and len(ch.pieces) > room:
+            ch.pieces = ch.pieces[:room]
+            ch.content = "".join(ch.pieces)
+            ch.finish_reason = "model_length" if cfg.response_style == "mistral" else "length"
+
+
+def _mistral_content(ch: _Choice) -> Any:
+    """Mistral's content (quirks C4/C5): "" beside tool calls, thinking/text chunks when it reasoned."""
+    if ch.tool_calls:
+        return ""
+    if ch.thinking is not None:
+        return [{"type": "thinking", "thinking": [{"type": "text", "text": ch.thinking}]},
+                {"type": "text", "text": ch.content}]
+    return ch.content
+
+
+def _completion(plan: _Plan, style: str = "openai") -> dict[str, Any]:
     """The non-streaming chat.completion body."""
     choices = []
     for index, ch in enumerate(plan.choices):
@@ -877,7 +967,12 @@ def _completion(plan: _Plan) -> dict[str, Any]:
             "refusal": None,
             "annotations": [],
         }
-        if ch.tool_calls:
+        if style == "mistral":  # no refusal/annotations (C8); tool calls without type but with index (C3)
+            message = {"role": "assistant", "content": _mistral_content(ch)}
+            if ch.tool_calls:
+                message["tool_calls"] = [{"id": c["id"], "function": c["function"], "index": k}
+                                         for k, c in enumerate(ch.tool_calls)]
+        elif ch.tool_calls:
             message["tool_calls"] = ch.tool_calls
         logprobs = {"content": ch.logprobs, "refusal": None} if ch.logprobs is not None else None
         choices.append(
@@ -919,12 +1014,18 @@ def _sse_events(cfg: FakeConfig, plan: _Plan) -> list[dict[str, Any]]:
         }
         if openai_usage:
             out["usage"] = None
+        if cfg.response_style == "mistral" and delta.get("content"):
+            out["p"] = "abcdefghij"[: 1 + len(str(delta["content"])) % 10]  # C11: padding on content chunks
         return out
 
     events = []
     for i, ch in enumerate(plan.choices):
         first = "" if ch.tool_calls is None else None
         events.append(chunk(i, {"role": "assistant", "content": first, "refusal": None}))
+    for i, ch in enumerate(plan.choices):
+        if ch.thinking is not None and cfg.response_style == "mistral":
+            thinking = [{"type": "thinking", "thinking": [{"type": "text", "text": ch.thinking}]}]
+            events.append(chunk(i, {"content": thinking}))
     longest = max((len(ch.pieces) for ch in plan.choices), default=0)
     for step in range(longest):
         for i, ch in enumerate(plan.choices):
@@ -1110,7 +1211,7 @@ class _Handler(BaseHTTPRequestHandler):
         if self._auth_error(cfg, headers):
             return
         entries = [
-            {"id": m, "object": "model", "created": 1700000000, "owned_by": "fakeserver"} for m in cfg.models
+            {"id": m, "object": "model", "created": cfg.model_created, "owned_by": "fakeserver"} for m in cfg.models
         ]
         if path == "/v1/models":
             self._send_json(200, {"object": "list", "data": entries})
@@ -1142,13 +1243,15 @@ class _Handler(BaseHTTPRequestHandler):
             fake._closing.wait()
             return
         if fault == "rate_limit" and fake._take_rate_limit(cfg):
+            limited = _openai_error(
+                "Rate limit reached for requests. Please try again in 1s.", "requests", "rate_limit_exceeded"
+            )
+            if cfg.error_style == "mistral":  # quirks/mistral.md D, rate limit (cline#9085)
+                limited = {"object": "error", "message": "Rate limit exceeded", "type": "rate_limited",
+                           "param": None, "code": "1300"}
             self._send_json(
                 429,
-                _openai_error(
-                    "Rate limit reached for requests. Please try again in 1s.",
-                    "requests",
-                    "rate_limit_exceeded",
-                ),
+                limited,
                 {
                     "Retry-After": "1",
                     "x-ratelimit-reset-requests": "1s",
@@ -1171,7 +1274,7 @@ class _Handler(BaseHTTPRequestHandler):
             )
             return
         if not plan.stream:
-            body = json.dumps(_completion(plan)).encode()
+            body = json.dumps(_completion(plan, cfg.response_style)).encode()
             if fault == "truncated_sse":  # the non-stream analogue: a body cut in half, then close
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
@@ -1337,3 +1440,24 @@ class FakeServer:
                 return False
             self._rate_served += 1
             return True
+
+
+#: OpenAI-only request fields Mistral answers with 422 extra_forbidden (quirks/mistral.md A1-A8, A15).
+MISTRAL_REJECTS: frozenset[str] = frozenset({
+    "seed", "max_completion_tokens", "stream_options", "logprobs", "top_logprobs", "logit_bias", "user", "store",
+    "safety_identifier", "modalities", "audio", "web_search_options", "verbosity", "functions", "function_call",
+    "service_tier", "prediction", "metadata", "prompt_cache_key",
+})  # fmt: skip
+
+
+def mistral_like(**overrides: Any) -> FakeConfig:
+    """A fake that answers like Mistral's API as ../shared/quirks/mistral.md documents it: 422 extra_forbidden on
+    OpenAI-only fields, Mistral's error envelope, usage on the finishing chunk, whole tool calls in one delta
+    without index, 9-alphanumeric ids, message-order 400s, Mistral's value ranges and response shapes."""
+    settings: dict[str, Any] = {
+        "reject": set(MISTRAL_REJECTS), "reject_unknown": True, "error_style": "mistral", "stream_usage": "mistral",
+        "tool_delta_style": "mistral", "tool_call_id_style": "mistral", "conversation_rules": "mistral",
+        "param_rules": "mistral", "response_style": "mistral", "unknown_model": "404",
+    }
+    settings.update(overrides)
+    return FakeConfig(**settings)

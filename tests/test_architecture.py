@@ -22,8 +22,9 @@ MAY_IMPORT = {
     "run": {"run", "features", "judge", "wire", "model"},
     "report": {"report", "model"},  # reports read results dictionaries only
 }
-FORBIDDEN = {"pytest", "httpx", "vcr", "_pytest"}
-ONLY_HERE = {"vcr": "wire/recording.py", "httpx": "wire/http.py", "pytest": "plugin.py"}
+FORBIDDEN = {"pytest", "httpx", "vcr", "_pytest", "openai"}
+# the openai SDK is a client library (the optional [sdk] extra): one module drives it, through wire/http's transport
+ONLY_HERE = {"vcr": "wire/recording.py", "httpx": "wire/http.py", "pytest": "plugin.py", "openai": "run/sdk.py"}
 PURE_LAYERS = ("model", "judge", "features", "report")  # never pytest, httpx or vcrpy
 
 

@@ -31,6 +31,10 @@ HAND_CHECKED = {
         "request.stream": "SUPPORTED",
         "errors.unknown_model": "SUPPORTED",
         "errors.invalid_value": "SUPPORTED",
+        "tools.empty_list": "REJECTED",  # 400 "`tools` must not be an empty array"
+        "tools.tool_choice.null": "PARTIAL",  # null: content null, no call; omitted: a get_weather call
+        "models.list": "SUPPORTED",
+        "errors.context_overflow": "SUPPORTED",  # 400 "maximum context length is 4096 tokens"
     },
     "litellm": {
         "chat.completion": "SUPPORTED",
@@ -41,6 +45,8 @@ HAND_CHECKED = {
         "request.stream": "SUPPORTED",
         "errors.unknown_model": "SUPPORTED",
         "errors.invalid_value": "IGNORED",
+        "models.list": "SUPPORTED",
+        "errors.context_overflow": "IGNORED",  # a mock model: 200 to a prompt of 8192 words
     },
 }
 

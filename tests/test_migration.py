@@ -7,8 +7,18 @@ from pathlib import Path
 
 import pytest
 
-from conformance.report.migration import UsesError, known_fix, load_uses, migration_diff, rank_difference
-from conformance.report.results_io import load_results
+from conformance.features.registry import PROBES
+from conformance.report.migration import (
+    FIX_CHECKS,
+    KNOWN_FIXES,
+    SDK_FEATURES,
+    UsesError,
+    known_fix,
+    load_uses,
+    migration_diff,
+    rank_difference,
+)
+from conformance.report.results_io import load_results, matches_any
 from conformance.report.summary_md import render_summary_md
 
 DATA = Path(__file__).parent / "data" / "results"
@@ -59,7 +69,10 @@ def test_expected_differences_openai_to_mistral(both: dict) -> None:
     assert items["stream.usage_chunk"]["fix"].startswith("stream usage arrives on the finishing chunk")
     assert items["errors.unknown_model"]["rank"] == "warning"
     assert "both shapes" in items["errors.unknown_model"]["fix"]
-    assert items["request.stream_options"]["fix"] == "drop stream_options; usage is always sent"
+    # no probe on the target showed that dropping stream_options works: the fix is only a suggestion
+    assert items["request.stream_options"]["fix"] is None
+    assert items["request.stream_options"]["fix_untested"] == "drop stream_options; usage is always sent"
+    assert items["request.seed"]["fix_shown_by"] == "a hint probe of this feature"
     assert items["request.safe_prompt"]["rank"] == "info"
     assert items["request.top_p"]["fix"] is None  # a timeout is not blamed on the parameter
     assert "request.n" not in items and "request.temperature" not in items  # same verdicts
@@ -85,10 +98,13 @@ def test_known_fix_globs() -> None:
 
 
 def test_decisions(both: dict) -> None:
-    diff = migration_diff(both, "openai", {"features": ["request.seed", "tools.tool_choice.required", "stream.*"]})
+    diff = migration_diff(both, "openai", {"features": ["request.seed", "tools.tool_choice.required"]})
     entry = diff["targets"]["mistral"]
     assert entry["decision"] == "go with changes"
     assert "request.seed" in entry["decision_reason"]
+    # stream.tool_call_deltas is a blocker whose fix no probe on the target showed to work
+    streams = migration_diff(both, "openai", {"features": ["request.seed", "stream.*"]})["targets"]["mistral"]
+    assert streams["decision"] == "no-go" and "stream.tool_call_deltas" in streams["decision_reason"]
     assert _items(diff)["request.seed"]["used"] is True
     assert _items(diff)["request.logprobs"]["used"] is False
     assert migration_diff(both, "openai", {"features": ["request.n"]})["targets"]["mistral"]["decision"] == "go"
@@ -125,3 +141,56 @@ def test_summary_markdown_has_migration(both: dict) -> None:
     assert "## Migration from openai" in md
     assert "send `random_seed` instead of `seed`" in md
     assert "**GO WITH CHANGES**" in md
+
+
+def _reachable(pattern: str, ids: set[str]) -> bool:
+    return any(matches_any(i, [pattern]) for i in ids)
+
+
+@pytest.mark.parametrize("table", ["KNOWN_FIXES", "FIX_CHECKS", "SDK_FEATURES"])
+def test_every_entry_is_reachable_by_a_probe(table: str) -> None:
+    """A fix (or a fix check, or an SDK mapping) keyed on a feature no probe produces can never be shown."""
+    features = {p.feature for p in PROBES}
+    entries = {"KNOWN_FIXES": KNOWN_FIXES, "FIX_CHECKS": FIX_CHECKS, "SDK_FEATURES": SDK_FEATURES}[table]
+    unreachable = [k for k in entries if not _reachable(k, features)]
+    assert not unreachable, f"{table} entries no probe can trigger: {unreachable}"
+    if table == "FIX_CHECKS":
+        ids = {p.id for p in PROBES} | {"self"}
+        assert not [probe for probe, _ in FIX_CHECKS.values() if probe not in ids]
+    if table == "SDK_FEATURES":
+        assert set(SDK_FEATURES.values()) <= features
+
+
+def test_the_reachability_check_catches_an_orphan() -> None:
+    assert not _reachable("tools.parameters_required", {p.feature for p in PROBES})  # the old, orphaned key
+
+
+def _cell(support: str, conformance: str = "OK", evidence: list[dict] | None = None, notes: list[str] | None = None
+          ) -> dict:
+    return {"status": "OK", "support": support, "conformance": conformance, "notes": notes or [],
+            "evidence": evidence or []}
+
+
+def test_a_blocker_names_the_sdk_call_that_breaks_and_a_fix_only_when_shown() -> None:
+    raised = {"probe": "sdk.openai.stream_tools", "status": "OK", "support": "UNVERIFIABLE", "conformance": "FAILED",
+              "measurements": {"call": "client.chat.completions.stream(..., tools=[...]).get_final_completion()"},
+              "notes": ["... raised TypeError on a 2xx answer: list indices must be integers or slices, not NoneType"]}
+    rejected = {"probe": "request.seed.repeat", "status": "OK", "support": "REJECTED", "conformance": "NON_STRICT",
+                "measurements": {"http_status": 422}, "notes": []}
+    results = {"targets": {"openai": {}, "mistral": {}}, "features": {
+        "stream.tool_call_deltas": {"openai": _cell("SUPPORTED"), "mistral": _cell("SUPPORTED", "FAILED", [
+            {"probe": "stream.reassembly.tool_calls", "status": "OK", "support": "SUPPORTED"}])},
+        "sdk.openai.stream_tools": {"openai": _cell("SUPPORTED"), "mistral": _cell("UNVERIFIABLE", "FAILED", [raised])},
+        "request.seed": {"openai": _cell("SUPPORTED"), "mistral": _cell("REJECTED", "NON_STRICT", [rejected])},
+    }}
+    items = _items(migration_diff(results, "openai"))
+    deltas = items["stream.tool_call_deltas"]
+    assert deltas["rank"] == "blocker"
+    assert deltas["sdk_call"].startswith("client.chat.completions.stream(..., tools=[...])")
+    assert "TypeError" in deltas["sdk_call"]
+    assert deltas["fix"] and deltas["fix_shown_by"] == "stream.reassembly.tool_calls"
+    seed = items["request.seed"]
+    assert seed["sdk_call"] == "client.chat.completions.create(...) raises openai.UnprocessableEntityError (HTTP 422)"
+    assert seed["fix"] is None and "random_seed" in seed["fix_untested"]  # no hint probe ran on the target
+    results["features"]["request.seed"]["mistral"]["notes"] = ["alternative works (SUPPORTED): send `random_seed`"]
+    assert _items(migration_diff(results, "openai"))["request.seed"]["fix"] == "send `random_seed` instead of `seed`"

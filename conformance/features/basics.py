@@ -5,8 +5,12 @@ from __future__ import annotations
 from conformance.features.common import invalid, unobservable
 from conformance.judge import answers as A
 from conformance.judge.detection import Context, Detection, detector, sent_request
+from conformance.model.observation import Observation
 from conformance.model.probes import Probe
 from conformance.model.verdicts import Support
+
+REASONING_EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh", "max")  # the OpenAI spec's enum
+
 
 PROBES: list[Probe] = [
     # model and messages
@@ -67,6 +71,12 @@ PROBES: list[Probe] = [
           "OpenAI rejects fields it does not know; a target that drops them hides typos and unsupported options.",
           {"frobnicate_conformance_probe": True}, "no_effect_expected"),
     Probe("chat.completion", "chat.completion", "The plainest request every client sends.", detector="accepted"),
+    # the migration (issue 13): reasoning_effort at each documented value (specs: ReasoningEffort)
+    *[Probe(f"request.reasoning_effort.{effort}", "request.reasoning_effort",
+            f"reasoning_effort {effort!r}, a documented value: reasoning must appear (or, for none, disappear).",
+            {"temperature": 0, "reasoning_effort": effort}, "reasoning_effect", {"effort": effort},
+            control="plain_t0", params=("reasoning_effort",))
+      for effort in REASONING_EFFORTS],
 ]
 
 
@@ -82,3 +92,40 @@ def model_echo(ctx: Context) -> Detection:
         return Detection(Support.SUPPORTED, [f"answered by {served!r}"], m)
     return Detection(Support.PARTIAL, [f"asked for {asked!r}, the answer names {served!r}"], m)
 
+
+def reasoning_shown(obs: Observation) -> tuple[bool, str]:
+    """Whether an answer shows reasoning: reasoning tokens, a reasoning field, or thinking chunks in content."""
+    tokens = (A.usage(obs).get("completion_tokens_details") or {}).get("reasoning_tokens")
+    if isinstance(tokens, int) and tokens > 0:
+        return True, f"{tokens} reasoning tokens"
+    msg = A.message(obs)
+    for key in ("reasoning_content", "reasoning"):
+        if msg.get(key):
+            return True, f"message.{key} present"
+    content = msg.get("content")
+    if isinstance(content, list) and any(isinstance(c, dict) and c.get("type") == "thinking" for c in content):
+        return True, "thinking chunks in message.content"
+    return False, "no reasoning tokens, field or chunks"
+
+
+@detector("reasoning_effect")
+def reasoning_effect(ctx: Context) -> Detection:
+    """reasoning_effort changes whether the model reasons, against the same request without it: an effort above
+    none shows reasoning the control does not, `none` removes reasoning the control shows."""
+    effort = ctx.args.get("effort")
+    got, got_how = reasoning_shown(ctx.samples[0])
+    ctrl, ctrl_how = reasoning_shown(ctx.control[0])
+    m = {"reasoning": got_how, "control_reasoning": ctrl_how}
+    if effort == "none":
+        if ctrl and not got:
+            return Detection(Support.SUPPORTED, [f"none removes reasoning (control: {ctrl_how})"], m)
+        if ctrl and got:
+            return Detection(Support.IGNORED, [f"still reasons with none: {got_how}"], m)
+        return Detection(Support.UNVERIFIABLE, ["accepted; the model does not reason by default, so none shows "
+                                               "nothing"], m)
+    if got and not ctrl:
+        return Detection(Support.SUPPORTED, [f"reasoning appears: {got_how} (control: {ctrl_how})"], m)
+    if got and ctrl:
+        return Detection(Support.UNVERIFIABLE, [f"the model reasons with or without it ({got_how})"], m)
+    return Detection(Support.UNVERIFIABLE, [f"accepted; {got_how}: not a reasoning model, or the effort is "
+                                           "hidden"], m)

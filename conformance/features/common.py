@@ -32,6 +32,12 @@ PROSE_JSON_MODE = [{"role": "system", "content": "Answer in plain prose sentence
                    {"role": "user", "content": "Describe Paris in one sentence (this request may run in json mode)."}]
 
 
+PROSE_PROMPT = "Describe Paris in one sentence."
+
+
+NAME_QUESTION = "What is my name?"
+
+
 BASE_REQUEST: dict[str, Any] = {"messages": [{"role": "user", "content": HELLO}]}
 
 
@@ -103,6 +109,12 @@ CONTROLS: dict[str, Control] = {c.name: c for c in [
             why="the JSON prompt without response_format"),
     Control("prose_no_format", {"messages": PROSE_JSON_MODE, "temperature": 0},
             why="the prose prompt that mentions json, without response_format"),
+    Control("high_temp_top_p_tiny", {"messages": user(CREATIVE), "temperature": HIGH_T, "top_p": 0.01},
+            stochastic=True, why="k samples at a high temperature with a tiny top_p (nucleus sampling on)"),
+    Control("prose_plain", {"messages": user(PROSE_PROMPT), "temperature": 0},
+            why="a prompt that never mentions JSON, without response_format"),
+    Control("name_question", {"messages": user(NAME_QUESTION), "temperature": 0},
+            why="the question of a history probe, without the history that answers it"),
 ]}
 
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from conformance.features.common import HELLO, WEATHER_TOOL, tool_history
+from conformance.features.common import HELLO, NAME_QUESTION, TOOL_CALL_ID, WEATHER, WEATHER_TOOL, tool_history
+from conformance.judge import answers as A
+from conformance.judge.detection import Context, Detection, detector
 from conformance.model.probes import Probe
+from conformance.model.verdicts import Support
 
 PROBES: list[Probe] = [
     Probe("conversation.multi_turn", "conversation.multi_turn", "A plain multi-turn exchange.",
@@ -46,4 +49,67 @@ PROBES: list[Probe] = [
                         {"role": "user", "content": "What is my name?"}], "temperature": 0}, "answered",
           params=("messages", "refusal", "annotations"),
           hint="strip null and unknown fields (refusal, annotations, audio) from echoed assistant messages"),
+    # the migration (issue 13): histories OpenAI accepts that stricter targets refuse
+    Probe("conversation.assistant_text_and_tool_calls", "conversation.assistant_text_and_tool_calls",
+          "An assistant history message with both text and tool_calls (\"Let me check.\" + a call).",
+          {"messages": [{"role": "user", "content": WEATHER},
+                        {"role": "assistant", "content": "Let me check the weather.", "tool_calls": [
+                            {"id": TOOL_CALL_ID, "type": "function",
+                             "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'}}]},
+                        {"role": "tool", "tool_call_id": TOOL_CALL_ID, "content": "Sunny, 21 degrees"}],
+           "tools": [WEATHER_TOOL], "temperature": 0}, "answer_mentions", {"words": ["sunny", "21"]},
+          control="weather_no_tools", params=("messages",),
+          hint="send assistant messages with tool_calls with content `\"\"` or null, not text"),
+    Probe("conversation.reasoning_content_echo", "conversation.reasoning_content_echo",
+          "Reasoning-aware clients echo `reasoning_content` on assistant history messages.",
+          {"messages": [{"role": "user", "content": "My name is Ada."},
+                        {"role": "assistant", "content": "Nice to meet you, Ada.",
+                         "reasoning_content": "The user told me their name."},
+                        {"role": "user", "content": NAME_QUESTION}], "temperature": 0},
+          "answer_mentions", {"words": ["ada"]}, control="name_question",
+          params=("messages", "reasoning_content"),
+          hint="strip `reasoning_content` from assistant messages before sending them back"),
+    Probe("conversation.tool_after_user", "conversation.tool_after_user",
+          "A tool message right after a user message (no tool call to answer) is a client bug OpenAI rejects.",
+          {"messages": [{"role": "user", "content": WEATHER},
+                        {"role": "tool", "tool_call_id": TOOL_CALL_ID, "content": "Sunny, 21 degrees"}],
+           "tools": [WEATHER_TOOL]}, kind="error", expect_status=400, params=("messages",)),
+    Probe("conversation.tool_call_id.openai_style", "conversation.tool_call_id",
+          "A history with OpenAI-style tool-call ids (call_…, 24+ characters), as an app migrating keeps them.",
+          {"messages": [{"role": "user", "content": WEATHER},
+                        {"role": "assistant", "content": None, "tool_calls": [
+                            {"id": "call_Conf0rmanceHistory000001", "type": "function",
+                             "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'}}]},
+                        {"role": "tool", "tool_call_id": "call_Conf0rmanceHistory000001",
+                         "content": "Sunny, 21 degrees"}],
+           "tools": [WEATHER_TOOL], "temperature": 0}, "answer_mentions", {"words": ["sunny", "21"]},
+          control="weather_no_tools", params=("messages", "tool_call_id", "id"),
+          hint="tool-call ids must be 9 letters or digits: map call_… ids before sending them back"),
+    Probe("conversation.tool_call_id.hint_nine_alnum", "conversation.tool_call_id",
+          "The same history with 9-alphanumeric ids: does the fix work?",
+          {"messages": tool_history(), "tools": [WEATHER_TOOL], "temperature": 0}, "answer_mentions",
+          {"words": ["sunny", "21"]}, control="weather_no_tools", role="hint", params=("messages",),
+          hint="tool-call ids must be 9 letters or digits: map call_… ids before sending them back"),
+    Probe("conversation.assistant_last.hint_prefix", "conversation.assistant_last",
+          "The trailing assistant message with Mistral's `prefix: true`: does the fix work?",
+          {"messages": [{"role": "user", "content": HELLO},
+                        {"role": "assistant", "content": "Hello! I am", "prefix": True}], "temperature": 0},
+          "answered", role="hint", params=("messages", "prefix"),
+          hint="set `prefix: true` on a trailing assistant message"),
 ]
+
+
+@detector("answer_mentions")
+def answer_mentions(ctx: Context) -> Detection:
+    """The history reached the model: the answer uses what only the history says (a name, a tool result),
+    where the control (the same question without that history) does not."""
+    words = [str(w).lower() for w in ctx.args.get("words", [])]
+    got, ctrl = A.text(ctx.samples[0]), A.text(ctx.control[0]) if ctx.control else ""
+    m = {"answer": got[:200], "control_answer": ctrl[:200]}
+    if not any(w in got.lower() for w in words):
+        return Detection(Support.UNVERIFIABLE, [f"accepted, but the answer does not use the history ({got[:80]!r}): "
+                                               "this model does not show whether it was read"], m)
+    if any(w in ctrl.lower() for w in words):
+        return Detection(Support.UNVERIFIABLE, ["the answer uses the history, but the control without it says the "
+                                               "same"], m)
+    return Detection(Support.SUPPORTED, [f"the answer uses the history: {got[:100]!r}"], m)

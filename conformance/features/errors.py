@@ -17,4 +17,10 @@ PROBES: list[Probe] = [
           {"messages": DROP}, kind="error", expect_status=400, params=("messages",)),
     Probe("errors.invalid_value", "errors.invalid_value", "An out-of-range value is a 400 naming the field.",
           {"temperature": 5}, kind="error", expect_status=400, params=("temperature",)),
+    # the migration (issue 13)
+    Probe("errors.context_overflow", "errors.context_overflow",
+          "A prompt over the context window: OpenAI answers 400 context_length_exceeded; a 2xx is judged by its "
+          "finish_reason (values outside OpenAI's enum, e.g. model_length, fail the schema).",
+          {"messages": [{"role": "user", "content": "$overflow"}], "max_tokens": 16}, kind="error",
+          expect_status=400, params=("messages",)),
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from conformance.features.common import CITY_SCHEMA, JSON_PROMPT, PROSE_JSON_MODE, invalid, user
+from conformance.features.common import CITY_SCHEMA, JSON_PROMPT, PROSE_JSON_MODE, PROSE_PROMPT, invalid, user
 from conformance.judge import answers as A
 from conformance.judge.detection import Context, Detection, detector, sent_request
 from conformance.model.probes import Probe
@@ -47,6 +47,18 @@ PROBES: list[Probe] = [
           {"messages": user(JSON_PROMPT), "temperature": 0, "response_format": {"type": "json_schema", "json_schema": {
               "name": "city", "strict": True, "schema": {"oneOf": [CITY_SCHEMA, {"type": "string"}]}}}},
           kind="invalid", params=("response_format",)),
+    # the migration (issue 13)
+    Probe("json.json_schema.no_strict", "json.json_schema.no_strict",
+          "json_schema without `strict` (it defaults to false): the schema should still shape the answer.",
+          {"messages": user(JSON_PROMPT), "temperature": 0, "response_format": {"type": "json_schema", "json_schema": {
+              "name": "city", "schema": CITY_SCHEMA}}}, "json_schema", control="json_no_format",
+          params=("response_format",)),
+    Probe("json.json_object.no_json_word", "json.json_object.no_json_word",
+          "JSON mode on a prompt that never mentions JSON: OpenAI answers 400 (the word `json` must appear); "
+          "Mistral warns of an endless whitespace answer. What does the target do?",
+          {"messages": user(PROSE_PROMPT), "temperature": 0, "max_tokens": 200,
+           "response_format": {"type": "json_object"}}, "json_object", control="prose_plain",
+          params=("response_format", "messages")),
 ]
 
 

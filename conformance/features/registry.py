@@ -7,14 +7,25 @@ stream.*, tools.*, json.*, conversation.*, errors.*.
 
 from __future__ import annotations
 
-from conformance.features import basics, conversation, errors, generic, json, sampling, streaming, tools
+from conformance.features import (
+    basics,
+    conversation,
+    errors,
+    generic,
+    json,
+    models,
+    sampling,
+    sdk,
+    streaming,
+    tools,
+)
 from conformance.features.common import BASE_REQUEST, CONTROLS
 from conformance.model.probes import Probe
 
 __all__ = ["BASE_REQUEST", "CONTROLS", "PARAMETERS", "PROBES", "generic", "probe_by_id"]
 
 PROBES: list[Probe] = [*basics.PROBES, *sampling.PROBES, *json.PROBES, *streaming.PROBES, *tools.PROBES,
-                       *conversation.PROBES, *errors.PROBES]
+                       *conversation.PROBES, *errors.PROBES, *models.PROBES, *sdk.PROBES]
 PARAMETERS: list[Probe] = [p for p in PROBES if p.feature.startswith("request.")]
 
 

@@ -79,6 +79,22 @@ PROBES: list[Probe] = [
     Probe("request.top_logprobs.alternatives", "request.top_logprobs", "k most likely alternatives per token.",
           {"temperature": 0, "logprobs": True, "top_logprobs": 3}, "logprobs", params=("top_logprobs",)),
     invalid("top_logprobs", 50, "top_logprobs above 20", logprobs=True),
+    # the migration (issue 13): the edges of OpenAI's documented ranges
+    Probe("request.temperature.top_of_range", "request.temperature",
+          "temperature 2.0, the top of OpenAI's documented range (0-2), must be accepted and add variety.",
+          {"messages": user(CREATIVE), "temperature": 2.0, "top_p": 1}, "varies", control="creative_t0",
+          stochastic=True, params=("temperature",), hint="clamp temperature to the target's range (Mistral: 0-1.5)"),
+    Probe("request.temperature.hint_clamped", "request.temperature",
+          "temperature 1.5 (Mistral's maximum): does clamping work?",
+          {"messages": user(CREATIVE), "temperature": 1.5, "top_p": 1}, "varies", control="creative_t0",
+          stochastic=True, role="hint", params=("temperature",),
+          hint="clamp temperature to the target's range (Mistral: 0-1.5)"),
+    Probe("request.top_p.zero", "request.top_p", "top_p 0, the bottom edge of OpenAI's range: greedy decoding.",
+          {"messages": user(CREATIVE), "temperature": HIGH_T, "top_p": 0}, "deterministic", control="high_temp",
+          stochastic=True, params=("top_p",), hint="send top_p in (0, 1]: a tiny positive value instead of 0"),
+    Probe("request.top_p.one", "request.top_p", "top_p 1, the top edge: the whole distribution, no truncation.",
+          {"messages": user(CREATIVE), "temperature": HIGH_T, "top_p": 1}, "varies",
+          control="high_temp_top_p_tiny", stochastic=True, params=("top_p",)),
 ]
 
 

@@ -40,6 +40,10 @@ PROBES: list[Probe] = [
     Probe("stream.n_choices", "stream.n_interleave", "n > 1 streams interleave choices by index.",
           {"stream": True, "messages": user(CREATIVE), "temperature": HIGH_T, "n": 2}, "n_choices",
           params=("n",)),
+    # the migration (issue 13): quirks/mistral.md C11
+    Probe("stream.padding", "stream.padding",
+          "Chunks carry only fields OpenAI clients know (OpenAI pads with `obfuscation`; Mistral with `p`).",
+          {"stream": True, "temperature": 0}, "chunk_fields"),
 ]
 
 
@@ -147,3 +151,23 @@ def _norm_json(value: Any) -> Any:
     except ValueError:
         return value
 
+
+# Top-level chunk fields OpenAI sends (the chunk schema's properties, and OpenAI's own padding field).
+OPENAI_CHUNK_FIELDS = frozenset({"id", "object", "created", "model", "system_fingerprint", "choices", "usage",
+                                 "service_tier", "obfuscation"})
+
+
+@detector("chunk_fields")
+def chunk_fields(ctx: Context) -> Detection:
+    """Every chunk's top-level fields are ones OpenAI sends; extra fields (Mistral's `p`) are named."""
+    from conformance.model.sse import parse_sse
+
+    chunks = [c for c in parse_sse(ctx.samples[0].body_text).chunks if isinstance(c, dict)]
+    extra = sorted({k for c in chunks for k in c if k not in OPENAI_CHUNK_FIELDS})
+    m = {"chunks": len(chunks), "extra_fields": extra}
+    if not chunks:
+        return Detection(Support.UNVERIFIABLE, ["no chunks to read"], m)
+    if extra:
+        return Detection(Support.PARTIAL, [f"chunks carry fields OpenAI does not send: {', '.join(extra)} (strict "
+                                          "chunk parsers break; ignore unknown fields)"], m)
+    return Detection(Support.SUPPORTED, [f"{len(chunks)} chunks, only fields OpenAI sends"], m)

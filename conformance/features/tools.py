@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from conformance.features.common import HELLO, TOOLS, TWO_CITIES, WEATHER, WEATHER_TOOL, function_tool, invalid, user
+from conformance.features.common import (
+    CREATIVE,
+    HELLO,
+    TOOLS,
+    TWO_CITIES,
+    WEATHER,
+    WEATHER_TOOL,
+    function_tool,
+    invalid,
+    user,
+)
 from conformance.judge import answers as A
 from conformance.judge.detection import Context, Detection, detector, followup
 from conformance.model.findings import Finding
@@ -83,6 +93,34 @@ PROBES: list[Probe] = [
           "followup_uses_result", {"id_style": "native", "expect_any": ["sunny", "21"]}, followup="tool_result",
           role="hint", params=("tool_call_id", "messages"),
           hint="tool-call ids must be 9 letters or digits: map call_… ids before sending them back"),
+    # the migration (issue 13): shapes OpenAI accepts that stricter targets refuse
+    Probe("tools.no_parameters", "tools.no_parameters",
+          "A function tool without `parameters` is valid for OpenAI (a tool that takes no arguments).",
+          {"messages": user(WEATHER), "temperature": 0, "tools": [{"type": "function", "function": {
+              "name": "get_weather", "description": "Get the current weather where the user is."}}]},
+          "tool_called", {"name": "get_weather", "absent": "UNVERIFIABLE"}, params=("tools",),
+          hint="always send `function.parameters` (an empty object schema is fine)"),
+    Probe("tools.no_parameters.hint_empty_schema", "tools.no_parameters",
+          "The same tool with an empty parameters schema: does the fix work?",
+          {"messages": user(WEATHER), "temperature": 0, "tools": [{"type": "function", "function": {
+              "name": "get_weather", "description": "Get the current weather where the user is.",
+              "parameters": {"type": "object", "properties": {}}}}]},
+          "tool_called", {"name": "get_weather", "absent": "UNVERIFIABLE"}, role="hint", params=("tools",),
+          hint="always send `function.parameters` (an empty object schema is fine)"),
+    Probe("tools.empty_list", "tools.empty_list",
+          "`tools: []` (agents with no tool enabled) must answer as if no tools were sent.",
+          {"temperature": 0, "tools": []}, "like_control", control="plain_t0",
+          alternates=({"messages": user(CREATIVE)},), params=("tools",),
+          hint="omit `tools` when the list is empty"),
+    Probe("tools.tool_choice.null", "tools.tool_choice.null",
+          "`tool_choice: null` (an unset option serialised) must mean the default, not `none` and not an error.",
+          {"messages": user(WEATHER), "temperature": 0, "tools": [WEATHER_TOOL], "tool_choice": None},
+          "like_control", control="tools_t0", alternates=({"tool_choice": "none"},), params=("tool_choice",),
+          hint="omit tool_choice instead of sending null"),
+    Probe("tools.call_shape", "tools.call_shape",
+          "Each tool call is {id, type: \"function\", function: {name, arguments}}; code switches on `type`.",
+          {"messages": user(WEATHER), "temperature": 0, "tools": [WEATHER_TOOL]}, "call_shape",
+          control="weather_no_tools"),
 ]
 
 
@@ -242,3 +280,49 @@ def tool_choice_effect(ctx: Context) -> Detection:
     return Detection(Support.SUPPORTED, [f"required forced {forced_calls}; none prevented the call", *notes], m,
                      findings)
 
+
+def _answer_key(obs: Observation) -> tuple[tuple[str, ...], str]:
+    return tuple(_call_names(obs)), A.text(obs).strip()
+
+
+@detector("like_control")
+def like_control(ctx: Context) -> Detection:
+    """A value that means "nothing" (`tools: []`, `tool_choice: null`) answers like the control without it.
+
+    The alternate must answer differently from the control (another prompt, or `tool_choice: none`): only then
+    does an equal answer show that the value was read as absent, not that the model answers the same anyway.
+    """
+    got, ctrl = _answer_key(ctx.samples[0]), _answer_key(ctx.control[0])
+    alt = _answer_key(ctx.alternates[0]) if ctx.alternates else None
+    m = {"variant": [list(got[0]), got[1][:120]], "control": [list(ctrl[0]), ctrl[1][:120]],
+         "alternate": [list(alt[0]), alt[1][:120]] if alt else None}
+    if got != ctrl:
+        return Detection(Support.PARTIAL, [f"accepted, but the answer differs from the request without it: "
+                                          f"calls {list(got[0])} vs {list(ctrl[0])}"], m)
+    if alt is None or alt == ctrl:
+        return Detection(Support.UNVERIFIABLE, ["accepted and answers like the control, but so does a request that "
+                                               "must answer differently: this model cannot show the difference"], m)
+    return Detection(Support.SUPPORTED, ["answers exactly as without it (and a request that must differ does)"], m)
+
+
+@detector("call_shape")
+def call_shape(ctx: Context) -> Detection:
+    """Tool calls carry id, type "function", function.name and string arguments (the control, without tools,
+    makes no call: the calls are the tools' effect)."""
+    obs = ctx.samples[0]
+    notes, m, findings = _tool_notes(obs)
+    calls = A.tool_calls(obs)
+    if not calls:
+        return Detection(Support.UNVERIFIABLE, ["the model made no tool call: no shape to check"], m, findings)
+    if A.tool_calls(ctx.control[0]):
+        return Detection(Support.UNVERIFIABLE, ["the control without tools also returned tool calls"], m, findings)
+    missing = sorted({f for c in calls for f, ok in (
+        ("id", isinstance(c.get("id"), str) and bool(c.get("id"))), ("type", c.get("type") == "function"),
+        ("function.name", isinstance((c.get("function") or {}).get("name"), str)),
+        ("function.arguments (a string)", isinstance((c.get("function") or {}).get("arguments"), str))) if not ok})
+    m["missing"] = missing
+    if missing:
+        return Detection(Support.PARTIAL, [f"tool calls lack {', '.join(missing)}: code that switches on "
+                                          "tool_call.type or reads these fields breaks", *notes], m, findings)
+    return Detection(Support.SUPPORTED, ["every tool call has id, type \"function\", name and string arguments",
+                                        *notes], m, findings)

@@ -23,6 +23,9 @@ def findings_of(obs: Observation) -> list[Finding]:
     if obs.status >= 400:
         body = obs.json()
         return schemas.check_error(body) if body is not None else []
+    if obs.path.rstrip("/").endswith("/models"):  # GET /models: a model list, not a completion
+        body = obs.json()
+        return schemas.check_model_list(body) if body is not None else []
     if obs.is_sse or (request or {}).get("stream") is True:
         return stream_rules.check_stream(parse_sse(obs.body_text), request, obs.content_type)
     body = obs.json()
@@ -49,7 +52,11 @@ def _unusable(observations: list[Observation]) -> Verdict | None:
         if obs.status >= 500 or obs.status == 429:
             reading = read_error(obs.body_text)
             retried = f" after {obs.retries} retries" if obs.retries else ""
-            return Verdict(Status.ERROR, notes=[f"{obs.role}: HTTP {obs.status}{retried}: {reading.message[:300]}"])
+            notes = [f"{obs.role}: HTTP {obs.status}{retried}: {reading.message[:300]}"]
+            if obs.status == 429:  # never a verdict, but the body shape is a finding for clients' retry code
+                notes.append(rate_limit_note(obs))
+                return Verdict(Status.ERROR, notes=notes, measurements={"rate_limit_body": reading.shape})
+            return Verdict(Status.ERROR, notes=notes)
         if obs.status < 300 and not obs.is_sse and obs.json() is None:
             return Verdict(Status.ERROR, notes=[(f"{obs.role}: HTTP {obs.status} with a body that is not JSON: "
                                                  f"{obs.body_text[:120]!r}")])
@@ -71,6 +78,19 @@ def _unusable(observations: list[Observation]) -> Verdict | None:
                                                      f"{len(stream.events)} events: no finish_reason and no "
                                                      "[DONE] (a dropped connection, not an answer to judge)")])
     return None
+
+
+def rate_limit_note(obs: Observation) -> str:
+    """How a 429 body compares with OpenAI's {"error": {message, type, param, code}} (clients read it to back off)."""
+    reading = read_error(obs.body_text)
+    body = obs.json()
+    findings = schemas.check_error(body) if body is not None else []
+    code = reading.code
+    if reading.shape == "openai" and not findings:
+        return "429 body: OpenAI's error envelope"
+    what = SHAPE_NOTES.get(reading.shape, reading.shape)
+    detail = f" ({findings[0].pointer or '/'}: {findings[0].message})" if findings else ""
+    return f"429 body not OpenAI-shaped: {what}{detail}" + (f"; code {code!r}" if code else "")
 
 
 def _finished(chunks: list[Any]) -> bool:

@@ -26,6 +26,7 @@ class Observation:
     replayed: bool = False
     retries: int = 0
     skipped_reason: str | None = None  # not sent (no cassette, budget…)
+    client: dict[str, Any] | None = None  # what a client library (the openai SDK) made of the answer: facts only
     reassembled: dict[str, Any] | None = field(default=None, repr=False, compare=False)  # cache of answers.completion
 
     @property

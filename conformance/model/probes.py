@@ -20,6 +20,8 @@ GROUPS = {
     "conversation": "conversations",
     "errors": "errors",
     "chat": "basics",
+    "models": "models",
+    "sdk": "sdk",
 }
 
 # What kind of probe decides how a 2xx / 4xx answer is read (see classify.py).
@@ -28,6 +30,7 @@ KINDS = (
     "invalid",  # a value OpenAI rejects: 4xx = REJECTED (as OpenAI), 2xx = IGNORED (accepted silently)
     "error",  # a client error OpenAI answers with a 4xx: 4xx = SUPPORTED, 2xx = IGNORED
 )
+CLIENTS = ("http", "openai-sdk")  # who sends the probe's requests
 ROLES = (
     "support",  # decides the feature's support verdict
     "check",  # adds notes and conformance only (e.g. invalid values)
@@ -66,6 +69,9 @@ class Probe:
     expect_status: int | None = None  # the status OpenAI answers (error probes)
     hint: str | None = None  # what to change when the target rejects or ignores this
     needs: tuple[str, ...] = ()  # preconditions, e.g. ("stream",)
+    method: str = "POST"
+    path: str = "/chat/completions"  # joined to the target's base URL
+    client: str = "http"  # http (the suite's own requests) | openai-sdk (a scenario of run/sdk.py, named by args)
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -74,6 +80,8 @@ class Probe:
             raise ValueError(f"probe {self.id}: role {self.role!r} not in {ROLES}")
         if self.feature.split(".")[0] not in GROUPS:
             raise ValueError(f"probe {self.id}: feature {self.feature!r} must start with one of {list(GROUPS)}")
+        if self.client not in CLIENTS:
+            raise ValueError(f"probe {self.id}: client {self.client!r} not in {CLIENTS}")
 
     @property
     def group(self) -> str:

@@ -48,6 +48,7 @@ class Target:
     max_tokens: int | None = None
     high_temperature: float = 1.0
     samples: int = 3
+    context_window: int = 4096  # tokens the model holds (errors.context_overflow sends twice as many words)
     retries: int = 3
     timeouts: Timeouts = field(default_factory=Timeouts)
     notes: str = ""

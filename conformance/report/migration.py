@@ -39,8 +39,9 @@ from conformance.report.results_io import (
 RANKS = ("blocker", "warning", "info")
 DECISIONS = {
     "go": "no feature the app uses is a blocker or a warning",
-    "go with changes": "every blocker the app uses has a known fix, or a used feature is weaker (warning)",
-    "no-go": "a feature the app uses is a blocker with no known fix",
+    "go with changes": "every blocker the app uses has a fix a probe showed to work on that target, or a used "
+    "feature is weaker (warning)",
+    "no-go": "a feature the app uses is a blocker with no fix shown to work on that target",
 }
 
 # Known fixes keyed by feature id (globs allowed; exact ids are tried first). Sources: quirks/mistral.md.
@@ -56,38 +57,123 @@ KNOWN_FIXES: dict[str, str] = {
     "request.temperature": "clamp temperature to the target's range (Mistral: 0–1.5)",
     "request.top_p": "send top_p in (0, 1]",
     "request.response_format.json_schema": "send both `name` and `schema` in json_schema",
-    "request.developer_role": "send the `system` role instead of `developer`",
     "tools.tool_choice.required": 'map `tool_choice: "required"` to `"any"`',
     "tools.tool_choice.named": 'send only the named tool in `tools` and `tool_choice: "any"`',
-    "tools.tool_choice.none_null": "omit tool_choice instead of sending null",
+    "tools.tool_choice.null": "omit tool_choice instead of sending null",
     "tools.followup_turn": "tool-call ids must be 9 letters or digits",
-    "tools.tool_call_id*": "tool-call ids must be 9 letters or digits",
-    "tools.*id*": "tool-call ids must be 9 letters or digits",
     "tools.call_shape": 'default a missing tool_call `type` to "function"',
-    "tools.parameters_required": "always send `function.parameters` (an empty object schema is fine)",
+    "tools.no_parameters": "always send `function.parameters` (an empty object schema is fine)",
+    "tools.empty_list": "omit `tools` when the list is empty",
     "stream.usage_chunk": "stream usage arrives on the finishing chunk; read usage from any chunk, "
     "do not assume choices: []",
     "stream.tool_call_deltas": "accept whole tool calls in one delta, without `index` or `type`; "
     "key them by position",
     "stream.padding": "ignore unknown chunk fields (`p`, `obfuscation`)",
-    "stream.finish_reason": "map `model_length` to `length` and handle `error`",
+    "errors.context_overflow": "map finish_reason `model_length` to `length` and handle `error`; read the "
+    "context-length error in the target's shape",
     "errors.*": "parse error bodies in both shapes: {\"error\": {\"message\"}} and flat {\"message\"} "
     "(message may be an object with `detail`)",
-    "conversation.trailing_assistant": "end with a user message, or set `prefix: true` on the trailing "
+    "conversation.assistant_last": "end with a user message, or set `prefix: true` on the trailing "
     "assistant message",
     "conversation.user_after_tool": "insert an assistant turn between a tool result and the next user message",
     "conversation.tool_after_user": "send tool messages only right after the assistant message with tool_calls",
     "conversation.tool_result_count": "send exactly one tool result per tool call",
     "conversation.tool_call_id*": "tool-call ids must be 9 letters or digits",
-    "conversation.assistant_content_and_tool_calls": "send assistant messages with tool_calls with content "
+    "conversation.assistant_text_and_tool_calls": "send assistant messages with tool_calls with content "
     '`""` or null, not text',
-    "conversation.message_name": "drop `name` from user/system/assistant messages (keep it on tool messages)",
-    "conversation.extra_message_keys": "send only role/content/tool_calls on messages: drop `refusal`, "
-    "`reasoning_content`, `name`, `metadata`",
+    "conversation.user_name": "drop `name` from user/system/assistant messages (keep it on tool messages)",
+    "conversation.assistant_echo": "send only role/content/tool_calls on messages: drop `refusal`, "
+    "`annotations`, `reasoning_content`, `name`, `metadata`",
+    "conversation.reasoning_content_echo": "strip `reasoning_content` from assistant messages before sending "
+    "them back",
     "conversation.developer_role": "send the `system` role instead of `developer`",
     "conversation.*": "follow the target's message-order rules: last message user/tool (or assistant with "
     "prefix), an assistant turn between tool and user, one tool result per call, 9-character tool-call ids",
 }
+
+# A fix is shown only where a probe on that target shows it works (issue 13). A feature's own `hint` probes do
+# that (their note "alternative works"); these features are shown by another probe on the same target:
+# feature → (probe id, the supports of that probe that show the fix works). "self" is the feature's own probes,
+# for fixes that are a way of reading the target's answer: the suite read it that way, so the reading works.
+FIX_CHECKS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "request.top_p": ("request.top_p.tiny", ("SUPPORTED",)),
+    "tools.empty_list": ("chat.completion", ("SUPPORTED",)),
+    "tools.tool_choice.null": ("tools.tool_choice.auto", ("SUPPORTED", "UNVERIFIABLE")),
+    "stream.tool_call_deltas": ("stream.reassembly.tool_calls", ("SUPPORTED",)),
+    "stream.usage_chunk": ("self", ("SUPPORTED", "PARTIAL")),
+    "stream.padding": ("self", ("PARTIAL",)),
+    "tools.call_shape": ("self", ("PARTIAL",)),
+    "errors.*": ("self", ("SUPPORTED",)),
+}
+
+# The official SDK call a feature's requests are made with, and the sdk.* feature that runs that call.
+SDK_FEATURES: dict[str, str] = {
+    "stream.tool_call_deltas": "sdk.openai.stream_tools",
+    "tools.followup_turn": "sdk.openai.tools",
+    "conversation.tool_call_id": "sdk.openai.tools",
+    "request.response_format.json_schema": "sdk.openai.parse",
+    "json.json_schema*": "sdk.openai.parse",
+    "stream.*": "sdk.openai.stream",
+    "request.stream*": "sdk.openai.stream",
+    "chat.completion": "sdk.openai.chat",
+}
+# What openai-python raises for a status (its documented mapping): a rejected parameter breaks the call like this.
+SDK_ERRORS = {400: "BadRequestError", 401: "AuthenticationError", 403: "PermissionDeniedError", 404: "NotFoundError",
+              409: "ConflictError", 422: "UnprocessableEntityError", 429: "RateLimitError"}
+
+
+def _probe_records(results: dict[str, Any], target: str) -> dict[str, dict[str, Any]]:
+    """Every probe record of `target`, by probe id."""
+    out: dict[str, dict[str, Any]] = {}
+    for per_target in results.get("features", {}).values():
+        for rec in (per_target.get(target) or {}).get("evidence") or []:
+            out[rec.get("probe")] = rec
+    return out
+
+
+def _pattern_value(table: dict[str, Any], fid: str) -> Any:
+    if fid in table:
+        return table[fid]
+    return next((v for k, v in table.items() if "*" in k and matches_any(fid, [k])), None)
+
+
+def fix_shown(results: dict[str, Any], fid: str, target: str) -> str | None:
+    """Which probe on `target` shows that the fix for `fid` works, or None when none does."""
+    res = cell(results, fid, target) or {}
+    if any(str(n).startswith("alternative works") for n in res.get("notes") or []):
+        return "a hint probe of this feature"
+    check = _pattern_value(FIX_CHECKS, fid)
+    if check is None:
+        return None
+    probe, supports = check
+    if probe == "self":
+        return "this feature's probes (the suite read the answer that way)" if res.get("status") == "OK" and (
+            res.get("support") in supports) else None
+    rec = _probe_records(results, target).get(probe)
+    return probe if rec and rec.get("status") == "OK" and rec.get("support") in supports else None
+
+
+def sdk_call_that_breaks(results: dict[str, Any], fid: str, target: str) -> str | None:
+    """The official SDK call that breaks for this feature on `target`, when the run shows one."""
+    res = cell(results, fid, target) or {}
+    if res.get("status") != "OK":
+        return None
+    sdk_fid = fid if fid.startswith("sdk.") else _pattern_value(SDK_FEATURES, fid)
+    sdk = cell(results, sdk_fid, target) if sdk_fid else None
+    if sdk and sdk.get("status") == "OK" and (sdk.get("conformance") == "FAILED" or sdk.get("support") == "REJECTED"):
+        rec = next(iter(sdk.get("evidence") or []), {})
+        call = (rec.get("measurements") or {}).get("call") or sdk_fid
+        note = str((rec.get("notes") or sdk.get("notes") or [""])[0])
+        return (note if note.startswith(call) else f"{call}: {note}")[:400]
+    if res.get("support") == "REJECTED" and not fid.startswith("sdk."):
+        status = next((r.get("measurements", {}).get("http_status") for r in res.get("evidence") or []
+                       if r.get("support") == "REJECTED"), None)
+        if isinstance(status, int):
+            call = "client.chat.completions.stream(...)" if fid.startswith("stream.") else \
+                "client.chat.completions.create(...)"
+            return f"{call} raises openai.{SDK_ERRORS.get(status, 'APIStatusError')} (HTTP {status})"
+    return None
+
 
 class UsesError(ValueError):
     """A --uses file that cannot be read: the message names the file and the expected shape."""
@@ -156,7 +242,9 @@ def migration_diff(results: dict[str, Any], baseline: str, uses: dict[str, Any] 
     Returns {"baseline", "uses", "ranks", "decisions", "targets": {name: {"items": [...],
     "counts": {rank: n}, "decision", "decision_reason"}}}. Items are sorted blocker, warning, info, then
     in report order; each has feature, title, group, rank, baseline/target verdicts (three axes and a
-    display word), difference, fix, fix_source ("hint" | "known" | None) and used (bool | None).
+    display word), difference, fix (only when a probe on that target shows it works: fix_shown_by names it;
+    otherwise fix_untested holds the suggestion), fix_source ("hint" | "known" | None), sdk_call (for a blocker:
+    the official SDK call that breaks, when the run shows one) and used (bool | None).
     """
     if baseline not in results.get("targets", {}):
         known = ", ".join(results.get("targets", {})) or "none"
@@ -183,7 +271,9 @@ def migration_diff(results: dict[str, Any], baseline: str, uses: dict[str, Any] 
             rank = rank_difference(base, tgt)
             hint = (tgt or {}).get("hint")
             verified = tgt is not None and tgt.get("status") == "OK"
-            fix = hint or (known_fix(fid) if rank != "info" and verified else None)
+            suggested = hint or (known_fix(fid) if rank != "info" and verified else None)
+            shown_by = fix_shown(results, fid, name) if suggested else None
+            fix = suggested if shown_by else None
             items.append({
                 "feature": fid,
                 "title": feature_title(results, fid),
@@ -195,7 +285,10 @@ def migration_diff(results: dict[str, Any], baseline: str, uses: dict[str, Any] 
                 "target_word": verdict_text(tgt),
                 "difference": _difference(base, tgt),
                 "fix": fix,
-                "fix_source": "hint" if hint else ("known" if fix else None),
+                "fix_source": ("hint" if hint else "known") if fix else None,
+                "fix_shown_by": shown_by,
+                "fix_untested": None if fix else suggested,
+                "sdk_call": sdk_call_that_breaks(results, fid, name) if rank == "blocker" else None,
                 "used": matches_any(fid, patterns) if patterns is not None else None,
                 "_order": order,
             })

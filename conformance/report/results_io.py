@@ -19,7 +19,7 @@ from conformance.model.probes import GROUPS as PREFIX_GROUPS
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "results.schema.json"
 
 # Display order of feature groups, and the id prefix that implies each group when feature_info is silent.
-GROUPS = ("basics", "parameters", "streaming", "tools", "json", "conversations", "errors")
+GROUPS = ("basics", "parameters", "streaming", "tools", "json", "conversations", "errors", "models", "sdk")
 _PREFIX_GROUP = PREFIX_GROUPS
 SUPPORT_WORDS = ("SUPPORTED", "PARTIAL", "IGNORED", "REJECTED", "UNVERIFIABLE")
 STATUS_WORDS = ("OK", "ERROR", "TIMEOUT", "SKIPPED")
@@ -134,6 +134,8 @@ def merge_results(results: list[dict[str, Any]], sources: list[str] | None = Non
             slot = merged["features"].setdefault(fid, {})
             for tname, cell in cells.items():
                 slot[rename.get(tname, tname)] = copy.deepcopy(cell)
+        if src_run.get("clients"):
+            run.setdefault("clients", {}).update(copy.deepcopy(src_run["clients"]))
         for key in ("suite_version", "git_sha", "record_mode"):
             if key in src_run:
                 run[key] = src_run[key]

@@ -80,6 +80,9 @@ def render_summary_md(results: dict[str, Any], baseline: str | None = None, uses
         f"{'complete' if run.get('complete') else '**INCOMPLETE**'} · {run.get('requests', 0)} requests · "
         f"{tokens} tokens · targets: {', '.join(md_text(n) for n in names)}"
     )
+    for lib, c in (run.get("clients") or {}).items():
+        lines.append(f"\n{md_text(lib)} SDK {md_text(c.get('version') or 'not installed')} (sdk.* probes; tested "
+                     f"{md_text(lib)}{md_text(c.get('tested') or '')})")
     lines.append("")
     for problem in run.get("problems") or []:
         lines.append(f"> **Problem:** {md_text(problem)}")
@@ -104,7 +107,9 @@ def render_summary_md(results: dict[str, Any], baseline: str | None = None, uses
     for name, entry in (mig or {}).get("targets", {}).items():
         for item in entry["items"]:
             if item["rank"] == "blocker":
-                fix = f" → fix: {md_fix(item['fix'])}" if item["fix"] else " (no known fix)"
+                fix = f" → fix: {md_fix(item['fix'])}" if item["fix"] else " (no fix shown to work)"
+                if item.get("sdk_call"):
+                    fix += f"; breaks the SDK call {md_fix(item['sdk_call'], 200)}"
                 blockers.append(f"{md_text(name)} · {_code(item['feature'])}: {md_text(item['difference'])}{fix}")
     sections = [
         ("Conformance FAILED", failed),

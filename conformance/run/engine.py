@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +17,7 @@ from conformance.model.observation import Observation
 from conformance.model.probes import Control, Probe, merge
 from conformance.model.targets import Target
 from conformance.model.verdicts import Status, Support, Verdict
+from conformance.run.sdk import run_sdk_probe, sdk_verdict
 from conformance.wire.http import Budget, Client, Send
 from conformance.wire.recording import CassetteBook
 
@@ -46,6 +48,8 @@ class TargetStats:
 def _substitute(value: Any, target: Target) -> Any:
     if value == "$high_temperature":
         return target.high_temperature
+    if value == "$overflow":  # a prompt over the context window: twice as many words as it holds tokens
+        return " ".join(["echo"] * (2 * target.context_window))
     if isinstance(value, dict):
         return {k: _substitute(v, target) for k, v in value.items()}
     if isinstance(value, list):
@@ -145,17 +149,25 @@ class Engine:
                 return Verdict(Status.OK, Support.UNVERIFIABLE, None,
                                ["the control answer gives nothing to build this probe's request from"]), control
             fragment = merge(fragment, derived)
-        body: Any = probe.raw_body if probe.raw_body is not None else build_body(fragment, target, probe.feature)
         path = self.book.path_for(target.name, probe.id)
+        if probe.client == "openai-sdk":
+            unjudged, seen = await run_sdk_probe(probe, target, lambda req: self._send(target, req), path)
+            if unjudged is not None:
+                return unjudged, seen
+            return sdk_verdict(classify(probe, seen, control), seen), [*control, *seen]
+        body: Any = probe.raw_body if probe.raw_body is not None else build_body(fragment, target, probe.feature)
+        if probe.method == "GET":  # no body; the detector is told which model this target should serve
+            body = None
+            probe = dataclasses.replace(probe, args={**probe.args, "model": target.model_for(probe.feature)})
         count = target.samples if probe.stochastic else 1
         variant = list(await asyncio.gather(*[
-            self._send(target, Send("variant" if count == 1 else f"variant-{i + 1}", "POST", CHAT_PATH, body, path,
-                                    probe.auth))
+            self._send(target, Send("variant" if count == 1 else f"variant-{i + 1}", probe.method, probe.path, body,
+                                    path, probe.auth))
             for i in range(count)
         ]))
         for i, alternate in enumerate(probe.alternates):
             alt_body = build_body(merge(fragment, alternate), target, probe.feature)
-            alt = Send(f"alt-{i + 1}", "POST", CHAT_PATH, alt_body, path, probe.auth)
+            alt = Send(f"alt-{i + 1}", probe.method, probe.path, alt_body, path, probe.auth)
             variant.append(await self._send(target, alt))
         if probe.followup and variant[0].status is not None and variant[0].status < 300:
             nxt = FOLLOWUPS[probe.followup](probe, body, variant[0])
@@ -195,6 +207,7 @@ def plan(pairs: list[tuple[Target, Probe]]) -> dict[str, int]:
     controls: set[tuple[str, str, str]] = set()
     for target, probe in pairs:
         requests += (target.samples if probe.stochastic else 1) + len(probe.alternates) + (1 if probe.followup else 0)
+        requests += 1 if probe.client == "openai-sdk" else 0  # an SDK scenario sends up to two requests
         if probe.control:
             key = (target.name, probe.control, target.model_for(probe.feature))
             if key not in controls:

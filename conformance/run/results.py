@@ -15,6 +15,7 @@ from conformance.model.probes import Probe
 from conformance.model.targets import Target
 from conformance.model.verdicts import Conformance, worst_conformance
 from conformance.run.engine import ProbeResult
+from conformance.run.sdk import sdk_clients
 
 
 def git_sha(cwd: Path | None = None) -> str | None:
@@ -169,6 +170,7 @@ def build_results(
             "duration_s": round((finished - started).total_seconds(), 3), "complete": complete,
             "interrupted_reason": interrupted_reason, "counts": dict(sorted(counts.items())),
             "requests": requests, "live_requests": live, "tokens": totals,
+            **({"clients": sdk_clients()} if any(r["probe"].startswith("sdk.") for r in records) else {}),
         },
         "targets": target_docs,
         "feature_info": dict(sorted(info.items())),

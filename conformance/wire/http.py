@@ -6,6 +6,7 @@ import asyncio
 import json
 import random
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from pathlib import Path
@@ -112,6 +113,8 @@ class Client:
 
     @staticmethod
     def _body_bytes(body: Any) -> bytes:
+        if body is None:  # a GET
+            return b""
         if isinstance(body, str):
             return body.encode()
         return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
@@ -189,7 +192,9 @@ class Client:
 
     async def _exchange(self, method: str, url: str, raw: bytes, headers: dict[str, str], started: float
                         ) -> tuple[int, str, list[tuple[str, str]], str, float | None]:
-        request = self._http.build_request(method, url, content=raw, headers=headers)
+        if not raw:
+            headers = {k: v for k, v in headers.items() if k != "content-type"}
+        request = self._http.build_request(method, url, content=raw or None, headers=headers)
         response = await self._http.send(request, stream=True)
         try:
             chunks: list[bytes] = []
@@ -230,3 +235,43 @@ class Budget:
             return f"budget: --max-tokens {self.max_tokens} reached; not sent"
         self.requests += 1
         return None
+
+
+class LibraryTransport(httpx.AsyncBaseTransport):
+    """An httpx transport for a client library (the openai SDK): every request it makes goes through the
+    suite's own `send` (cassettes, budget, retries, concurrency), so a library probe replays offline like any
+    other probe. The library's own headers (its placeholder key) are dropped: the suite's Client adds the
+    target's. `seen` keeps each exchange as an Observation, in order; `role` names the next one.
+    """
+
+    def __init__(self, send: Callable[[Send], Awaitable[Observation]], base_url: str, cassette: Path,
+                 auth: str = "target") -> None:
+        self._send = send
+        self._base = base_url.rstrip("/")
+        self._cassette = cassette
+        self._auth = auth
+        self.role = "variant"
+        self.seen: list[Observation] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        raw = await request.aread()
+        try:
+            body: Any = json.loads(raw) if raw else None
+        except ValueError:
+            body = raw.decode("utf-8", "replace")
+        url = str(request.url).split("?", 1)[0]
+        path = url[len(self._base):] if url.startswith(self._base) else request.url.path
+        role = self.role if not any(o.role == self.role for o in self.seen) else f"{self.role}-{len(self.seen) + 1}"
+        obs = await self._send(Send(role, request.method, path, body, self._cassette, self._auth))
+        self.seen.append(obs)
+        if obs.timed_out:
+            raise httpx.ReadTimeout(obs.error or "timed out", request=request)
+        if obs.status is None:  # not sent (no cassette, budget, no key) or a transport failure
+            raise httpx.ConnectError(obs.skipped_reason or obs.error or "not sent", request=request)
+        headers = [(k, v) for k, v in obs.headers.items() if k not in ("content-length", "content-encoding")]
+        return httpx.Response(obs.status, headers=headers, content=obs.body_text.encode(), request=request)
+
+
+def library_http_client(transport: LibraryTransport) -> httpx.AsyncClient:
+    """The httpx client to hand to a client library (e.g. `AsyncOpenAI(http_client=...)`)."""
+    return httpx.AsyncClient(transport=transport, timeout=None)
