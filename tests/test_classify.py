@@ -645,22 +645,22 @@ CONFORMANCE_CASES = [
         ("names n", "HTTP 422", "error envelope"),
     ),
     Case(
-        "NON_STRICT: flat envelope",
+        "OK: a flat envelope is charged to errors.invalid_value, not to seed",
         "request.seed.repeat",
         (obs(400, flat_error("'seed' is not supported")),),
         (),
         Status.OK,
         Support.REJECTED,
-        Conformance.NON_STRICT,
-        ("names seed", "flat error object"),
+        Conformance.OK,
+        ("names seed", "also seen (see errors.invalid_value)", "flat error object"),
     ),
     Case(
-        "NON_STRICT: a text error body",
-        "request.seed.repeat",
-        (obs(400, "seed not supported", headers={}),),
+        "NON_STRICT: a text error body, on the feature that owns the envelope",
+        "errors.invalid_value",
+        (obs(400, "temperature not supported", headers={}),),
         (),
         Status.OK,
-        Support.REJECTED,
+        Support.SUPPORTED,
         Conformance.NON_STRICT,
         ("not JSON",),
     ),
@@ -675,14 +675,14 @@ CONFORMANCE_CASES = [
         ("HTTP 422 where OpenAI answers 400",),
     ),
     Case(
-        "NON_STRICT: an invalid value rejected with a flat body",
+        "OK: an invalid value rejected with a flat body (the envelope is errors.invalid_value's finding)",
         "request.temperature.invalid",
         (obs(400, flat_error("Invalid 'temperature'")),),
         (),
         Status.OK,
         Support.REJECTED,
-        Conformance.NON_STRICT,
-        ("flat error object",),
+        Conformance.OK,
+        ("also seen (see errors.invalid_value)", "flat error object"),
     ),
     Case(
         "FAILED: compat schema violation (content is a number)",
@@ -704,13 +704,23 @@ CONFORMANCE_CASES = [
         Conformance.FAILED,
     ),
     Case(
-        "FAILED: stream without [DONE]",
+        "FAILED: stream without [DONE], charged to stream.done_sentinel",
+        "stream.done_sentinel",
+        (sse(done=False),),
+        (),
+        Status.OK,
+        Support.PARTIAL,
+        Conformance.FAILED,
+    ),
+    Case(
+        "OK: stream without [DONE] on another streaming feature: mentioned, not charged",
         "request.stream.basic",
         (sse(done=False),),
         (),
         Status.OK,
         Support.SUPPORTED,
-        Conformance.FAILED,
+        Conformance.OK,
+        ("also seen (see stream.done_sentinel)",),
     ),
     Case(
         "FAILED: stream requested, JSON came back",
@@ -742,11 +752,15 @@ def test_failed_conformance_keeps_the_finding_pointer() -> None:
 
 
 def test_error_envelope_is_never_failed() -> None:
-    """An error body that is not OpenAI-shaped is a SHOULD (NON_STRICT), whatever the error schema says."""
+    """An error body that is not OpenAI-shaped is a SHOULD (NON_STRICT), whatever the error schema says; it is
+    charged to errors.invalid_value, and the parameter probes that saw it mention it and stay OK."""
     for body in (fastapi_error("seed"), mistral_error("seed"), flat_error("no"), "plain text", "", "[1, 2]"):
         for pid in ("request.seed.repeat", "errors.invalid_value", "request.seed.invalid"):
             v = classify(probe(pid), [obs(400, body)])
-            assert v.conformance is Conformance.NON_STRICT, (pid, body, v)
+            want = Conformance.NON_STRICT if pid.startswith("errors.") else Conformance.OK
+            assert v.conformance is want, (pid, body, v)
+            if want is Conformance.OK:
+                assert any("also seen (see errors.invalid_value)" in n for n in v.notes), v.notes
 
 
 # --------------------------------------------------------------------------------------------------------
