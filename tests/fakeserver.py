@@ -720,6 +720,37 @@ def _answer_words(eff: dict[str, Any], prompt: str, rng: random.Random | None, b
     return [rng.choice(pool) for _ in range(12)]
 
 
+_SAY_WORD = re.compile(r"answer with exactly one word: (\w+)", re.IGNORECASE)
+_SECRET = re.compile(r"the secret word is (\w+)", re.IGNORECASE)
+
+
+def _instructed_answer(messages: list[dict[str, Any]]) -> str | None:
+    """What a capable model answers when the conversation dictates it: a word an instruction names (in any
+    system, developer or user message or content part), the asker's `name`, a secret word from an earlier turn."""
+    last = messages[-1] if messages else {}
+    question = _text(last.get("content")).lower()
+    if last.get("role") == "user" and "what is my name" in question and isinstance(last.get("name"), str):
+        return last["name"]
+    if "secret word" in question:
+        for m in messages[:-1]:
+            found = _SECRET.search(_text(m.get("content")))
+            if found:
+                return found.group(1)
+    for m in messages:
+        if m.get("role") in ("system", "developer", "user"):
+            found = _SAY_WORD.search(_text(m.get("content")))
+            if found:
+                return found.group(1)
+    return None
+
+
+def _asks_for_a_tool(prompt: str, tools: list[Any]) -> bool:
+    """Whether the prompt mentions what a declared tool is about (a word of its name, e.g. "weather")."""
+    low = prompt.lower()
+    names = [str((t.get("function") or {}).get("name", "")) for t in tools if isinstance(t, dict)]
+    return any(part in low for name in names for part in name.lower().split("_") if len(part) > 3)
+
+
 def _format_content(eff: dict[str, Any], text: str) -> str:
     """Apply response_format (when honoured) to the answer text."""
     fmt = eff.get("response_format")
@@ -819,9 +850,12 @@ def _plan(cfg: FakeConfig, raw: dict[str, Any], eff: dict[str, Any], model: str)
     choice = eff.get("tool_choice", "auto")
     after_tool = messages[-1].get("role") == "tool"
     calling = bool(tools) and choice != "none" and not (after_tool and choice == "auto")
+    if calling and choice == "auto" and not _asks_for_a_tool(prompt, tools):
+        calling = False  # a capable model calls on `auto` only when the prompt asks for what a tool does
     want_logprobs = eff.get("logprobs") is True
     k = eff.get("top_logprobs") or 0
 
+    instructed = _instructed_answer(messages)
     choices: list[_Choice] = []
     for _ in range(n):
         if calling:
@@ -830,6 +864,8 @@ def _plan(cfg: FakeConfig, raw: dict[str, Any], eff: dict[str, Any], model: str)
             continue
         if after_tool:
             words = _ban(f"The result was: {_text(messages[-1].get('content'))}".split(), banned)
+        elif instructed:
+            words = [instructed]
         else:
             words = _ban(_answer_words(eff, prompt, rng, banned), banned)
         content, pieces, finish = _cut(eff, _format_content(eff, " ".join(words)))

@@ -35,10 +35,23 @@ _RESPONSE_ENVELOPE = re.compile(
 _CHUNK_PREFIX = re.compile(r"^/chunks/\d+")
 
 
+# Rules about one part of the answer that several features' probes see: charged to the feature of that part.
+RESPONSE_RULE_OWNERS = {"tools.finish_reason": "request.tools", "tools.distinct_ids": "tools.parallel_calls"}
+_LOGPROBS_PART = re.compile(r"^(/chunks/\d+)?/choices/\d+/logprobs/")
+_OTHER_CHOICE = re.compile(r"^choice [1-9]")
+
+
 def owner_of(finding: Finding) -> str | None:
     """The feature that owns this finding's rule, or None when it stays with the probe that saw it."""
     if finding.rule in STREAM_RULE_OWNERS:
         return STREAM_RULE_OWNERS[finding.rule]
+    if finding.rule in RESPONSE_RULE_OWNERS:
+        return RESPONSE_RULE_OWNERS[finding.rule]
+    if finding.rule == "stream.finish_reason_once":
+        # choice 0's finish is every stream's; a later choice's exists only when n > 1 is streamed
+        return "stream.n_interleave" if _OTHER_CHOICE.match(finding.message) else STREAM_OWNER
+    if _LOGPROBS_PART.match(finding.pointer):
+        return "request.logprobs"
     if finding.rule.startswith("stream."):
         return STREAM_OWNER
     if finding.part == "stream":
