@@ -156,6 +156,12 @@ class FakeConfig:
         rate_limit_count: with fault "rate_limit", how many requests get a 429 before normal service.
         latency: seconds slept before answering each request.
         models: the served model ids (GET /v1/models).
+        oblivious: the adversary that honours nothing yet answers plausibly: any JSON body gets 200 with
+            :data:`OBLIVIOUS_TEXT` (streamed when asked), a call to the first offered tool or function whenever
+            tools or functions are sent (whatever tool_choice says), usage always 10 + 20 = 30.
+        keep_stop: generation halts at a stop text but keeps it in the content (OpenAI strips it).
+        crash_on: field → value: a request carrying that value answers HTTP 500 with a body naming the field,
+            every time (``"role"`` matches a message role, e.g. ``{"role": "developer"}``).
     """
 
     ignore: set[str] = field(default_factory=set)
@@ -173,6 +179,9 @@ class FakeConfig:
     rate_limit_count: int = 1000
     latency: float = 0.0
     models: tuple[str, ...] = ("fake-model",)
+    oblivious: bool = False
+    keep_stop: bool = False
+    crash_on: dict[str, Any] = field(default_factory=dict)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -767,13 +776,15 @@ def _format_content(eff: dict[str, Any], text: str) -> str:
     return text
 
 
-def _cut(eff: dict[str, Any], content: str) -> tuple[str, list[str], str]:
-    """Apply stop then max_tokens / max_completion_tokens; return (content, pieces, finish_reason)."""
+def _cut(eff: dict[str, Any], content: str, keep_stop: bool = False) -> tuple[str, list[str], str]:
+    """Apply stop (keeping the stop text when ``keep_stop``) then max_tokens / max_completion_tokens; return
+    (content, pieces, finish_reason)."""
     stop = eff.get("stop")
     stops = [stop] if isinstance(stop, str) else list(stop or [])
-    hits = [content.find(s) for s in stops if s and s in content]
+    hits = [(content.find(s), s) for s in stops if s and s in content]
     if hits:
-        content = content[: min(hits)]
+        at, text = min(hits)
+        content = content[: at + len(text)] if keep_stop else content[:at]
     pieces = _pieces(content)
     limits = [eff[k] for k in ("max_tokens", "max_completion_tokens") if _is_int(eff.get(k))]
     if limits and len(pieces) > min(limits):
@@ -868,7 +879,7 @@ def _plan(cfg: FakeConfig, raw: dict[str, Any], eff: dict[str, Any], model: str)
             words = [instructed]
         else:
             words = _ban(_answer_words(eff, prompt, rng, banned), banned)
-        content, pieces, finish = _cut(eff, _format_content(eff, " ".join(words)))
+        content, pieces, finish = _cut(eff, _format_content(eff, " ".join(words)), cfg.keep_stop)
         lp = _logprobs(pieces, k, deterministic, banned) if want_logprobs else None
         choices.append(_Choice(content=content, finish_reason=finish, pieces=pieces, logprobs=lp))
 
@@ -1195,8 +1206,13 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if self._auth_error(cfg, headers):
             return
+        crash = _crash_field(cfg, text)
+        if crash is not None:
+            message = f"Internal server error while processing '{crash}'"
+            self._send_json(500, _openai_error(message, "server_error", None, crash))
+            return
         try:
-            plan = _validate_and_plan(cfg, text)
+            plan = _oblivious_plan(text) if cfg.oblivious else _validate_and_plan(cfg, text)
         except _ApiError as err:
             status, body = _error_response(cfg.error_style, err)
             self._send_json(status, body)
@@ -1227,6 +1243,47 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_sse(events[: min(4, len(events) - 1)], tail=tail)
         else:
             self._send_sse(events)
+
+
+OBLIVIOUS_TEXT = "Hello! I am a helpful assistant."
+OBLIVIOUS_USAGE = {"prompt_tokens": 10, "completion_tokens": 20, "total_tokens": 30}
+
+
+def _oblivious_plan(text: str) -> _Plan:
+    """The answer of the server that honours nothing: fixed text, or a call to the first tool offered."""
+    try:
+        body = json.loads(text)
+    except ValueError:
+        raise _ApiError("We could not parse the JSON body of your request.", detail_type="json_invalid") from None
+    body = body if isinstance(body, dict) else {}
+    offered = [t.get("function") for t in body.get("tools") or [] if isinstance(t, dict)]
+    offered += list(body.get("functions") or [])
+    first = next((f for f in offered if isinstance(f, dict) and f.get("name")), None)
+    if first is not None:
+        call = {"id": "call_" + "0" * 24, "type": "function",
+                "function": {"name": first["name"], "arguments": json.dumps({"city": "Paris"})}}
+        choice = _Choice(content=None, finish_reason="tool_calls", tool_calls=[call])
+    else:
+        choice = _Choice(content=OBLIVIOUS_TEXT, finish_reason="stop", pieces=_pieces(OBLIVIOUS_TEXT))
+    model = body.get("model") if isinstance(body.get("model"), str) else "fake-model"
+    return _Plan(model, [choice], dict(OBLIVIOUS_USAGE), body.get("stream") is True, False)
+
+
+def _crash_field(cfg: FakeConfig, text: str) -> str | None:
+    """The field of ``crash_on`` this request carries with its chosen value, if any."""
+    if not cfg.crash_on:
+        return None
+    try:
+        body = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(body, dict):
+        return None
+    roles = {m.get("role") for m in body.get("messages") or [] if isinstance(m, dict)}
+    for name, value in cfg.crash_on.items():
+        if (name == "role" and value in roles) or (name in body and body[name] == value):
+            return name
+    return None
 
 
 def _unknown_model_body(model: str) -> dict[str, Any]:

@@ -349,7 +349,9 @@ def followup_uses_result(ctx: Context) -> Detection:
     if any(w in got.lower() for w in want):
         return Detection(Support.SUPPORTED, [f"the final answer uses the tool result: {got[:100]!r}"], m)
     if A.tool_calls(turn2):
-        return Detection(Support.PARTIAL, ["the model called a tool again instead of answering"], m)
+        return Detection(Support.UNVERIFIABLE, [("the tool result was accepted, but the model called a tool again "
+                                                 "instead of answering: whether it reads the result cannot be seen")],
+                         m)
     return Detection(Support.UNVERIFIABLE, [f"the final answer does not mention the result: {got[:100]!r}"], m)
 
 
