@@ -54,7 +54,8 @@ LEGEND: list[dict[str, Any]] = [
         (NOT_TESTED, "absent: this target did not run the probe (unknown, not unsupported)"),
     ]},
     {"axis": "conformance", "title": "Conformance of the response (is the answer OpenAI-shaped?)", "values": [
-        ("OK", "the feature's own rules hold (a finding owned by another feature is listed as also seen, with that feature)"),
+        ("OK", "the rules this feature owns hold (a finding owned by another feature is listed as also seen, with "
+               "that feature)"),
         ("NON_STRICT", "a SHOULD is broken: 422 instead of 400, error body not OpenAI-shaped, extra padding "
                        "fields, the stop text kept"),
         ("FAILED", "a MUST is broken: schema violation, stream without terminator, tool-call arguments not JSON, "
