@@ -69,6 +69,18 @@ def _stats(records: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return out
 
 
+def _usage_check(records: list[dict[str, Any]], target: str) -> dict[str, Any]:
+    """The target's usage test, stated once: synthetic when any token-accounting probe found it so."""
+    seen = [r["measurements"].get("usage_synthetic") for r in records
+            if r["target"] == target and "usage_synthetic" in (r.get("measurements") or {})]
+    if not any(v is not None for v in seen):
+        return {}
+    synthetic = any(seen)
+    note = ("usage is synthetic (prompt_tokens do not move with prompt length): every token-accounting verdict "
+            "is UNVERIFIABLE" if synthetic else "usage moves with prompt length: token accounting is judged")
+    return {"usage_synthetic": synthetic, "usage_note": note}
+
+
 def aggregate_feature(records: list[dict[str, Any]], probes: dict[str, Probe]) -> dict[str, Any]:
     """One feature on one target, from its probes' records.
 
@@ -155,7 +167,8 @@ def build_results(
         requests += s["requests"]
         live += s["live"]
         target_docs[t.name] = {
-            **t.describe(), "live": s["live"] > 0, "requests": s["requests"], "tokens": tok,
+            **t.describe(), **_usage_check(records, t.name), "live": s["live"] > 0, "requests": s["requests"],
+            "tokens": tok,
             "latency_ms": _percentiles(s["lat"]), "ttft_ms": _percentiles(s["ttft"]),
             "duration_s": round(sum(s["lat"]) / 1000, 3),  # request time spent live (concurrent requests add up)
             "run_started": started.isoformat(timespec="seconds"),
@@ -178,6 +191,16 @@ def build_results(
 
 def now() -> datetime:
     return datetime.now(timezone.utc)
+
+
+def failed_rule(record: dict[str, Any]) -> str | None:
+    """The rule that made a conformance FAILED (the first MUST finding, or the reproducible-5xx note)."""
+    if record.get("conformance") != "FAILED":
+        return None
+    for f in record.get("findings") or []:
+        if f.get("level") == "compat":
+            return f"{f.get('rule')} at {f.get('pointer') or '/'}: {f.get('message')}"
+    return next((n for n in record.get("notes") or [] if "5xx" in n), (record.get("notes") or ["?"])[0])
 
 
 def failed(record: dict[str, Any]) -> bool:
