@@ -28,7 +28,7 @@ MISTRAL_LIKE = FakeConfig(
             "store", "safety_identifier", "modalities", "audio", "web_search_options", "verbosity", "functions",
             "function_call", "service_tier", "prediction", "metadata", "prompt_cache_key"},
     reject_unknown=True, error_style="mistral", stream_usage="mistral", tool_delta_style="mistral",
-    tool_call_id_style="mistral", conversation_rules="mistral",
+    tool_call_id_style="mistral", conversation_rules="mistral", aliases={"random_seed": "seed"},
 )
 
 

@@ -156,6 +156,8 @@ class FakeConfig:
         rate_limit_count: with fault "rate_limit", how many requests get a 429 before normal service.
         latency: seconds slept before answering each request.
         models: the served model ids (GET /v1/models).
+        aliases: extra field → OpenAI field it stands for, accepted and honoured as that field (a Mistral-like
+            server: ``{"random_seed": "seed"}``).
         oblivious: the adversary that honours nothing yet answers plausibly: any JSON body gets 200 with
             :data:`OBLIVIOUS_TEXT` (streamed when asked), a call to the first offered tool or function whenever
             tools or functions are sent (whatever tool_choice says), usage always 10 + 20 = 30.
@@ -179,6 +181,7 @@ class FakeConfig:
     rate_limit_count: int = 1000
     latency: float = 0.0
     models: tuple[str, ...] = ("fake-model",)
+    aliases: dict[str, str] = field(default_factory=dict)
     oblivious: bool = False
     keep_stop: bool = False
     crash_on: dict[str, Any] = field(default_factory=dict)
@@ -376,7 +379,7 @@ def _check_unknown(cfg: FakeConfig, body: dict[str, Any]) -> None:
     if not cfg.reject_unknown:
         return
     for name, value in body.items():
-        if name not in KNOWN_REQUEST_FIELDS and name not in cfg.ignore:
+        if name not in KNOWN_REQUEST_FIELDS and name not in cfg.ignore and name not in cfg.aliases:
             raise _ApiError(
                 f"Unrecognized request argument supplied: {name}",
                 name,
@@ -1315,6 +1318,7 @@ def _validate_and_plan(cfg: FakeConfig, text: str) -> _Plan:
     _check_rejected(cfg, body)
     _check_unknown(cfg, body)
     eff = _without(body, cfg.ignore)
+    eff.update({canonical: body[alias] for alias, canonical in cfg.aliases.items() if alias in body})
     model = body.get("model", _MISSING)
     if model is _MISSING:
         raise _ApiError(

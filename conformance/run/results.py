@@ -87,7 +87,7 @@ def aggregate_feature(records: list[dict[str, Any]], probes: dict[str, Probe]) -
     Rule: support comes from the OK `support` probes (all alike → that value; SUPPORTED mixed with
     others → PARTIAL with a note; UNVERIFIABLE only when nothing decisive); `check` and `hint`
     probes add notes; conformance is the worst of every OK probe; status is OK when any support
-    probe ran OK, else the first non-OK status.
+    probe ran OK, else the first non-OK status. The hint is offered only when its hint probe was SUPPORTED.
     """
     def role(rec: dict[str, Any]) -> str:
         return probes[rec["probe"]].role if rec["probe"] in probes else "support"
@@ -107,21 +107,23 @@ def aggregate_feature(records: list[dict[str, Any]], probes: dict[str, Probe]) -
             support = "PARTIAL" if kinds & {"SUPPORTED", "PARTIAL"} else ("REJECTED" if "REJECTED" in kinds
                                                                           else "IGNORED")
             notes.append("variants differ: " + ", ".join(f"{r['probe']}: {r['support']}" for r in ok if r["support"]))
+    backed_hint = None
     for r in records:
         if role(r) == "hint" and r["status"] == "OK":
             hint = probes[r["probe"]].hint if r["probe"] in probes else r["probe"]
             works = r["support"] == "SUPPORTED"
-            notes.append(f"alternative {'works' if works else 'does not work'} ({r['support']}): {hint}")
+            backed_hint = backed_hint or (hint if works else None)
+            verdict = "works" if works else ("cannot tell whether it works" if r["support"] == "UNVERIFIABLE"
+                                             else "does not work")
+            notes.append(f"alternative {verdict} ({r['support']}): {hint}")
         prefix = f"[{r['probe']}] " if len(records) > 1 else ""
         notes.extend(prefix + n for n in r["notes"][:4])
     if status != "OK":
         support = None
     conformance = worst_conformance(*[Conformance(r["conformance"]) for r in records
                                       if r["status"] == "OK" and r["conformance"]])
-    hint = None
-    if support in ("REJECTED", "IGNORED", "PARTIAL"):
-        hint = next((probes[r["probe"]].hint for r in records if r["probe"] in probes and probes[r["probe"]].hint),
-                    None)
+    # "Send X instead" only where the probe of X was SUPPORTED on this target: advice the evidence backs.
+    hint = backed_hint if support in ("REJECTED", "IGNORED", "PARTIAL") else None
     return {
         "status": status,
         "support": support,
