@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from conformance.features.common import HELLO, TOOLS, TWO_CITIES, WEATHER, WEATHER_TOOL, invalid, user
-from conformance.features.generic import ACCEPTED_ONLY, LONG_PROMPT
+from conformance.features.generic import ACCEPTED_ONLY, LONG_PROMPT, usage_is_synthetic
 from conformance.judge import answers as A
 from conformance.judge.detection import Context, Detection, detector, followup, sent_request
 from conformance.model.findings import Finding
@@ -58,8 +58,8 @@ PROBES: list[Probe] = [
     invalid("parallel_tool_calls", "yes", "parallel_tool_calls that is not a boolean", tools=[WEATHER_TOOL]),
     Probe("request.functions.legacy", "request.functions", "The legacy function-calling API older clients use.",
           {"messages": user(WEATHER), "temperature": 0, "functions": [WEATHER_TOOL["function"]]},
-          "legacy_function_called", {"name": "get_weather", "absent": "UNVERIFIABLE"}, control="weather_no_tools",
-          params=("functions",),
+          "legacy_function_called", {"name": "get_weather", "absent": "UNVERIFIABLE", "usage_check": True},
+          control="weather_no_tools", alternates=({"messages": user(LONG_PROMPT)},), params=("functions",),
           hint="send `tools` instead of the legacy `functions`"),
     invalid("functions", "get_weather", "functions that is not a list"),
     Probe("request.function_call.legacy", "request.function_call", "Forcing a legacy function call.",
@@ -196,9 +196,15 @@ def legacy_function_called(ctx: Context) -> Detection:
     legacy = A.message(obs).get("function_call")
     names = _call_names(obs)
     want = ctx.args.get("name")
-    witnesses = [*ctx.control[:1], *ctx.alternates[:1]]
+    usage_check = bool(ctx.args.get("usage_check"))  # then the alternate is a long prompt that tests usage
+    witnesses = [*ctx.control[:1], *([] if usage_check else ctx.alternates[:1])]
     called_anyway = [n for w in witnesses for n in _call_names(w)]
     if not names:
+        got, ctrl = A.tokens(obs, "prompt"), A.tokens(ctx.control[0], "prompt") if ctx.control else None
+        real_usage = usage_check and ctx.alternates and usage_is_synthetic(obs, ctx.alternates[0]) is False
+        if real_usage and got is not None and got == ctrl:
+            return Detection(Support.IGNORED, [(f"no function call, and prompt_tokens {got} with the functions as "
+                                                "without them: they never reached the model"), *notes], m, findings)
         return Detection(Support(ctx.args.get("absent", "IGNORED")), ["no function call came back", *notes], m,
                          findings)
     if want and want not in names:

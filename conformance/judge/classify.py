@@ -161,19 +161,22 @@ def _error_probe(probe: Probe, obs: Observation) -> Verdict:
     note = "accepted silently with a 2xx where OpenAI answers " + str(probe.expect_status or "4xx")
     if probe.args.get("substitution") and served:
         note = f"silent substitution: HTTP {obs.status} answered by model {served!r} for an unknown model"
-    findings, also = _charged(probe, findings_of(obs))
+    findings, also, elsewhere = _charged(probe, findings_of(obs))
     return Verdict(Status.OK, Support.IGNORED, worst_conformance(Conformance.NON_STRICT, conformance_of(findings)),
-                   [note, *also], findings=findings, measurements={"http_status": obs.status, "served_model": served})
+                   [note, *also], findings=findings, measurements={"http_status": obs.status, "served_model": served,
+                                                                   **({"also_seen": elsewhere} if elsewhere else {})})
 
 
 def _owns_error_envelope(probe: Probe) -> bool:
     return probe.feature.startswith("errors.")
 
 
-def _charged(probe: Probe, findings: list[Finding]) -> tuple[list[Finding], list[str]]:
-    """The findings this probe's feature owns, and one "also seen (see <owner>)" note per other owner."""
+def _charged(probe: Probe, findings: list[Finding]) -> tuple[list[Finding], list[str], list[dict[str, Any]]]:
+    """The findings this probe's feature owns, one "also seen (see <owner>)" note per other owner, and those
+    other findings as data (results.json charges one back here when its owner's own probes do not show it)."""
     own, others = split_findings(probe.feature, findings)
-    return own, also_seen_notes(others)
+    also = [{"owner": owner, **f.to_dict()} for owner, found in sorted(others.items()) for f in found]
+    return own, also_seen_notes(others), also
 
 
 REPEATED_5XX = ("a client error answered with HTTP 5xx: clients retry it and the request fails every time")
@@ -236,15 +239,18 @@ def classify(probe: Probe, variant: list[Observation], control: list[Observation
                              "compare with")])
     if probe.kind == "error":
         return _error_probe(probe, first)
-    findings, also = _charged(probe, dedupe(f for obs in variant for f in findings_of(obs)))
-    if probe.kind == "invalid":
+    detection: Detection | None = None
+    if probe.kind != "invalid":
+        detection = DETECTORS[probe.detector](Context(probe, variant, control, dict(probe.args)))
+    seen = [f for obs in variant for f in findings_of(obs)] + (detection.findings if detection else [])
+    findings, also, elsewhere = _charged(probe, dedupe(seen))
+    extra = {"also_seen": elsewhere} if elsewhere else {}
+    if detection is None:
         return Verdict(Status.OK, Support.IGNORED, conformance_of(findings),
                        [f"accepts a value OpenAI rejects (HTTP {first.status}): the mistake passes silently", *also],
-                       findings=findings)
-    detection: Detection = DETECTORS[probe.detector](Context(probe, variant, control, dict(probe.args)))
-    findings = dedupe([*findings, *detection.findings])
+                       findings=findings, measurements=extra)
     return Verdict(Status.OK, detection.support, worst_conformance(conformance_of(findings), detection.conformance),
-                   [*detection.notes, *also], findings=findings, measurements=detection.measurements)
+                   [*detection.notes, *also], findings=findings, measurements={**detection.measurements, **extra})
 
 
 def summarize_findings(findings: list[Finding], limit: int = 5) -> list[str]:

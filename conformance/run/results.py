@@ -11,9 +11,10 @@ from typing import Any
 
 from conformance import __version__
 from conformance.judge.classify import probe_record
+from conformance.model.findings import Finding
 from conformance.model.probes import Probe
 from conformance.model.targets import Target
-from conformance.model.verdicts import Conformance, worst_conformance
+from conformance.model.verdicts import Conformance, conformance_of, worst_conformance
 from conformance.run.engine import ProbeResult
 
 
@@ -134,11 +135,34 @@ def aggregate_feature(records: list[dict[str, Any]], probes: dict[str, Probe]) -
     }
 
 
+def charge_unseen_findings(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One finding, one owner — when the owner shows it. A finding charged to another feature ("also seen")
+    whose owner's own probes on that target do not show that rule comes back to the feature that saw it."""
+    owned: set[tuple[str, str, str]] = {(r["target"], r["feature"], f["rule"]) for r in records
+                                        for f in r.get("findings") or []}
+    out = []
+    for r in records:
+        unseen = [f for f in (r.get("measurements") or {}).get("also_seen") or []
+                  if (r["target"], f["owner"], f["rule"]) not in owned]
+        if not unseen or r["status"] != "OK":
+            out.append(r)
+            continue
+        found = [Finding.from_dict(f) for f in unseen]
+        worst = worst_conformance(Conformance(r["conformance"]) if r["conformance"] else None, conformance_of(found))
+        notes = [n for n in r["notes"] if not any(n.startswith(f"also seen (see {f['owner']})") for f in unseen)]
+        notes += [f"{f['rule']} at {f['pointer'] or '/'}: {f['message']} (charged here: {f['owner']}'s own probes "
+                  "do not show it)" for f in unseen[:3]]
+        out.append({**r, "conformance": worst.value if worst else None, "notes": notes,
+                    "findings": [*(r.get("findings") or []), *(f.to_dict() for f in found)]})
+    return out
+
+
 def build_results(
     records: list[dict[str, Any]], targets: list[Target], *, record_mode: str, probes: dict[str, Probe],
     started: datetime, finished: datetime, complete: bool = True, interrupted_reason: str | None = None,
 ) -> dict[str, Any]:
     """The results.json document (see schemas/results.schema.json)."""
+    records = charge_unseen_findings(records)
     by_feature: dict[str, dict[str, list[dict[str, Any]]]] = {}
     for r in records:
         by_feature.setdefault(r["feature"], {}).setdefault(r["target"], []).append(r)
