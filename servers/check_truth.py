@@ -81,8 +81,8 @@ def summary(status: int, ctype: str, text: str) -> str:
         calls = [f"{(c.get('function') or {}).get('name')}({(c.get('function') or {}).get('arguments')!r})"
                  for c in msg.get("tool_calls") or []]
         lp = ch.get("logprobs")
-        lp_text = "none" if not lp else (f"{len((lp or {}).get('content') or [])} tokens, top "
-                                         f"{sorted({len(t.get('top_logprobs') or []) for t in lp.get('content') or []})}")
+        tops = sorted({len(t.get("top_logprobs") or []) for t in (lp or {}).get("content") or []})
+        lp_text = f"{len((lp or {}).get('content') or [])} tokens, top {tops}" if lp else "none"
         out.append(f"  choice {ch.get('index')}: content={msg.get('content')!r:.120} tool_calls={calls} "
                    f"function_call={msg.get('function_call')} finish={ch.get('finish_reason')!r} logprobs={lp_text}")
     return "\n".join(out)
@@ -103,7 +103,7 @@ def main(argv: list[str]) -> int:
             body = entry.get(role)
             if body is None:
                 continue
-            body = {"model": entry.get("model", model), **body} if isinstance(body, dict) else body
+            body = {"model": entry.get("model", model), **body}  # a request naming its own model keeps it
             raw = entry.get("raw_body") if role == "request" else None
             headers = entry.get("headers") if role == "request" else None
             print(f"--- {role}: {curl(base, body, headers, raw)}")
