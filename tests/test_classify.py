@@ -901,3 +901,67 @@ def test_any_observation_gets_one_coherent_verdict(
 def test_verdict_round_trip_equality() -> None:
     v = classify(probe("chat.completion"), [obs(200, broken_choices)])
     assert Verdict.from_dict(json.loads(json.dumps(v.to_dict()))) == v
+
+
+# --------------------------------------------------------------------------------------------------------
+# A reproducible 5xx is a rejection; one that does not reproduce stays ERROR
+# --------------------------------------------------------------------------------------------------------
+
+def _server_error(message: str) -> dict[str, Any]:
+    return {"error": {"message": message, "type": "server_error", "param": None, "code": None}}
+
+
+def test_same_5xx_twice_with_control_fine_is_rejected_and_failed() -> None:
+    body = _server_error("Internal error")
+    v = classify(probe("request.seed.repeat"), [obs(500, body), obs(500, body, role="repeat")],
+                 [obs(200, completion("a b c"), role="control")])
+    check(v, Status.OK, Support.REJECTED, Conformance.FAILED, "clients retry it")
+
+
+def test_5xx_naming_the_field_twice_is_rejected_even_with_another_body() -> None:
+    variant = [obs(500, _server_error("bad seed (req 1)")), obs(500, _server_error("bad seed (req 2)"), role="repeat")]
+    v = classify(probe("request.seed.repeat"), variant, [obs(200, completion("a b c"), role="control")])
+    check(v, Status.OK, Support.REJECTED, Conformance.FAILED)
+
+
+@pytest.mark.parametrize(("repeat", "control_status"), [
+    (obs(200, completion("a b c"), role="repeat"), 200),  # did not reproduce
+    (obs(502, _server_error("other"), role="repeat"), 200),  # another status
+    (obs(500, _server_error("Internal error"), role="repeat"), 500),  # the control fails too
+])
+def test_5xx_that_does_not_reproduce_or_hits_the_control_stays_error(repeat: Observation, control_status: int) -> None:
+    control = obs(control_status, completion("a b c") if control_status == 200 else _server_error("x"), role="control")
+    v = classify(probe("request.seed.repeat"), [obs(500, _server_error("Internal error")), repeat], [control])
+    assert (v.status, v.support) == (Status.ERROR, None), v
+
+
+def test_unrelated_5xx_bodies_that_name_nothing_stay_error() -> None:
+    v = classify(probe("request.seed.repeat"),
+                 [obs(500, _server_error("oops 1")), obs(500, _server_error("oops 2"), role="repeat")],
+                 [obs(200, completion("a b c"), role="control")])
+    assert v.status is Status.ERROR
+
+
+# --------------------------------------------------------------------------------------------------------
+# One finding, one owner
+# --------------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("part", "pointer", "rule", "message", "owner"), [
+    ("response", "/choices/0/message/refusal", "required", "", "chat.completion"),
+    ("response", "", "additionalProperties", "", "chat.completion"),
+    ("response", "/usage/completion_tokens_details", "type", "", "chat.completion"),
+    ("response", "/choices/0/message/tool_calls/0/id", "type", "", None),
+    ("response", "/choices/0/logprobs/refusal", "required", "", "request.logprobs"),
+    ("response", "/choices/0/finish_reason", "tools.finish_reason", "", "request.tools"),
+    ("stream", "", "stream.done_sentinel", "", "stream.done_sentinel"),
+    ("stream", "/chunks/3/usage", "stream.usage_placement", "", "stream.usage_chunk"),
+    ("stream", "/chunks/0/choices/0/finish_reason", "required", "", "request.stream"),
+    ("stream", "/chunks/2/choices/0/delta/tool_calls/0", "stream.tool_call_index", "", "stream.tool_call_deltas"),
+    ("stream", "", "stream.finish_reason_once", "choice 1 ended without a finish_reason", "stream.n_interleave"),
+    ("stream", "", "stream.finish_reason_once", "choice 0 ended without a finish_reason", "request.stream"),
+])
+def test_finding_owners(part: str, pointer: str, rule: str, message: str, owner: str | None) -> None:
+    from conformance.judge.ownership import owner_of
+    from conformance.model.findings import Finding
+
+    assert owner_of(Finding(part, pointer, rule, "strict", message)) == owner
