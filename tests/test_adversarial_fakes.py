@@ -15,6 +15,7 @@ import pytest
 from conformance.features import registry
 from conformance.model.targets import Target
 from conformance.run.engine import run_pairs
+from conformance.report.summary_md import render_summary_md
 from conformance.run.results import build_results, now, record_of
 from tests.fakeserver import FakeConfig, FakeServer
 
@@ -88,6 +89,17 @@ def test_oblivious_constant_usage_is_called_synthetic(oblivious: dict[str, Any])
         notes = " ".join(oblivious[feature]["notes"])
         assert "usage is synthetic" in notes, (feature, notes)
     assert oblivious["conversation.system_message"]["support"] == "UNVERIFIABLE"
+
+
+def test_synthetic_usage_is_reported_once_per_target(tmp_path: Path) -> None:
+    probes = [PROBES["request.tools.prompt_tokens"], PROBES["conversation.system_message.prompt_tokens"]]
+    with FakeServer(FakeConfig(oblivious=True)) as srv:
+        tgt = target(srv)
+        results, _ = run_pairs([(tgt, p) for p in probes], tmp_path / "c", "all")
+    doc = build_results([record_of(r) for r in results], [tgt], record_mode="all", probes=PROBES,
+                        started=now(), finished=now())
+    assert doc["targets"]["adversary"]["usage_synthetic"] is True
+    assert "synthetic" in render_summary_md(doc).split("## Top findings")[0]
 
 
 def test_kept_stop_text_is_partial_and_non_strict(tmp_path: Path) -> None:
