@@ -14,8 +14,8 @@ import pytest
 
 from conformance.features import registry
 from conformance.model.targets import Target
-from conformance.run.engine import run_pairs
 from conformance.report.summary_md import render_summary_md
+from conformance.run.engine import run_pairs
 from conformance.run.results import build_results, now, record_of
 from tests.fakeserver import FakeConfig, FakeServer
 
