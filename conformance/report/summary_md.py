@@ -119,7 +119,8 @@ def render_summary_md(results: dict[str, Any], baseline: str | None = None, uses
     for name, entry in (mig or {}).get("targets", {}).items():
         for item in entry["items"]:
             if item["rank"] == "blocker":
-                fix = f" → fix: {md_fix(item['fix'])}" if item["fix"] else " (no known fix)"
+                fix = f" → fix: {md_fix(item['fix'])}" if item["fix"] else (
+                    f" ({md_text(item['no_fix_reason'], 300)})" if item.get("no_fix_reason") else " (no known fix)")
                 blockers.append(f"{md_text(name)} · {_code(item['feature'])}: {md_text(item['difference'])}{fix}")
     sections = [
         ("Conformance FAILED", failed),
