@@ -16,7 +16,7 @@ from conformance.features import registry
 from conformance.model.probes import Probe
 from conformance.model.targets import Target, TargetError, adhoc_target, load_targets, select_targets
 from conformance.run.engine import make_engine, plan
-from conformance.run.results import build_results, failed, now, record_of
+from conformance.run.results import build_results, failed, failed_rule, now, record_of
 from conformance.wire.http import Budget
 from conformance.wire.recording import RECORD_MODES
 
@@ -186,7 +186,8 @@ class Case:
         if rec["status"] == "SKIPPED":
             pytest.skip(f"{summary}\n{notes}")
         if failed(rec):
-            pytest.fail(f"{summary}\n{notes}", pytrace=False)
+            rule = failed_rule(rec)  # first, so the one-line summary of a FAILED cell names the rule that failed
+            pytest.fail(f"{'FAILED rule: ' + rule + chr(10) if rule else ''}{summary}\n{notes}", pytrace=False)
 
 
 @pytest.fixture

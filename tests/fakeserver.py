@@ -170,6 +170,14 @@ class FakeConfig:
         model_created: the ``created`` of every GET /v1/models entry (OpenAI: an integer).
         context_window: prompt + answer tokens (words) the simulated model holds; a longer prompt gets a 400
             (OpenAI's context_length_exceeded, or Mistral's 3051), an answer that fills it stops there.
+        aliases: extra field → OpenAI field it stands for, accepted and honoured as that field (a Mistral-like
+            server: ``{"random_seed": "seed"}``).
+        oblivious: the adversary that honours nothing yet answers plausibly: any JSON body gets 200 with
+            :data:`OBLIVIOUS_TEXT` (streamed when asked), a call to the first offered tool or function whenever
+            tools or functions are sent (whatever tool_choice says), usage always 10 + 20 = 30.
+        keep_stop: generation halts at a stop text but keeps it in the content (OpenAI strips it).
+        crash_on: field → value: a request carrying that value answers HTTP 500 with a body naming the field,
+            every time (``"role"`` matches a message role, e.g. ``{"role": "developer"}``).
     """
 
     ignore: set[str] = field(default_factory=set)
@@ -191,6 +199,10 @@ class FakeConfig:
     response_style: str = "openai"
     context_window: int = 4096
     model_created: Any = 1700000000
+    aliases: dict[str, str] = field(default_factory=dict)
+    oblivious: bool = False
+    keep_stop: bool = False
+    crash_on: dict[str, Any] = field(default_factory=dict)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -387,7 +399,7 @@ def _check_unknown(cfg: FakeConfig, body: dict[str, Any]) -> None:
     for name, value in body.items():
         if cfg.param_rules == "mistral" and name in MISTRAL_ONLY_FIELDS:
             continue
-        if name not in KNOWN_REQUEST_FIELDS and name not in cfg.ignore:
+        if name not in KNOWN_REQUEST_FIELDS and name not in cfg.ignore and name not in cfg.aliases:
             raise _ApiError(
                 f"Unrecognized request argument supplied: {name}",
                 name,
@@ -775,6 +787,37 @@ def _answer_words(eff: dict[str, Any], prompt: str, rng: random.Random | None, b
     return [rng.choice(pool) for _ in range(12)]
 
 
+_SAY_WORD = re.compile(r"answer with exactly one word: (\w+)", re.IGNORECASE)
+_SECRET = re.compile(r"the secret word is (\w+)", re.IGNORECASE)
+
+
+def _instructed_answer(messages: list[dict[str, Any]]) -> str | None:
+    """What a capable model answers when the conversation dictates it: a word an instruction names (in any
+    system, developer or user message or content part), the asker's `name`, a secret word from an earlier turn."""
+    last = messages[-1] if messages else {}
+    question = _text(last.get("content")).lower()
+    if last.get("role") == "user" and "what is my name" in question and isinstance(last.get("name"), str):
+        return last["name"]
+    if "secret word" in question:
+        for m in messages[:-1]:
+            found = _SECRET.search(_text(m.get("content")))
+            if found:
+                return found.group(1)
+    for m in messages:
+        if m.get("role") in ("system", "developer", "user"):
+            found = _SAY_WORD.search(_text(m.get("content")))
+            if found:
+                return found.group(1)
+    return None
+
+
+def _asks_for_a_tool(prompt: str, tools: list[Any]) -> bool:
+    """Whether the prompt mentions what a declared tool is about (a word of its name, e.g. "weather")."""
+    low = prompt.lower()
+    names = [str((t.get("function") or {}).get("name", "")) for t in tools if isinstance(t, dict)]
+    return any(part in low for name in names for part in name.lower().split("_") if len(part) > 3)
+
+
 def _format_content(eff: dict[str, Any], text: str) -> str:
     """Apply response_format (when honoured) to the answer text."""
     fmt = eff.get("response_format")
@@ -791,13 +834,15 @@ def _format_content(eff: dict[str, Any], text: str) -> str:
     return text
 
 
-def _cut(eff: dict[str, Any], content: str) -> tuple[str, list[str], str]:
-    """Apply stop then max_tokens / max_completion_tokens; return (content, pieces, finish_reason)."""
+def _cut(eff: dict[str, Any], content: str, keep_stop: bool = False) -> tuple[str, list[str], str]:
+    """Apply stop (keeping the stop text when ``keep_stop``) then max_tokens / max_completion_tokens; return
+    (content, pieces, finish_reason)."""
     stop = eff.get("stop")
     stops = [stop] if isinstance(stop, str) else list(stop or [])
-    hits = [content.find(s) for s in stops if s and s in content]
+    hits = [(content.find(s), s) for s in stops if s and s in content]
     if hits:
-        content = content[: min(hits)]
+        at, text = min(hits)
+        content = content[: at + len(text)] if keep_stop else content[:at]
     pieces = _pieces(content)
     limits = [eff[k] for k in ("max_tokens", "max_completion_tokens") if _is_int(eff.get(k))]
     if limits and len(pieces) > min(limits):
@@ -876,9 +921,12 @@ def _plan(cfg: FakeConfig, raw: dict[str, Any], eff: dict[str, Any], model: str)
     choice = eff.get("tool_choice", "auto")
     after_tool = messages[-1].get("role") == "tool"
     calling = bool(tools) and choice != "none" and not (after_tool and choice == "auto")
+    if calling and choice == "auto" and not _asks_for_a_tool(prompt, tools):
+        calling = False  # a capable model calls on `auto` only when the prompt asks for what a tool does
     want_logprobs = eff.get("logprobs") is True
     k = eff.get("top_logprobs") or 0
 
+    instructed = _instructed_answer(messages)
     choices: list[_Choice] = []
     for _ in range(n):
         if calling:
@@ -887,9 +935,11 @@ def _plan(cfg: FakeConfig, raw: dict[str, Any], eff: dict[str, Any], model: str)
             continue
         if after_tool:
             words = _ban(f"The result was: {_text(messages[-1].get('content'))}".split(), banned)
+        elif instructed:
+            words = [instructed]
         else:
             words = _ban(_answer_words(eff, prompt, rng, banned), banned)
-        content, pieces, finish = _cut(eff, _format_content(eff, " ".join(words)))
+        content, pieces, finish = _cut(eff, _format_content(eff, " ".join(words)), cfg.keep_stop)
         lp = _logprobs(pieces, k, deterministic, banned) if want_logprobs else None
         choices.append(_Choice(content=content, finish_reason=finish, pieces=pieces, logprobs=lp))
 
@@ -1262,8 +1312,13 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if self._auth_error(cfg, headers):
             return
+        crash = _crash_field(cfg, text)
+        if crash is not None:
+            message = f"Internal server error while processing '{crash}'"
+            self._send_json(500, _openai_error(message, "server_error", None, crash))
+            return
         try:
-            plan = _validate_and_plan(cfg, text)
+            plan = _oblivious_plan(text) if cfg.oblivious else _validate_and_plan(cfg, text)
         except _ApiError as err:
             status, body = _error_response(cfg.error_style, err)
             self._send_json(status, body)
@@ -1296,6 +1351,47 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_sse(events)
 
 
+OBLIVIOUS_TEXT = "Hello! I am a helpful assistant."
+OBLIVIOUS_USAGE = {"prompt_tokens": 10, "completion_tokens": 20, "total_tokens": 30}
+
+
+def _oblivious_plan(text: str) -> _Plan:
+    """The answer of the server that honours nothing: fixed text, or a call to the first tool offered."""
+    try:
+        body = json.loads(text)
+    except ValueError:
+        raise _ApiError("We could not parse the JSON body of your request.", detail_type="json_invalid") from None
+    body = body if isinstance(body, dict) else {}
+    offered = [t.get("function") for t in body.get("tools") or [] if isinstance(t, dict)]
+    offered += list(body.get("functions") or [])
+    first = next((f for f in offered if isinstance(f, dict) and f.get("name")), None)
+    if first is not None:
+        call = {"id": "call_" + "0" * 24, "type": "function",
+                "function": {"name": first["name"], "arguments": json.dumps({"city": "Paris"})}}
+        choice = _Choice(content=None, finish_reason="tool_calls", tool_calls=[call])
+    else:
+        choice = _Choice(content=OBLIVIOUS_TEXT, finish_reason="stop", pieces=_pieces(OBLIVIOUS_TEXT))
+    model = body.get("model") if isinstance(body.get("model"), str) else "fake-model"
+    return _Plan(model, [choice], dict(OBLIVIOUS_USAGE), body.get("stream") is True, False)
+
+
+def _crash_field(cfg: FakeConfig, text: str) -> str | None:
+    """The field of ``crash_on`` this request carries with its chosen value, if any."""
+    if not cfg.crash_on:
+        return None
+    try:
+        body = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(body, dict):
+        return None
+    roles = {m.get("role") for m in body.get("messages") or [] if isinstance(m, dict)}
+    for name, value in cfg.crash_on.items():
+        if (name == "role" and value in roles) or (name in body and body[name] == value):
+            return name
+    return None
+
+
 def _unknown_model_body(model: str) -> dict[str, Any]:
     return _openai_error(
         f"The model `{model}` does not exist or you do not have access to it.",
@@ -1325,6 +1421,7 @@ def _validate_and_plan(cfg: FakeConfig, text: str) -> _Plan:
     _check_rejected(cfg, body)
     _check_unknown(cfg, body)
     eff = _without(body, cfg.ignore)
+    eff.update({canonical: body[alias] for alias, canonical in cfg.aliases.items() if alias in body})
     model = body.get("model", _MISSING)
     if model is _MISSING:
         raise _ApiError(

@@ -70,11 +70,11 @@ def test_matrix_loads_without_errors(page: tuple, tmp_path: Path) -> None:
 
 def test_click_cell_shows_evidence_as_text(page: tuple, tmp_path: Path) -> None:
     pg, errors = page
-    pg.locator("tr.frow[data-search^='basics.chat_completion'] a.cellbtn").first.click()
+    pg.locator("tr.frow[data-search^='chat.completion'] a.cellbtn").first.click()
     dialog = pg.locator("dialog#viewer")
     assert dialog.is_visible()
     text = dialog.inner_text()
-    assert "basics.chat_completion on openai" in text
+    assert "chat.completion on openai" in text
     assert "<script>window.__pwned=1</script>" in text
     assert 'onerror=\\"window.__pwned=2\\"' in text
     assert dialog.locator("script, img").count() == 0
@@ -118,7 +118,7 @@ def test_migration_view_lists_expected_differences(page: tuple, tmp_path: Path) 
     assert "openai → mistral" in text and "GO WITH CHANGES" in text
     for expected in ("send `random_seed` instead of `seed`", 'map `tool_choice: "required"` to `"any"`',
                      "send `max_tokens`", "tool-call ids must be 9 letters or digits",
-                     "read usage from any chunk", "parse error bodies in both shapes"):
+                     "read usage from whichever chunk carries it", "parse error bodies in both shapes"):
         assert expected in text, expected
     blockers = [r.inner_text() for r in section.locator("tr.mrow[data-rank='blocker']").all()]
     assert any("request.seed" in b for b in blockers)

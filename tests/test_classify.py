@@ -645,22 +645,22 @@ CONFORMANCE_CASES = [
         ("names n", "HTTP 422", "error envelope"),
     ),
     Case(
-        "NON_STRICT: flat envelope",
+        "OK: a flat envelope is charged to errors.invalid_value, not to seed",
         "request.seed.repeat",
         (obs(400, flat_error("'seed' is not supported")),),
         (),
         Status.OK,
         Support.REJECTED,
-        Conformance.NON_STRICT,
-        ("names seed", "flat error object"),
+        Conformance.OK,
+        ("names seed", "also seen (see errors.invalid_value)", "flat error object"),
     ),
     Case(
-        "NON_STRICT: a text error body",
-        "request.seed.repeat",
-        (obs(400, "seed not supported", headers={}),),
+        "NON_STRICT: a text error body, on the feature that owns the envelope",
+        "errors.invalid_value",
+        (obs(400, "temperature not supported", headers={}),),
         (),
         Status.OK,
-        Support.REJECTED,
+        Support.SUPPORTED,
         Conformance.NON_STRICT,
         ("not JSON",),
     ),
@@ -675,14 +675,14 @@ CONFORMANCE_CASES = [
         ("HTTP 422 where OpenAI answers 400",),
     ),
     Case(
-        "NON_STRICT: an invalid value rejected with a flat body",
+        "OK: an invalid value rejected with a flat body (the envelope is errors.invalid_value's finding)",
         "request.temperature.invalid",
         (obs(400, flat_error("Invalid 'temperature'")),),
         (),
         Status.OK,
         Support.REJECTED,
-        Conformance.NON_STRICT,
-        ("flat error object",),
+        Conformance.OK,
+        ("also seen (see errors.invalid_value)", "flat error object"),
     ),
     Case(
         "FAILED: compat schema violation (content is a number)",
@@ -704,13 +704,23 @@ CONFORMANCE_CASES = [
         Conformance.FAILED,
     ),
     Case(
-        "FAILED: stream without [DONE]",
+        "FAILED: stream without [DONE], charged to stream.done_sentinel",
+        "stream.done_sentinel",
+        (sse(done=False),),
+        (),
+        Status.OK,
+        Support.PARTIAL,
+        Conformance.FAILED,
+    ),
+    Case(
+        "OK: stream without [DONE] on another streaming feature: mentioned, not charged",
         "request.stream.basic",
         (sse(done=False),),
         (),
         Status.OK,
         Support.SUPPORTED,
-        Conformance.FAILED,
+        Conformance.OK,
+        ("also seen (see stream.done_sentinel)",),
     ),
     Case(
         "FAILED: stream requested, JSON came back",
@@ -742,11 +752,15 @@ def test_failed_conformance_keeps_the_finding_pointer() -> None:
 
 
 def test_error_envelope_is_never_failed() -> None:
-    """An error body that is not OpenAI-shaped is a SHOULD (NON_STRICT), whatever the error schema says."""
+    """An error body that is not OpenAI-shaped is a SHOULD (NON_STRICT), whatever the error schema says; it is
+    charged to errors.invalid_value, and the parameter probes that saw it mention it and stay OK."""
     for body in (fastapi_error("seed"), mistral_error("seed"), flat_error("no"), "plain text", "", "[1, 2]"):
         for pid in ("request.seed.repeat", "errors.invalid_value", "request.seed.invalid"):
             v = classify(probe(pid), [obs(400, body)])
-            assert v.conformance is Conformance.NON_STRICT, (pid, body, v)
+            want = Conformance.NON_STRICT if pid.startswith("errors.") else Conformance.OK
+            assert v.conformance is want, (pid, body, v)
+            if want is Conformance.OK:
+                assert any("also seen (see errors.invalid_value)" in n for n in v.notes), v.notes
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -887,3 +901,67 @@ def test_any_observation_gets_one_coherent_verdict(
 def test_verdict_round_trip_equality() -> None:
     v = classify(probe("chat.completion"), [obs(200, broken_choices)])
     assert Verdict.from_dict(json.loads(json.dumps(v.to_dict()))) == v
+
+
+# --------------------------------------------------------------------------------------------------------
+# A reproducible 5xx is a rejection; one that does not reproduce stays ERROR
+# --------------------------------------------------------------------------------------------------------
+
+def _server_error(message: str) -> dict[str, Any]:
+    return {"error": {"message": message, "type": "server_error", "param": None, "code": None}}
+
+
+def test_same_5xx_twice_with_control_fine_is_rejected_and_failed() -> None:
+    body = _server_error("Internal error")
+    v = classify(probe("request.seed.repeat"), [obs(500, body), obs(500, body, role="repeat")],
+                 [obs(200, completion("a b c"), role="control")])
+    check(v, Status.OK, Support.REJECTED, Conformance.FAILED, "clients retry it")
+
+
+def test_5xx_naming_the_field_twice_is_rejected_even_with_another_body() -> None:
+    variant = [obs(500, _server_error("bad seed (req 1)")), obs(500, _server_error("bad seed (req 2)"), role="repeat")]
+    v = classify(probe("request.seed.repeat"), variant, [obs(200, completion("a b c"), role="control")])
+    check(v, Status.OK, Support.REJECTED, Conformance.FAILED)
+
+
+@pytest.mark.parametrize(("repeat", "control_status"), [
+    (obs(200, completion("a b c"), role="repeat"), 200),  # did not reproduce
+    (obs(502, _server_error("other"), role="repeat"), 200),  # another status
+    (obs(500, _server_error("Internal error"), role="repeat"), 500),  # the control fails too
+])
+def test_5xx_that_does_not_reproduce_or_hits_the_control_stays_error(repeat: Observation, control_status: int) -> None:
+    control = obs(control_status, completion("a b c") if control_status == 200 else _server_error("x"), role="control")
+    v = classify(probe("request.seed.repeat"), [obs(500, _server_error("Internal error")), repeat], [control])
+    assert (v.status, v.support) == (Status.ERROR, None), v
+
+
+def test_unrelated_5xx_bodies_that_name_nothing_stay_error() -> None:
+    v = classify(probe("request.seed.repeat"),
+                 [obs(500, _server_error("oops 1")), obs(500, _server_error("oops 2"), role="repeat")],
+                 [obs(200, completion("a b c"), role="control")])
+    assert v.status is Status.ERROR
+
+
+# --------------------------------------------------------------------------------------------------------
+# One finding, one owner
+# --------------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("part", "pointer", "rule", "message", "owner"), [
+    ("response", "/choices/0/message/refusal", "required", "", "chat.completion"),
+    ("response", "", "additionalProperties", "", "chat.completion"),
+    ("response", "/usage/completion_tokens_details", "type", "", "chat.completion"),
+    ("response", "/choices/0/message/tool_calls/0/id", "type", "", None),
+    ("response", "/choices/0/logprobs/refusal", "required", "", "request.logprobs"),
+    ("response", "/choices/0/finish_reason", "tools.finish_reason", "", "request.tools"),
+    ("stream", "", "stream.done_sentinel", "", "stream.done_sentinel"),
+    ("stream", "/chunks/3/usage", "stream.usage_placement", "", "stream.usage_chunk"),
+    ("stream", "/chunks/0/choices/0/finish_reason", "required", "", "request.stream"),
+    ("stream", "/chunks/2/choices/0/delta/tool_calls/0", "stream.tool_call_index", "", "stream.tool_call_deltas"),
+    ("stream", "", "stream.finish_reason_once", "choice 1 ended without a finish_reason", "stream.n_interleave"),
+    ("stream", "", "stream.finish_reason_once", "choice 0 ended without a finish_reason", "request.stream"),
+])
+def test_finding_owners(part: str, pointer: str, rule: str, message: str, owner: str | None) -> None:
+    from conformance.judge.ownership import owner_of
+    from conformance.model.findings import Finding
+
+    assert owner_of(Finding(part, pointer, rule, "strict", message)) == owner

@@ -30,7 +30,7 @@ def test_round_trip_has_no_changes(both: dict, tmp_path: Path) -> None:
     exp = load_expectations(path)
     assert exp["targets"]["mistral"]["features"]["request.seed"] == {
         "status": "OK", "support": "REJECTED", "conformance": "NON_STRICT"}
-    assert exp["targets"]["openai"]["flaky"] == ["tools.parallel_tool_calls"]  # flagged in the results
+    assert exp["targets"]["openai"]["flaky"] == ["tools.parallel_calls"]  # flagged in the results
     assert compare_to_expectations(both, exp) == []
 
 

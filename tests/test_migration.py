@@ -9,7 +9,6 @@ import pytest
 
 from conformance.features.registry import PROBES
 from conformance.report.migration import (
-    FIX_CHECKS,
     KNOWN_FIXES,
     SDK_FEATURES,
     UsesError,
@@ -47,9 +46,13 @@ def _v(status: str = "OK", support: str | None = "SUPPORTED", conformance: str |
     (_v(), _v("TIMEOUT", None, None), "warning"),
     (_v(), None, "warning"),
     (_v(support="REJECTED"), _v(), "info"),
-    (_v(support="IGNORED"), _v(support="REJECTED"), "info"),
+    (_v(support="IGNORED"), _v(support="REJECTED"), "blocker"),  # rejected on the target: every request fails
+    (None, _v(support="REJECTED"), "blocker"),
     (None, _v(), "info"),
-    (_v(support="UNVERIFIABLE"), _v(support="REJECTED"), "warning"),
+    (_v(support="UNVERIFIABLE"), _v(support="REJECTED"), "blocker"),
+    (_v(support="UNVERIFIABLE"), _v(support="IGNORED"), "warning"),  # check by hand
+    (_v(support="UNVERIFIABLE"), _v(), "warning"),  # check by hand, never "go"
+    (_v(support="PARTIAL"), _v(support="IGNORED"), "warning"),
 ])
 def test_rank_table(base: dict | None, tgt: dict | None, rank: str) -> None:
     assert rank_difference(base, tgt) == rank
@@ -62,18 +65,15 @@ def test_expected_differences_openai_to_mistral(both: dict) -> None:
     assert items["request.seed"]["fix_source"] == "hint"
     assert "422 extra_forbidden" in items["request.seed"]["difference"]
     assert items["tools.tool_choice.required"]["fix"] == 'map `tool_choice: "required"` to `"any"`'
-    assert items["tools.tool_choice.required"]["fix_source"] == "known"
-    assert items["request.max_completion_tokens"]["fix"] == "send `max_tokens`"
-    assert items["tools.followup_turn"]["fix"] == "tool-call ids must be 9 letters or digits"
+    assert items["tools.tool_choice.required"]["fix_source"] == "hint"  # the `any` probe was SUPPORTED there
+    assert items["request.max_completion_tokens"]["fix"] == "send `max_tokens` instead of `max_completion_tokens`"
+    assert items["tools.followup_turn"]["fix"].startswith("tool-call ids must be 9 letters or digits")
     assert items["stream.usage_chunk"]["rank"] == "warning"
-    assert items["stream.usage_chunk"]["fix"].startswith("stream usage arrives on the finishing chunk")
+    assert items["stream.usage_chunk"]["fix"].startswith("read usage from whichever chunk carries it")
     assert items["errors.unknown_model"]["rank"] == "warning"
     assert "both shapes" in items["errors.unknown_model"]["fix"]
-    # no probe on the target showed that dropping stream_options works: the fix is only a suggestion
-    assert items["request.stream_options"]["fix"] is None
-    assert items["request.stream_options"]["fix_untested"] == "drop stream_options; usage is always sent"
-    assert items["request.seed"]["fix_shown_by"] == "a hint probe of this feature"
-    assert items["request.safe_prompt"]["rank"] == "info"
+    assert items["request.stream_options"]["fix"] == "drop `stream_options`"
+    assert items["request.web_search_options"]["rank"] == "info"
     assert items["request.top_p"]["fix"] is None  # a timeout is not blamed on the parameter
     assert "request.n" not in items and "request.temperature" not in items  # same verdicts
 
@@ -86,14 +86,14 @@ def test_items_are_ranked_worst_first(both: dict) -> None:
 
 def test_reverse_direction(both: dict) -> None:
     items = _items(migration_diff(both, "mistral"), "openai")
-    assert items["request.safe_prompt"]["rank"] == "blocker"
+    assert items["request.web_search_options"]["rank"] == "blocker"
     assert items["request.seed"]["rank"] == "info"
 
 
 def test_known_fix_globs() -> None:
     assert known_fix("errors.bad_key").startswith("parse error bodies in both shapes")
     assert "assistant turn" in known_fix("conversation.user_after_tool")
-    assert known_fix("conversation.something_new").startswith("follow the target's message-order rules")
+    assert known_fix("conversation.something_new") is None  # no target-specific advice without evidence
     assert known_fix("request.unheard_of") is None
 
 
@@ -147,16 +147,13 @@ def _reachable(pattern: str, ids: set[str]) -> bool:
     return any(matches_any(i, [pattern]) for i in ids)
 
 
-@pytest.mark.parametrize("table", ["KNOWN_FIXES", "FIX_CHECKS", "SDK_FEATURES"])
+@pytest.mark.parametrize("table", ["KNOWN_FIXES", "SDK_FEATURES"])
 def test_every_entry_is_reachable_by_a_probe(table: str) -> None:
-    """A fix (or a fix check, or an SDK mapping) keyed on a feature no probe produces can never be shown."""
+    """A fix (or an SDK mapping) keyed on a feature no probe produces can never be shown."""
     features = {p.feature for p in PROBES}
-    entries = {"KNOWN_FIXES": KNOWN_FIXES, "FIX_CHECKS": FIX_CHECKS, "SDK_FEATURES": SDK_FEATURES}[table]
+    entries = {"KNOWN_FIXES": KNOWN_FIXES, "SDK_FEATURES": SDK_FEATURES}[table]
     unreachable = [k for k in entries if not _reachable(k, features)]
     assert not unreachable, f"{table} entries no probe can trigger: {unreachable}"
-    if table == "FIX_CHECKS":
-        ids = {p.id for p in PROBES} | {"self"}
-        assert not [probe for probe, _ in FIX_CHECKS.values() if probe not in ids]
     if table == "SDK_FEATURES":
         assert set(SDK_FEATURES.values()) <= features
 
@@ -188,9 +185,41 @@ def test_a_blocker_names_the_sdk_call_that_breaks_and_a_fix_only_when_shown() ->
     assert deltas["rank"] == "blocker"
     assert deltas["sdk_call"].startswith("client.chat.completions.stream(..., tools=[...])")
     assert "TypeError" in deltas["sdk_call"]
-    assert deltas["fix"] and deltas["fix_shown_by"] == "stream.reassembly.tool_calls"
+    assert deltas["fix"]  # a client-side change: offered on any target
     seed = items["request.seed"]
     assert seed["sdk_call"] == "client.chat.completions.create(...) raises openai.UnprocessableEntityError (HTTP 422)"
-    assert seed["fix"] is None and "random_seed" in seed["fix_untested"]  # no hint probe ran on the target
+    assert seed["fix"] is None and "random_seed" in seed["no_fix_reason"]  # no hint probe ran on the target
     results["features"]["request.seed"]["mistral"]["notes"] = ["alternative works (SUPPORTED): send `random_seed`"]
     assert _items(migration_diff(results, "openai"))["request.seed"]["fix"] == "send `random_seed` instead of `seed`"
+
+
+def test_fixtures_and_fixes_name_only_features_the_registry_produces() -> None:
+    """A migration fixture or a known fix about a feature id the suite never produces tests nothing."""
+    produced = {p.feature for p in PROBES}
+    probe_ids = {p.id for p in PROBES}
+    for name in ("openai_mistral.json", "openai.json", "mistral.json"):
+        assert sorted(set(load_results(DATA / name)["features"]) - produced) == [], name
+    for pattern, (_fix, evidence) in KNOWN_FIXES.items():
+        assert any(matches_any(f, [pattern]) for f in produced), pattern
+        assert evidence is None or evidence in produced or evidence in probe_ids, (pattern, evidence)
+
+
+def test_a_fix_is_offered_only_where_its_evidence_was_supported(both: dict) -> None:
+    """"Send X instead" needs X SUPPORTED on that target; otherwise the item says why there is no fix."""
+    cell = both["features"]["request.seed"]["mistral"]
+    cell["hint"] = None
+    for rec in cell["evidence"]:
+        if rec["probe"] == "request.seed.hint_random_seed":
+            rec["support"] = "IGNORED"
+    item = _items(migration_diff(both, "openai"))["request.seed"]
+    assert item["fix"] is None
+    assert "cannot tell" in item["no_fix_reason"] and "IGNORED" in item["no_fix_reason"]
+
+
+def test_unverifiable_used_feature_is_check_by_hand_never_go(both: dict) -> None:
+    both["features"]["request.n"]["openai"]["support"] = "UNVERIFIABLE"
+    both["features"]["request.n"]["mistral"]["support"] = "UNVERIFIABLE"
+    entry = migration_diff(both, "openai", {"features": ["request.n"]})["targets"]["mistral"]
+    assert entry["decision"] != "go"
+    assert "check by hand" in _items(migration_diff(both, "openai", {"features": ["request.n"]}))["request.n"][
+        "difference"]

@@ -29,7 +29,7 @@ def test_report_from_two_results_lists_the_mistral_differences(tmp_path: Path) -
     items = {i["feature"]: i for i in diff["targets"]["mistral-like"]["items"]}
     for feature, fix in [("request.seed", "random_seed"), ("request.max_completion_tokens", "max_tokens"),
                          ("tools.followup_turn", "9 letters or digits"), ("stream.tool_call_deltas", "index"),
-                         ("conversation.assistant_last", "prefix")]:
+                         ("conversation.assistant_last", "user message")]:
         assert items[feature]["rank"] == "blocker", feature
         assert fix in items[feature]["fix"], (feature, items[feature]["fix"])
     html = (tmp_path / "compat.html").read_text()

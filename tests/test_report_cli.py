@@ -38,7 +38,7 @@ def test_junit_from_results(tmp_path: Path) -> None:
     assert int(suite.get("tests")) == len(cases) == 45
     assert cases["mistral::stream.tool_call_deltas"].find("failure") is not None  # conformance FAILED
     assert cases["mistral::request.top_p"].find("failure") is not None  # TIMEOUT
-    assert cases["mistral::tools.parallel_tool_calls"].find("skipped") is not None
+    assert cases["mistral::tools.parallel_calls"].find("skipped") is not None
     assert cases["mistral::request.seed"].find("failure") is None  # REJECTED is a verdict, not a failure
     assert suite.get("failures") == "2" and suite.get("skipped") == "1"
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conformance.features.common import invalid, unobservable
+from conformance.features.common import JSON_PROMPT, invalid, unobservable, user
 from conformance.judge import answers as A
 from conformance.judge.detection import Context, Detection, detector, sent_request
 from conformance.model.observation import Observation
@@ -16,7 +16,9 @@ PROBES: list[Probe] = [
     # model and messages
     Probe("request.model.echo", "request.model", "The model must be honoured and reported.", {}, "model_echo"),
     invalid("model", 12345, "a model that is not a string"),
-    Probe("request.messages.basic", "request.messages", "The conversation every client sends.", {}, "answered"),
+    Probe("request.messages.basic", "request.messages", "The conversation every client sends must reach the model.",
+          {"messages": user(JSON_PROMPT), "temperature": 0}, "answer_depends_on_prompt", control="plain_t0",
+          params=("messages",)),
     invalid("messages", [], "an empty messages list"),
     unobservable("modalities", ["text"], "['text'] is the default output"),
     invalid("modalities", ["smell"], "an unknown modality"),

@@ -36,6 +36,10 @@ PROSE_PROMPT = "Describe Paris in one sentence."
 
 
 NAME_QUESTION = "What is my name?"
+RECALL_QUESTION = "What is the secret word? Answer with the word only."
+
+
+ASK_NAME = "What is my name? Answer with my name only."
 
 
 BASE_REQUEST: dict[str, Any] = {"messages": [{"role": "user", "content": HELLO}]}
@@ -91,6 +95,10 @@ def tool_history(result_count: int = 1, calls: int = 1) -> list[dict[str, Any]]:
 
 CONTROLS: dict[str, Control] = {c.name: c for c in [
     Control("plain_t0", {"temperature": 0}, why="the deterministic answer other probes are compared with"),
+    Control("recall_no_history", {"messages": user(RECALL_QUESTION), "temperature": 0},
+            why="the recall question without the earlier turns"),
+    Control("ask_name_anonymous", {"messages": user(ASK_NAME), "temperature": 0},
+            why="the name question without a `name` on the message"),
     Control("high_temp", {"messages": user(CREATIVE), "temperature": HIGH_T, "top_p": 1}, stochastic=True,
             why="k samples at a high temperature: shows whether this model's output can vary at all"),
     Control("creative_t0", {"messages": user(CREATIVE), "temperature": 0, "top_p": 1}, stochastic=True,
@@ -105,6 +113,8 @@ CONTROLS: dict[str, Control] = {c.name: c for c in [
     Control("two_cities", {"messages": user(TWO_CITIES), "temperature": 0, "tools": [WEATHER_TOOL]},
             why="parallel tool calls allowed"),
     Control("stream_plain", {"stream": True}, why="the same stream without stream_options"),
+    Control("stream_plain_t0", {"stream": True, "temperature": 0},
+            why="the deterministic stream without stream_options"),
     Control("json_no_format", {"messages": user(JSON_PROMPT), "temperature": 0},
             why="the JSON prompt without response_format"),
     Control("prose_no_format", {"messages": PROSE_JSON_MODE, "temperature": 0},

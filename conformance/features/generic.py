@@ -1,4 +1,8 @@
-"""Detectors shared by several feature groups: acceptance, unobservable parameters, token accounting."""
+"""Detectors shared by several feature groups: acceptance, unobservable parameters, token accounting, instructions.
+
+The differential rule: SUPPORTED or PARTIAL only for an effect a fair control does not show. Acceptance alone
+is UNVERIFIABLE, with the note ACCEPTED_ONLY.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,23 @@ from typing import Any
 
 from conformance.judge import answers as A
 from conformance.judge.detection import Context, Detection, detector
+from conformance.model.observation import Observation
 from conformance.model.verdicts import Support
+
+ACCEPTED_ONLY = "accepted; whether it is honoured cannot be seen with this model"
+
+# A prompt far longer than the probes' own: a target whose prompt_tokens do not move with it reports
+# synthetic usage, and no token-accounting verdict can be drawn from it.
+LONG_PROMPT = ("Read this list and then say hello: " + ", ".join(f"item number {i}" for i in range(60)) + ".")
+SYNTHETIC_USAGE = "usage is synthetic on this target (prompt_tokens do not move with prompt length)"
+
+
+def usage_is_synthetic(short: Observation, long: Observation) -> bool | None:
+    """Whether prompt_tokens stay put between a short and a much longer prompt (None: no usage to tell)."""
+    a, b = A.tokens(short, "prompt"), A.tokens(long, "prompt")
+    if a is None or b is None:
+        return None
+    return b <= a + 20
 
 
 @detector("accepted")
@@ -47,11 +67,21 @@ def field_present(ctx: Context) -> Detection:
 
 @detector("more_prompt_tokens")
 def more_prompt_tokens(ctx: Context) -> Detection:
-    """Token accounting: the extra input (tools, a system message) must add prompt tokens."""
+    """Token accounting: the extra input (tools, a system message) must add prompt tokens.
+
+    The alternate (the same request with a much longer prompt) tests the usage first: usage that does not move
+    with prompt length is synthetic, and nothing is concluded from it.
+    """
     got, ctrl = A.tokens(ctx.samples[0], "prompt"), A.tokens(ctx.control[0], "prompt")
-    m = {"prompt_tokens": got, "control_prompt_tokens": ctrl}
+    m: dict[str, Any] = {"prompt_tokens": got, "control_prompt_tokens": ctrl}
     if got is None or ctrl is None:
         return Detection(Support.UNVERIFIABLE, ["usage.prompt_tokens not reported"], m)
+    synthetic = usage_is_synthetic(ctx.samples[0], ctx.alternates[0]) if ctx.alternates else None
+    m["usage_synthetic"] = synthetic
+    if synthetic:
+        m["long_prompt_tokens"] = A.tokens(ctx.alternates[0], "prompt")
+        return Detection(Support.UNVERIFIABLE, [f"{SYNTHETIC_USAGE}: {got} prompt tokens, and "
+                                                f"{m['long_prompt_tokens']} for a far longer prompt"], m)
     if got > ctrl:
         return Detection(Support.SUPPORTED, [f"prompt_tokens {ctrl} → {got}"], m)
     return Detection(Support.IGNORED, [f"prompt_tokens {ctrl} → {got}: the extra input never reached the model"], m)
@@ -59,9 +89,45 @@ def more_prompt_tokens(ctx: Context) -> Detection:
 
 @detector("answered")
 def answered(ctx: Context) -> Detection:
-    """A conversation shape OpenAI accepts: 2xx with an answer."""
+    """A request shape OpenAI accepts, with no effect to compare: 2xx with an answer is acceptance only."""
     obs = ctx.samples[0]
     if A.text(obs) or A.tool_calls(obs):
-        return Detection(Support.SUPPORTED, ["accepted and answered"])
+        return Detection(Support.UNVERIFIABLE, [f"{ACCEPTED_ONLY} (answered: {A.text(obs)[:60]!r})"])
     return Detection(Support.UNVERIFIABLE, ["accepted, but the answer is empty"])
+
+
+@detector("instruction_followed")
+def instruction_followed(ctx: Context) -> Detection:
+    """The request carries an instruction dictating an unlikely word (`args.word`) in the part under test (a
+    system or developer message, a `name`, an earlier turn, a content part); the control lacks that part.
+
+    The word in the answer and not in the control's: SUPPORTED. Nowhere: the model cannot show it
+    (UNVERIFIABLE). In both: the word came from elsewhere (UNVERIFIABLE).
+    """
+    word = str(ctx.args["word"]).lower()
+    got, ctrl = A.text(ctx.samples[0]), A.text(ctx.control[0]) if ctx.control else ""
+    m = {"word": word, "answer": got[:200], "control_answer": ctrl[:200]}
+    if word in got.lower() and word not in ctrl.lower():
+        return Detection(Support.SUPPORTED, [f"the answer says {word!r}, as {ctx.args.get('where', 'instructed')}; "
+                                             "the control without it does not"], m)
+    if word in got.lower():
+        return Detection(Support.UNVERIFIABLE, [f"{word!r} is in the control's answer too: no effect to tell"], m)
+    if got and got == ctrl:
+        return Detection(Support.UNVERIFIABLE, [f"{ACCEPTED_ONLY}: the answer is the same as the control's "
+                                                f"({got[:60]!r}); the model did not say {word!r}"], m)
+    return Detection(Support.UNVERIFIABLE, [f"{ACCEPTED_ONLY}: the model did not say {word!r} "
+                                            f"(answered {got[:60]!r})"], m)
+
+
+@detector("answer_depends_on_prompt")
+def answer_depends_on_prompt(ctx: Context) -> Detection:
+    """The messages reach the model: a different prompt gets a different answer than the control's."""
+    got, ctrl = A.text(ctx.samples[0]), A.text(ctx.control[0])
+    m = {"answer": got[:200], "control_answer": ctrl[:200]}
+    if not got:
+        return Detection(Support.UNVERIFIABLE, ["accepted, but the answer is empty"], m)
+    if got != ctrl:
+        return Detection(Support.SUPPORTED, ["a different prompt gets a different answer"], m)
+    return Detection(Support.IGNORED, [f"the same answer for a different prompt ({got[:60]!r}): the messages do "
+                                       "not reach a model"], m)
 

@@ -10,7 +10,7 @@ from conformance.judge import answers as A
 from conformance.judge.detection import Context, Detection, deriver, detector, sent_request
 from conformance.model.observation import Observation
 from conformance.model.probes import Probe
-from conformance.model.verdicts import Support
+from conformance.model.verdicts import Conformance, Support
 
 PROBES: list[Probe] = [
     # length
@@ -57,6 +57,9 @@ PROBES: list[Probe] = [
     invalid("seed", "forty-two", "a seed that is not an integer"),
     Probe("request.n.choices", "request.n", "Several candidates in one call (ranking, self-consistency).",
           {"messages": user(CREATIVE), "temperature": HIGH_T, "n": 2}, "n_choices"),
+    Probe("request.n.streamed", "request.n", "n candidates when streaming too (honoured unstreamed only: PARTIAL).",
+          {"messages": user(CREATIVE), "temperature": HIGH_T, "n": 2, "stream": True}, "n_choices",
+          params=("n",)),
     invalid("n", 0, "n = 0"),
     Probe("request.presence_penalty.effect", "request.presence_penalty", "Penalties curb repetition.",
           {"messages": user(REPEAT), "temperature": 0, "presence_penalty": 2}, "less_repetition",
@@ -74,10 +77,15 @@ PROBES: list[Probe] = [
           {"reason": "a zero bias changes nothing; the effect probe needs token ids in logprobs"}, role="check"),
     invalid("logit_bias", {"1": 500}, "a bias outside [-100, 100]"),
     Probe("request.logprobs.content", "request.logprobs", "Token log-probabilities (confidence, classifiers).",
-          {"temperature": 0, "logprobs": True}, "logprobs"),
+          {"temperature": 0, "logprobs": True}, "logprobs", control="plain_t0"),
+    Probe("request.logprobs.with_top_logprobs", "request.logprobs",
+          "logprobs beside top_logprobs (honoured only with it: PARTIAL).",
+          {"temperature": 0, "logprobs": True, "top_logprobs": 1}, "logprobs", control="plain_t0",
+          params=("logprobs",)),
     invalid("logprobs", "yes", "logprobs that is not a boolean"),
     Probe("request.top_logprobs.alternatives", "request.top_logprobs", "k most likely alternatives per token.",
-          {"temperature": 0, "logprobs": True, "top_logprobs": 3}, "logprobs", params=("top_logprobs",)),
+          {"temperature": 0, "logprobs": True, "top_logprobs": 3}, "logprobs", control="logprobs_t0",
+          params=("top_logprobs",)),
     invalid("top_logprobs", 50, "top_logprobs above 20", logprobs=True),
     # the migration (issue 13): the edges of OpenAI's documented ranges
     Probe("request.temperature.top_of_range", "request.temperature",
@@ -140,11 +148,20 @@ def stop(ctx: Context) -> Detection:
     if not stops or not any(s in ctrl_text for s in stops):
         return Detection(Support.UNVERIFIABLE, ["the control answer does not contain the stop text"], m)
     present = [s for s in stops if s in got]
+    if present and _kept_and_halted(got, ctrl_text, present[0]):
+        return Detection(Support.PARTIAL, [(f"halts at the stop text but keeps {present[0]!r} in the content "
+                                            "(OpenAI strips it)")], m, conformance=Conformance.NON_STRICT)
     if present:
         return Detection(Support.IGNORED, [f"stop text {present[0]!r} still in the answer"], m)
     if A.finish_reason(obs) != "stop":
         return Detection(Support.PARTIAL, [f"stop text absent but finish_reason is {A.finish_reason(obs)!r}"], m)
     return Detection(Support.SUPPORTED, ["stop text absent, finish_reason stop"], m)
+
+
+def _kept_and_halted(got: str, control: str, stop_text: str) -> bool:
+    """The answer ends at the first stop text, kept, where the control goes on after it."""
+    cut = control.find(stop_text) + len(stop_text)
+    return got.rstrip() == control[:cut].rstrip() and len(control.rstrip()) > cut
 
 
 @detector("deterministic")
@@ -246,15 +263,33 @@ def logprobs(ctx: Context) -> Detection:
     if not isinstance(content, list) or not content:
         return Detection(Support.IGNORED, [f"no logprobs in the answer (choices[0].logprobs = {str(lp)[:60]})"])
     m = {"tokens": len(content), "top_logprobs": k}
+    ctrl_sizes = _alternatives(ctx.control[0]) if ctx.control else None
+    if ctrl_sizes is not None and (k is None or ctx.probe.feature == "request.logprobs"):
+        return Detection(Support.UNVERIFIABLE, ["logprobs come back without logprobs requested too: no effect to "
+                                                "tell"], m)
     if k is None:
         return Detection(Support.SUPPORTED, [f"{len(content)} tokens with logprobs"], m)
     sizes = [len(t.get("top_logprobs") or []) for t in content if isinstance(t, dict)]
+    if ctx.probe.feature == "request.logprobs" and sizes:
+        return Detection(Support.SUPPORTED, [f"{len(content)} tokens with logprobs (sent with top_logprobs {k})"], m)
+    if ctrl_sizes and all(s == k for s in ctrl_sizes) and ctx.probe.feature != "request.logprobs":
+        return Detection(Support.UNVERIFIABLE, [f"{k} alternatives per token, as the control asking for fewer: "
+                                                "no effect to tell"], m)
     m["alternatives"] = sorted(set(sizes))
     if sizes and all(s == k for s in sizes):
         return Detection(Support.SUPPORTED, [f"{len(content)} tokens, each with {k} alternatives"], m)
     if any(sizes):
         return Detection(Support.PARTIAL, [f"asked for {k} alternatives, got {sorted(set(sizes))}"], m)
     return Detection(Support.IGNORED, [f"asked for {k} alternatives per token, got none"], m)
+
+
+def _alternatives(obs: Observation) -> list[int] | None:
+    """The number of top_logprobs per token of an answer, or None when it carries no logprobs."""
+    lp = A.choice(obs).get("logprobs")
+    content = lp.get("content") if isinstance(lp, dict) else None
+    if not isinstance(content, list) or not content:
+        return None
+    return [len(t.get("top_logprobs") or []) for t in content if isinstance(t, dict)]
 
 
 def repetition(text: str) -> float:

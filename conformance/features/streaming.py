@@ -26,7 +26,7 @@ PROBES: list[Probe] = [
     Probe("stream.usage_chunk.requested", "stream.usage_chunk",
           "Usage of a stream arrives as a final chunk with choices: [] when include_usage is sent.",
           {"stream": True, "temperature": 0, "stream_options": {"include_usage": True}}, "stream_usage",
-          params=("stream_options",),
+          control="stream_plain_t0", params=("stream_options",),
           hint="stream usage arrives on the finishing chunk: read usage from any chunk, do not assume choices: []"),
     Probe("stream.usage_chunk.unrequested", "stream.usage_chunk", "Without include_usage OpenAI sends no usage.",
           {"stream": True, "temperature": 0}, "usage_unrequested", role="check"),
@@ -36,7 +36,7 @@ PROBES: list[Probe] = [
     Probe("stream.reassembly.tool_calls", "stream.tool_call_deltas",
           "Streamed tool-call deltas (index, first-fragment fields, argument pieces) must reassemble.",
           {"messages": user(WEATHER), "temperature": 0, "tools": [WEATHER_TOOL], "stream": True},
-          "stream_equals_unstreamed", control="tools_t0"),
+          "stream_equals_unstreamed", {"needs_tool_calls": True}, control="tools_t0"),
     Probe("stream.n_choices", "stream.n_interleave", "n > 1 streams interleave choices by index.",
           {"stream": True, "messages": user(CREATIVE), "temperature": HIGH_T, "n": 2}, "n_choices",
           params=("n",)),
@@ -137,6 +137,12 @@ def stream_equals_unstreamed(ctx: Context) -> Detection:
         if got is not None and want is not None and got != want:
             diffs.append(f"{kind}_tokens {got} vs {want}")
     m = {"differences": diffs, "allowed_differences": list(ALLOWED_STREAM_DIFFERENCES)}
+    if ctx.args.get("needs_tool_calls") and not calls and not ctrl_calls:
+        return Detection(Support.UNVERIFIABLE, ["neither the streamed nor the unstreamed answer has a tool call: "
+                                                "no tool-call deltas to judge"], m)
+    if ctx.args.get("needs_tool_calls") and not calls:
+        return Detection(Support.IGNORED, [("the unstreamed answer calls a tool, the streamed one carries no "
+                                            "tool-call deltas: the call is lost"), "; ".join(diffs)], m)
     if not diffs:
         return Detection(Support.SUPPORTED, [("streamed and unstreamed answers agree (content, tool calls, "
                                              "finish_reason, usage)")], m)

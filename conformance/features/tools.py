@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from conformance.features.common import (
@@ -11,30 +12,53 @@ from conformance.features.common import (
     TWO_CITIES,
     WEATHER,
     WEATHER_TOOL,
-    function_tool,
     invalid,
     user,
 )
+from conformance.features.generic import ACCEPTED_ONLY, LONG_PROMPT, usage_is_synthetic
 from conformance.judge import answers as A
-from conformance.judge.detection import Context, Detection, detector, followup
+from conformance.judge.detection import Context, Detection, detector, followup, sent_request
 from conformance.model.findings import Finding
 from conformance.model.observation import Observation
-from conformance.model.probes import Probe
+from conformance.model.probes import DROP, Probe
 from conformance.model.verdicts import Support
+
+# A tool result no model would say unprompted: a follow-up that quotes it has read it.
+IMPROBABLE_RESULT = "Cloudy, 137 degrees"
+
+
+def _weather_tool(strict: bool) -> dict[str, Any]:
+    """get_weather with an IATA code (pattern) and a unit (enum) that a free model tends to get wrong."""
+    fn: dict[str, Any] = {
+        "name": "get_weather", "description": "Get the current weather at an airport.",
+        "parameters": {"type": "object", "properties": {
+            "iata": {"type": "string", "pattern": "^[A-Z]{3}$", "description": "IATA airport code"},
+            "unit": {"type": "string", "enum": ["kelvin", "rankine"]}},
+            "required": ["iata", "unit"], "additionalProperties": False},
+    }
+    if strict:
+        fn["strict"] = True
+    return {"type": "function", "function": fn}
+
+
+STRICT_WEATHER_TOOL, LOOSE_WEATHER_TOOL = _weather_tool(True), _weather_tool(False)
+
 
 PROBES: list[Probe] = [
     # tools (acceptance; behaviour in TOOLS below)
+    # Tool calls are judged against the same prompt without tools (a call that comes back anyway proves nothing).
     Probe("request.tools.call", "request.tools", "Function calling, the base of every agent.",
           {"messages": user(WEATHER), "temperature": 0, "tools": [WEATHER_TOOL]}, "tool_called",
-          {"name": "get_weather", "absent": "UNVERIFIABLE"}),
+          {"name": "get_weather", "absent": "UNVERIFIABLE"}, control="weather_no_tools", params=("tools",)),
     Probe("request.tools.prompt_tokens", "request.tools", "Tool definitions must reach the model (token accounting).",
           {"messages": user(WEATHER), "temperature": 0, "tools": [WEATHER_TOOL], "tool_choice": "none"},
-          "more_prompt_tokens", control="weather_no_tools", params=("tools", "tool_choice")),
+          "more_prompt_tokens", control="weather_no_tools", params=("tools", "tool_choice"),
+          alternates=({"messages": user(LONG_PROMPT)},)),
     invalid("tools", [{"type": "function"}], "a tool without its function"),
     Probe("request.tool_choice.required", "request.tool_choice",
           "Forcing a tool call, on a prompt that does not ask for one (so only tool_choice can explain a call).",
           {"messages": user(HELLO), "temperature": 0, "tools": [WEATHER_TOOL], "tool_choice": "required"},
-          "tool_choice_effect", alternates=({"tool_choice": "none"},), params=("tool_choice",),
+          "tool_choice_effect", alternates=({"tool_choice": "none"}, {"tool_choice": DROP}), params=("tool_choice",),
           hint="map `tool_choice: \"required\"` to `\"any\"`"),
     invalid("tool_choice", "sometimes", "an unknown tool_choice", tools=[WEATHER_TOOL]),
     Probe("request.parallel_tool_calls.false", "request.parallel_tool_calls", "One call at a time, when asked.",
@@ -42,55 +66,62 @@ PROBES: list[Probe] = [
           "at_most_one_call", control="two_cities", params=("parallel_tool_calls",)),
     invalid("parallel_tool_calls", "yes", "parallel_tool_calls that is not a boolean", tools=[WEATHER_TOOL]),
     Probe("request.functions.legacy", "request.functions", "The legacy function-calling API older clients use.",
-          {"messages": user(WEATHER), "temperature": 0, "functions": [WEATHER_TOOL["function"]]}, "tool_called",
-          {"name": "get_weather", "absent": "UNVERIFIABLE"}, params=("functions",),
+          {"messages": user(WEATHER), "temperature": 0, "functions": [WEATHER_TOOL["function"]]},
+          "legacy_function_called", {"name": "get_weather", "absent": "UNVERIFIABLE", "usage_check": True},
+          control="weather_no_tools", alternates=({"messages": user(LONG_PROMPT)},), params=("functions",),
           hint="send `tools` instead of the legacy `functions`"),
     invalid("functions", "get_weather", "functions that is not a list"),
     Probe("request.function_call.legacy", "request.function_call", "Forcing a legacy function call.",
           {"messages": user(WEATHER), "temperature": 0, "functions": [WEATHER_TOOL["function"]],
-           "function_call": {"name": "get_weather"}}, "tool_called", {"name": "get_weather"},
-          params=("function_call", "functions"), hint="send `tool_choice` instead of the legacy `function_call`"),
+           "function_call": {"name": "get_weather"}}, "legacy_function_called", {"name": "get_weather"},
+          alternates=({"function_call": "none"},), params=("function_call", "functions"),
+          hint="send `tool_choice` instead of the legacy `function_call`"),
     invalid("function_call", {"nom": "get_weather"}, "a function_call without a name",
             functions=[WEATHER_TOOL["function"]]),
     Probe("tools.tool_choice.none", "tools.tool_choice.none", "tool_choice none must answer in text.",
           {"messages": user(WEATHER), "temperature": 0, "tools": [WEATHER_TOOL], "tool_choice": "none"},
-          "no_tool_call", params=("tool_choice",)),
+          "no_tool_call", control="tools_t0", params=("tool_choice",)),
     Probe("tools.tool_choice.auto", "tools.tool_choice.auto", "The default: the model decides to call.",
           {"messages": user(WEATHER), "temperature": 0, "tools": [WEATHER_TOOL], "tool_choice": "auto"},
-          "tool_called", {"name": "get_weather", "absent": "UNVERIFIABLE"}, params=("tool_choice",)),
+          "tool_called", {"name": "get_weather", "absent": "UNVERIFIABLE"}, control="weather_no_tools",
+          params=("tool_choice",)),
     # A prompt that asks for no tool, and `none` as the alternate: only tool_choice can explain a call.
     Probe("tools.tool_choice.required", "tools.tool_choice.required", "Agents force a call with `required`.",
           {"messages": user(HELLO), "temperature": 0, "tools": TOOLS, "tool_choice": "required"},
-          "tool_choice_effect", alternates=({"tool_choice": "none"},), params=("tool_choice",),
+          "tool_choice_effect", alternates=({"tool_choice": "none"}, {"tool_choice": DROP}), params=("tool_choice",),
           hint="map `tool_choice: \"required\"` to `\"any\"`"),
     Probe("tools.tool_choice.hint_any", "tools.tool_choice.required", "Mistral's `any`: does the alternative work?",
           {"messages": user(HELLO), "temperature": 0, "tools": TOOLS, "tool_choice": "any"}, "tool_choice_effect",
-          alternates=({"tool_choice": "none"},), role="hint", params=("tool_choice",),
+          alternates=({"tool_choice": "none"}, {"tool_choice": DROP}), role="hint", params=("tool_choice",),
           hint="map `tool_choice: \"required\"` to `\"any\"`"),
     Probe("tools.tool_choice.named", "tools.tool_choice.named", "Forcing one named function.",
           {"messages": user(WEATHER), "temperature": 0, "tools": TOOLS,
-           "tool_choice": {"type": "function", "function": {"name": "get_time"}}}, "tool_called",
-          {"name": "get_time"}, params=("tool_choice",)),
+           "tool_choice": {"type": "function", "function": {"name": "get_time"}}}, "named_tool_called",
+          {"name": "get_time"}, alternates=({"tool_choice": "auto"},), params=("tool_choice",)),
     Probe("tools.tool_choice.unknown_name", "tools.tool_choice.unknown_name",
           "Naming a function that is not declared is a client bug OpenAI answers with 400.",
           {"messages": user(WEATHER), "tools": [WEATHER_TOOL],
            "tool_choice": {"type": "function", "function": {"name": "no_such_function"}}},
           kind="error", expect_status=400, params=("tool_choice",)),
     Probe("tools.parallel_calls", "tools.parallel_calls", "Several calls in one turn, with distinct ids.",
-          {"messages": user(TWO_CITIES), "temperature": 0, "tools": [WEATHER_TOOL]}, "parallel_calls"),
+          {"messages": user(TWO_CITIES), "temperature": 0, "tools": [WEATHER_TOOL]}, "parallel_calls",
+          control="tools_t0"),
+    # strict against the same tool without strict, on a schema a free model tends to break (enum, pattern).
     Probe("tools.strict", "tools.strict", "strict: true function schemas (arguments always valid).",
-          {"messages": user(WEATHER), "temperature": 0, "tools": [function_tool("get_weather", "Weather.", True)],
-           "tool_choice": "required"}, "tool_called", {"name": "get_weather"}, params=("tools",)),
+          {"messages": user(WEATHER), "temperature": 0, "tools": [STRICT_WEATHER_TOOL], "tool_choice": "required"},
+          "strict_arguments", alternates=({"tools": [LOOSE_WEATHER_TOOL]},), params=("tools",)),
     Probe("tools.followup_turn", "tools.followup_turn",
           "The tool result goes back with an OpenAI-style id (call_…); the final answer must use it.",
           {"messages": user(WEATHER), "temperature": 0, "tools": [WEATHER_TOOL], "tool_choice": "required"},
-          "followup_uses_result", {"id_style": "openai", "expect_any": ["sunny", "21"]}, followup="tool_result",
+          "followup_uses_result", {"id_style": "openai", "result": IMPROBABLE_RESULT, "expect_any": ["137"]},
+          followup="tool_result",
           params=("tool_call_id", "messages", "tool_calls", "id"),
           hint="tool-call ids must be 9 letters or digits: map call_… ids before sending them back"),
     Probe("tools.followup_turn.native_ids", "tools.followup_turn",
           "The same follow-up with the target's own tool-call ids.",
           {"messages": user(WEATHER), "temperature": 0, "tools": [WEATHER_TOOL], "tool_choice": "required"},
-          "followup_uses_result", {"id_style": "native", "expect_any": ["sunny", "21"]}, followup="tool_result",
+          "followup_uses_result", {"id_style": "native", "result": IMPROBABLE_RESULT, "expect_any": ["137"]},
+          followup="tool_result",
           role="hint", params=("tool_call_id", "messages"),
           hint="tool-call ids must be 9 letters or digits: map call_… ids before sending them back"),
     # the migration (issue 13): shapes OpenAI accepts that stricter targets refuse
@@ -137,7 +168,6 @@ def _call_names(obs: Observation) -> list[str]:
 
 def _tool_notes(obs: Observation) -> tuple[list[str], dict[str, Any], list[Finding]]:
     """What a client will see of the tool calls: id format, content null vs "", finish_reason, JSON args."""
-    import json
     import re
 
     notes: list[str] = []
@@ -173,7 +203,8 @@ def _tool_notes(obs: Observation) -> tuple[list[str], dict[str, Any], list[Findi
 
 @detector("tool_called")
 def tool_called(ctx: Context) -> Detection:
-    """The model called a tool (the expected one when args.name is given)."""
+    """The model called a tool (the expected one when args.name is given), where the control (the same prompt
+    without tools) makes no call: a call that comes back without tools too proves nothing."""
     obs = ctx.samples[0]
     notes, m, findings = _tool_notes(obs)
     names = _call_names(obs)
@@ -184,29 +215,151 @@ def tool_called(ctx: Context) -> Detection:
         return Detection(Support(ctx.args.get("absent", "IGNORED")), [f"no tool call: {why}", *notes], m, findings)
     if want and want not in names:
         return Detection(Support.IGNORED, [f"called {names}, not the requested {want!r}", *notes], m, findings)
-    return Detection(Support.SUPPORTED, [f"called {names}", *notes], m, findings)
+    if ctx.control and _call_names(ctx.control[0]):
+        m["control_calls"] = _call_names(ctx.control[0])
+        return Detection(Support.UNVERIFIABLE, [f"called {names}, but the same prompt without tools also comes back "
+                                                f"with a call ({m['control_calls']}): no effect to tell", *notes],
+                         m, findings)
+    return Detection(Support.SUPPORTED, [f"called {names}; without tools, no call", *notes], m, findings)
+
+
+@detector("legacy_function_called")
+def legacy_function_called(ctx: Context) -> Detection:
+    """Legacy `functions` / `function_call`: the answer carries message.function_call (a `tool_calls` answer is
+    PARTIAL: a legacy client reads function_call); compared with no functions (control) and `function_call:
+    "none"` (the alternate), which must not call."""
+    obs = ctx.samples[0]
+    notes, m, findings = _tool_notes(obs)
+    legacy = A.message(obs).get("function_call")
+    names = _call_names(obs)
+    want = ctx.args.get("name")
+    usage_check = bool(ctx.args.get("usage_check"))  # then the alternate is a long prompt that tests usage
+    witnesses = [*ctx.control[:1], *([] if usage_check else ctx.alternates[:1])]
+    called_anyway = [n for w in witnesses for n in _call_names(w)]
+    if not names:
+        got, ctrl = A.tokens(obs, "prompt"), A.tokens(ctx.control[0], "prompt") if ctx.control else None
+        real_usage = usage_check and ctx.alternates and usage_is_synthetic(obs, ctx.alternates[0]) is False
+        if real_usage and got is not None and got == ctrl:
+            return Detection(Support.IGNORED, [(f"no function call, and prompt_tokens {got} with the functions as "
+                                                "without them: they never reached the model"), *notes], m, findings)
+        return Detection(Support(ctx.args.get("absent", "IGNORED")), ["no function call came back", *notes], m,
+                         findings)
+    if want and want not in names:
+        return Detection(Support.IGNORED, [f"called {names}, not the requested {want!r}", *notes], m, findings)
+    if called_anyway:
+        m["called_anyway"] = called_anyway
+        what = "without functions" if ctx.control else 'with function_call "none"'
+        return Detection(Support.UNVERIFIABLE if ctx.control else Support.IGNORED,
+                         [f"called {names}, but a call comes back {what} too ({called_anyway})", *notes], m, findings)
+    if isinstance(legacy, dict):
+        return Detection(Support.SUPPORTED, [f"message.function_call {legacy.get('name')!r}", *notes], m, findings)
+    return Detection(Support.PARTIAL, [("answered with tool_calls, not message.function_call: a legacy client "
+                                        "that reads function_call sees no call"), *notes], m, findings)
 
 
 @detector("no_tool_call")
 def no_tool_call(ctx: Context) -> Detection:
-    """tool_choice none: a plain answer, no tool call (and no raw tool-call markup)."""
+    """tool_choice none: a plain answer, no tool call (and no raw tool-call markup), where the control (the same
+    request without tool_choice) calls; a model that never calls shows nothing."""
     obs = ctx.samples[0]
     names = _call_names(obs)
     if names:
         return Detection(Support.IGNORED, [f"tool_choice none still called {names}"])
+    if ctx.control and not _call_names(ctx.control[0]):
+        return Detection(Support.UNVERIFIABLE, [f"{ACCEPTED_ONLY}: the same request without tool_choice makes no call "
+                                                "either, so there was no call to prevent"])
     if "<tool_call>" in A.text(obs) or "tool_call" in A.text(obs)[:40]:
         return Detection(Support.PARTIAL, ["no structured call, but the raw tool-call markup came back as content"],
                          {"content": A.text(obs)[:200]})
-    return Detection(Support.SUPPORTED, ["a plain answer, no tool call"])
+    return Detection(Support.SUPPORTED, ["a plain answer, no tool call, where the control calls"])
+
+
+@detector("named_tool_called")
+def named_tool_called(ctx: Context) -> Detection:
+    """A named tool_choice forces that function where `auto` (the alternate) calls another or none; arguments
+    must be a JSON string (an object is PARTIAL: OpenAI clients json.loads them)."""
+    obs = ctx.samples[0]
+    notes, m, findings = _tool_notes(obs)
+    names, want = _call_names(obs), str(ctx.args["name"])
+    auto_names = _call_names(ctx.alternates[0]) if ctx.alternates else []
+    m["auto_calls"] = auto_names
+    if want not in names:
+        got = f"called {names}" if names else "no call"
+        return Detection(Support.IGNORED, [f"{got}, not the named {want!r}", *notes], m, findings)
+    if want in auto_names:
+        return Detection(Support.UNVERIFIABLE, [f"called {want!r}, but tool_choice auto calls it too: no effect to "
+                                                "tell", *notes], m, findings)
+    shapes = [_arguments_shape((c.get("function") or {}).get("arguments")) for c in A.tool_calls(obs)]
+    odd = next((s for s in shapes if s != "object"), None)
+    if odd:
+        return Detection(Support.PARTIAL, [(f"called {want!r} (auto called {auto_names or 'nothing'}), but the "
+                                            f"arguments are {odd}, not a JSON object in a string"), *notes], m,
+                         findings)
+    return Detection(Support.SUPPORTED, [f"called {want!r}; auto called {auto_names or 'nothing'}", *notes], m,
+                     findings)
+
+
+def _arguments_shape(raw: Any) -> str:
+    """What a client gets from json.loads(arguments): "object", or what it gets instead."""
+    if not isinstance(raw, str):
+        return f"a {type(raw).__name__} instead of a string"
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return "not JSON"
+    return "object" if isinstance(value, dict) else f"a JSON {type(value).__name__} (double-encoded?)"
+
+
+@detector("strict_arguments")
+def strict_arguments(ctx: Context) -> Detection:
+    """strict: true gives arguments that validate against the tool's schema where the same tool without strict
+    (the alternate) does not; when both validate, a free model already complies (UNVERIFIABLE)."""
+    import jsonschema
+
+    obs = ctx.samples[0]
+    notes, m, findings = _tool_notes(obs)
+    tools = sent_request(obs).get("tools") or [{}]
+    schema = (tools[0].get("function") or {}).get("parameters") or {}
+
+    def problem(o: Observation) -> str | None:
+        calls = A.tool_calls(o)
+        if not calls:
+            return "no tool call"
+        raw = (calls[0].get("function") or {}).get("arguments")
+        try:
+            value = json.loads(raw) if isinstance(raw, str) else raw
+        except ValueError:
+            return "arguments are not JSON"
+        err = next(iter(jsonschema.Draft202012Validator(schema).iter_errors(value)), None)
+        return err.message[:120] if err else None
+
+    got = problem(obs)
+    loose = problem(ctx.alternates[0]) if ctx.alternates else "no control"
+    m.update({"strict_problem": got, "loose_problem": loose})
+    if got == "no tool call":
+        return Detection(Support.UNVERIFIABLE, ["tool_choice required made no call: nothing to check", *notes], m,
+                         findings)
+    if got:
+        return Detection(Support.IGNORED, [f"strict arguments break the schema: {got}", *notes], m, findings)
+    if loose in (None, "no tool call"):
+        return Detection(Support.UNVERIFIABLE, [("strict arguments match the schema, but without strict they "
+                                                 f"{'match too' if loose is None else 'cannot be compared'}: "
+                                                 "no effect to tell"), *notes], m, findings)
+    return Detection(Support.SUPPORTED, [f"strict arguments match the schema; without strict: {loose}", *notes], m,
+                     findings)
 
 
 @detector("parallel_calls")
 def parallel_calls(ctx: Context) -> Detection:
-    """Two calls with distinct ids in one answer."""
+    """Two calls with distinct ids in one answer, where a one-city prompt (the control) makes one."""
     obs = ctx.samples[0]
     notes, m, findings = _tool_notes(obs)
     calls = A.tool_calls(obs)
     ids = {c.get("id") for c in calls}
+    if ctx.control and len(A.tool_calls(ctx.control[0])) >= 2 and len(calls) >= 2:
+        return Detection(Support.UNVERIFIABLE, [(f"{len(calls)} calls, but a one-city prompt gets "
+                                                 f"{len(A.tool_calls(ctx.control[0]))} too: no effect to tell"),
+                                                *notes], m, findings)
     if len(calls) >= 2 and len(ids) == len(calls):
         return Detection(Support.SUPPORTED, [f"{len(calls)} calls with distinct ids", *notes], m, findings)
     if len(calls) >= 2:
@@ -239,7 +392,9 @@ def followup_uses_result(ctx: Context) -> Detection:
     if any(w in got.lower() for w in want):
         return Detection(Support.SUPPORTED, [f"the final answer uses the tool result: {got[:100]!r}"], m)
     if A.tool_calls(turn2):
-        return Detection(Support.PARTIAL, ["the model called a tool again instead of answering"], m)
+        return Detection(Support.UNVERIFIABLE, [("the tool result was accepted, but the model called a tool again "
+                                                 "instead of answering: whether it reads the result cannot be seen")],
+                         m)
     return Detection(Support.UNVERIFIABLE, [f"the final answer does not mention the result: {got[:100]!r}"], m)
 
 
@@ -270,15 +425,21 @@ def tool_choice_effect(ctx: Context) -> Detection:
     forced = ctx.samples[0]
     notes, m, findings = _tool_notes(forced)
     prevented = ctx.alternates[0] if ctx.alternates else None
+    default = ctx.alternates[1] if len(ctx.alternates) > 1 else None
     forced_calls, prevented_calls = _call_names(forced), _call_names(prevented) if prevented else []
-    m.update({"required_calls": forced_calls, "none_calls": prevented_calls})
+    default_calls = _call_names(default) if default else []
+    m.update({"required_calls": forced_calls, "none_calls": prevented_calls, "auto_calls": default_calls})
     if not forced_calls:
         return Detection(Support.IGNORED, ["tool_choice required did not force a call", *notes], m, findings)
     if prevented is not None and prevented_calls:
         return Detection(Support.IGNORED, [f"a call comes back whatever tool_choice says (none still called "
                                            f"{prevented_calls})", *notes], m, findings)
-    return Detection(Support.SUPPORTED, [f"required forced {forced_calls}; none prevented the call", *notes], m,
-                     findings)
+    if default_calls:
+        return Detection(Support.UNVERIFIABLE, [(f"required called {forced_calls}, but the same prompt without "
+                                                 f"tool_choice calls too ({default_calls}): nothing to force"), *notes],
+                         m, findings)
+    return Detection(Support.SUPPORTED, [f"required forced {forced_calls}; without tool_choice no call; none "
+                                         "prevented it", *notes], m, findings)
 
 
 def _answer_key(obs: Observation) -> tuple[tuple[str, ...], str]:

@@ -8,6 +8,7 @@ from conformance.judge import schemas, stream_rules
 from conformance.judge.detection import DETECTORS, Context, Detection
 from conformance.judge.error_body import SHAPE_NOTES, read_error
 from conformance.judge.evidence import exchange_evidence
+from conformance.judge.ownership import ERROR_BODY_OWNER, also_seen_notes, split_findings
 from conformance.model.findings import Finding, dedupe
 from conformance.model.observation import Observation
 from conformance.model.probes import Probe
@@ -109,20 +110,25 @@ def _error_event_message(payload: dict[str, Any]) -> str:
     return str(err or payload.get("message") or payload)
 
 
-def error_conformance(obs: Observation, expected_status: int | None = None) -> tuple[Conformance, list[str]]:
+def error_conformance(obs: Observation, expected_status: int | None = None,
+                      owns_envelope: bool = True) -> tuple[Conformance, list[str]]:
     """OpenAI answers client errors with 400 (or the specific code) and {"error": {message,type,param,code}}.
 
     Every difference in a 4xx answer is a SHOULD (NON_STRICT), including an error body that fails the error
-    schema: the legend puts "error body not OpenAI-shaped" under NON_STRICT, never FAILED.
+    schema: the legend puts "error body not OpenAI-shaped" under NON_STRICT, never FAILED. The envelope's
+    shape is charged to the errors.* features (`owns_envelope`); other probes mention it and stay clean.
     """
     reading = read_error(obs.body_text)
     notes: list[str] = []
     verdict = Conformance.OK
-    if findings_of(obs):
+    envelope_issue = bool(findings_of(obs)) or reading.shape != "openai"
+    if envelope_issue and owns_envelope:
         verdict = Conformance.NON_STRICT
-    if reading.shape != "openai":
-        notes.append(f"error envelope: {SHAPE_NOTES[reading.shape]}")
-        verdict = Conformance.NON_STRICT
+        if reading.shape != "openai":
+            notes.append(f"error envelope: {SHAPE_NOTES[reading.shape]}")
+    elif envelope_issue:
+        shape = SHAPE_NOTES.get(reading.shape, "fails the error schema")
+        notes.append(f"also seen (see {ERROR_BODY_OWNER}): error envelope: {shape}")
     assert obs.status is not None
     if expected_status and obs.status != expected_status:
         notes.append(f"HTTP {obs.status} where OpenAI answers {expected_status}")
@@ -145,7 +151,7 @@ def _rejection(probe: Probe, obs: Observation) -> Verdict:
     """Read a 4xx to a probe that OpenAI accepts (or rejects, for invalid values)."""
     assert obs.status is not None
     reading = read_error(obs.body_text, probe.blamed_params)
-    conf, notes = error_conformance(obs, 400 if probe.kind == "invalid" else None)
+    conf, notes = error_conformance(obs, 400 if probe.kind == "invalid" else None, _owns_error_envelope(probe))
     evidence = f"HTTP {obs.status}: {reading.message[:400]}"
     blamed, ours = _blame(probe, obs)
     if blamed and not ours and probe.blamed_params and probe.kind != "invalid":
@@ -163,7 +169,7 @@ def _error_probe(probe: Probe, obs: Observation) -> Verdict:
     assert obs.status is not None
     if obs.status >= 400:
         reading = read_error(obs.body_text, probe.blamed_params)
-        conf, notes = error_conformance(obs, probe.expect_status)
+        conf, notes = error_conformance(obs, probe.expect_status, _owns_error_envelope(probe))
         named = [p for p in probe.blamed_params if reading.names(p) or p in reading.message]
         names = f"the message names {', '.join(named)}" if named else "the message names no field"
         return Verdict(Status.OK, Support.SUPPORTED, conf,
@@ -175,14 +181,64 @@ def _error_probe(probe: Probe, obs: Observation) -> Verdict:
     note = "accepted silently with a 2xx where OpenAI answers " + str(probe.expect_status or "4xx")
     if probe.args.get("substitution") and served:
         note = f"silent substitution: HTTP {obs.status} answered by model {served!r} for an unknown model"
-    findings = findings_of(obs)
+    findings, also, elsewhere = _charged(probe, findings_of(obs))
     return Verdict(Status.OK, Support.IGNORED, worst_conformance(Conformance.NON_STRICT, conformance_of(findings)),
-                   [note], findings=findings, measurements={"http_status": obs.status, "served_model": served})
+                   [note, *also], findings=findings, measurements={"http_status": obs.status, "served_model": served,
+                                                                   **({"also_seen": elsewhere} if elsewhere else {})})
+
+
+def _owns_error_envelope(probe: Probe) -> bool:
+    return probe.feature.startswith("errors.")
+
+
+def _charged(probe: Probe, findings: list[Finding]) -> tuple[list[Finding], list[str], list[dict[str, Any]]]:
+    """The findings this probe's feature owns, one "also seen (see <owner>)" note per other owner, and those
+    other findings as data (results.json charges one back here when its owner's own probes do not show it)."""
+    own, others = split_findings(probe.feature, findings)
+    also = [{"owner": owner, **f.to_dict()} for owner, found in sorted(others.items()) for f in found]
+    return own, also_seen_notes(others), also
+
+
+REPEATED_5XX = ("a client error answered with HTTP 5xx: clients retry it and the request fails every time")
+
+
+def _reproducible_5xx(probe: Probe, variant: list[Observation], control: list[Observation]) -> Verdict | None:
+    """Control fine, variant 5xx, and the re-sent variant 5xx again with the same body (or naming the field).
+
+    That is how this target answers the parameter, every time: REJECTED, conformance FAILED. A 5xx that does
+    not reproduce, or that the control also gets, is left to `_unusable` (ERROR).
+    """
+    if probe.kind == "error":
+        return None
+    first = next((o for o in variant if o.role in ("variant", "variant-1")), None)
+    repeat = next((o for o in variant if o.role == "repeat"), None)
+    if first is None or repeat is None or first.status is None or first.status < 500 or first.status == 503:
+        return None
+    if not control or any(o.status is None or o.status >= 500 or o.error or o.timed_out for o in control):
+        return None
+    if repeat.status != first.status:
+        return None
+    reading = read_error(first.body_text, probe.blamed_params)
+    blamed, ours = _blame(probe, first)
+    named = bool(ours) or any(p in reading.message for p in probe.blamed_params)
+    if repeat.body_text != first.body_text and not named:
+        return None
+    names = f" (names {', '.join(ours or [p for p in probe.blamed_params if p in reading.message])})" if named else ""
+    return Verdict(Status.OK, Support.REJECTED, Conformance.FAILED,
+                   [f"rejected with HTTP {first.status} twice{names}: {REPEATED_5XX}",
+                    f"HTTP {first.status}: {reading.message[:400]}", "the control request succeeded"],
+                   measurements={"http_status": first.status, "error_params": blamed, "reproduced": True})
 
 
 def classify(probe: Probe, variant: list[Observation], control: list[Observation] | None = None) -> Verdict:
     """The verdict of one probe on one target, from its answers and its control's answers."""
     control = control or []
+    reproducible = _reproducible_5xx(probe, variant, control)
+    if reproducible is not None:
+        return reproducible
+    variant = [o for o in variant if o.role != "repeat"]
+    if not probe.control:
+        control = []  # a witness control fetched only to judge a 5xx is not this probe's control
     unusable = _unusable(variant + control)
     if unusable is not None:
         return unusable
@@ -203,15 +259,18 @@ def classify(probe: Probe, variant: list[Observation], control: list[Observation
                              "compare with")])
     if probe.kind == "error":
         return _error_probe(probe, first)
-    findings = dedupe(f for obs in variant for f in findings_of(obs))
-    if probe.kind == "invalid":
+    detection: Detection | None = None
+    if probe.kind != "invalid":
+        detection = DETECTORS[probe.detector](Context(probe, variant, control, dict(probe.args)))
+    seen = [f for obs in variant for f in findings_of(obs)] + (detection.findings if detection else [])
+    findings, also, elsewhere = _charged(probe, dedupe(seen))
+    extra = {"also_seen": elsewhere} if elsewhere else {}
+    if detection is None:
         return Verdict(Status.OK, Support.IGNORED, conformance_of(findings),
-                       [f"accepts a value OpenAI rejects (HTTP {first.status}): the mistake passes silently"],
-                       findings=findings)
-    detection: Detection = DETECTORS[probe.detector](Context(probe, variant, control, dict(probe.args)))
-    findings = dedupe([*findings, *detection.findings])
-    return Verdict(Status.OK, detection.support, conformance_of(findings), list(detection.notes),
-                   findings=findings, measurements=detection.measurements)
+                       [f"accepts a value OpenAI rejects (HTTP {first.status}): the mistake passes silently", *also],
+                       findings=findings, measurements=extra)
+    return Verdict(Status.OK, detection.support, worst_conformance(conformance_of(findings), detection.conformance),
+                   [*detection.notes, *also], findings=findings, measurements={**detection.measurements, **extra})
 
 
 def summarize_findings(findings: list[Finding], limit: int = 5) -> list[str]:

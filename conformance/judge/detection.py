@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 from conformance.model.findings import Finding
 from conformance.model.observation import Observation
 from conformance.model.probes import Probe
-from conformance.model.verdicts import Support
+from conformance.model.verdicts import Conformance, Support
 
 
 @dataclass
@@ -43,6 +43,7 @@ class Detection:
     notes: list[str] = field(default_factory=list)
     measurements: dict[str, Any] = field(default_factory=dict)
     findings: list[Finding] = field(default_factory=list)
+    conformance: Conformance | None = None  # a rule the detector itself checks (e.g. the stop text kept)
 
 
 F = TypeVar("F", bound=Callable[..., Any])

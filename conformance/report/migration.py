@@ -1,11 +1,15 @@
 """Migration diff: what changes for an app that moves from a baseline target to another target.
 
-Ranking of one feature that differs between baseline and target (the worst axis wins):
-- blocker: the baseline supports it (status OK, support SUPPORTED or conformance OK) and the target
-  REJECTS or IGNORES it, or the target's answer FAILS conformance: the app breaks or silently changes.
-- warning: the target is weaker without breaking (PARTIAL, UNVERIFIABLE, NON_STRICT), or could not be
-  verified (ERROR, TIMEOUT, SKIPPED, not tested) where the baseline works.
+Ranking of one feature that differs between baseline and target, from the user's side (the worst axis wins):
+- blocker: the target REJECTS it, whatever the baseline said (every request carrying it fails); the target
+  IGNORES what the baseline SUPPORTS (silently ignored); or the target's answer FAILS conformance.
+- warning: UNVERIFIABLE on either side ("check by hand": this run cannot tell, never "go"); the target is
+  weaker without breaking (PARTIAL, NON_STRICT); or it could not be verified (ERROR, TIMEOUT, SKIPPED, not
+  tested) where the baseline works. A used feature UNVERIFIABLE on both sides is listed too.
 - info: the target is better, or both are unsupported, or anything else that differs.
+
+Fixes: a probe's hint only where its hint probe was SUPPORTED on the target; a known fix only where its
+evidence (KNOWN_FIXES) was SUPPORTED there, else the item says why no fix is offered.
 
 Decision per target, only when the app's `uses` are known (only used features count):
 - "no-go": a used feature is a blocker and no fix is known for it;
@@ -44,66 +48,57 @@ DECISIONS = {
     "no-go": "a feature the app uses is a blocker with no fix shown to work on that target",
 }
 
-# Known fixes keyed by feature id (globs allowed; exact ids are tried first). Sources: quirks/mistral.md.
-KNOWN_FIXES: dict[str, str] = {
-    "request.seed": "send `random_seed` instead of `seed`",
-    "request.max_completion_tokens": "send `max_tokens`",
-    "request.stream_options": "drop stream_options; usage is always sent",
-    "request.logprobs": "drop `logprobs`/`top_logprobs`; the target returns no logprobs",
-    "request.top_logprobs": "drop `top_logprobs`; the target returns no logprobs",
-    "request.logit_bias": "drop `logit_bias`; steer the output with the prompt instead",
-    "request.user": "drop `user` (send it as your own metadata, not in the request body)",
-    "request.store": "drop `store`",
-    "request.temperature": "clamp temperature to the target's range (Mistral: 0–1.5)",
-    "request.top_p": "send top_p in (0, 1]",
-    "request.response_format.json_schema": "send both `name` and `schema` in json_schema",
-    "tools.tool_choice.required": 'map `tool_choice: "required"` to `"any"`',
-    "tools.tool_choice.named": 'send only the named tool in `tools` and `tool_choice: "any"`',
-    "tools.tool_choice.null": "omit tool_choice instead of sending null",
-    "tools.followup_turn": "tool-call ids must be 9 letters or digits",
-    "tools.call_shape": 'default a missing tool_call `type` to "function"',
-    "tools.no_parameters": "always send `function.parameters` (an empty object schema is fine)",
-    "tools.empty_list": "omit `tools` when the list is empty",
-    "stream.usage_chunk": "stream usage arrives on the finishing chunk; read usage from any chunk, "
-    "do not assume choices: []",
-    "stream.tool_call_deltas": "accept whole tool calls in one delta, without `index` or `type`; "
-    "key them by position",
-    "stream.padding": "ignore unknown chunk fields (`p`, `obfuscation`)",
-    "errors.context_overflow": "map finish_reason `model_length` to `length` and handle `error`; read the "
-    "context-length error in the target's shape",
-    "errors.*": "parse error bodies in both shapes: {\"error\": {\"message\"}} and flat {\"message\"} "
-    "(message may be an object with `detail`)",
-    "conversation.assistant_last": "end with a user message, or set `prefix: true` on the trailing "
-    "assistant message",
-    "conversation.user_after_tool": "insert an assistant turn between a tool result and the next user message",
-    "conversation.tool_after_user": "send tool messages only right after the assistant message with tool_calls",
-    "conversation.tool_result_count": "send exactly one tool result per tool call",
-    "conversation.tool_call_id*": "tool-call ids must be 9 letters or digits",
-    "conversation.assistant_text_and_tool_calls": "send assistant messages with tool_calls with content "
-    '`""` or null, not text',
-    "conversation.user_name": "drop `name` from user/system/assistant messages (keep it on tool messages)",
-    "conversation.assistant_echo": "send only role/content/tool_calls on messages: drop `refusal`, "
-    "`annotations`, `reasoning_content`, `name`, `metadata`",
-    "conversation.reasoning_content_echo": "strip `reasoning_content` from assistant messages before sending "
-    "them back",
-    "conversation.developer_role": "send the `system` role instead of `developer`",
-    "conversation.*": "follow the target's message-order rules: last message user/tool (or assistant with "
-    "prefix), an assistant turn between tool and user, one tool result per call, 9-character tool-call ids",
-}
-
-# A fix is shown only where a probe on that target shows it works (issue 13). A feature's own `hint` probes do
-# that (their note "alternative works"); these features are shown by another probe on the same target:
-# feature → (probe id, the supports of that probe that show the fix works). "self" is the feature's own probes,
-# for fixes that are a way of reading the target's answer: the suite read it that way, so the reading works.
-FIX_CHECKS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "request.top_p": ("request.top_p.tiny", ("SUPPORTED",)),
-    "tools.empty_list": ("chat.completion", ("SUPPORTED",)),
-    "tools.tool_choice.null": ("tools.tool_choice.auto", ("SUPPORTED", "UNVERIFIABLE")),
-    "stream.tool_call_deltas": ("stream.reassembly.tool_calls", ("SUPPORTED",)),
-    "stream.usage_chunk": ("self", ("SUPPORTED", "PARTIAL")),
-    "stream.padding": ("self", ("PARTIAL",)),
-    "tools.call_shape": ("self", ("PARTIAL",)),
-    "errors.*": ("self", ("SUPPORTED",)),
+# Known fixes keyed by feature id (globs allowed; exact ids are tried first): (fix, evidence). The evidence is
+# the probe or feature that must be SUPPORTED on that target for the fix to be offered ("send X instead" only
+# where X was seen working there); None marks a client-side change that holds on any target.
+KNOWN_FIXES: dict[str, tuple[str, str | None]] = {
+    "request.seed": ("send `random_seed` instead of `seed`", "request.seed.hint_random_seed"),
+    "request.max_completion_tokens": ("send `max_tokens` instead of `max_completion_tokens`",
+                                      "request.max_completion_tokens.hint_max_tokens"),
+    "tools.tool_choice.required": ('map `tool_choice: "required"` to `"any"`', "tools.tool_choice.hint_any"),
+    "tools.followup_turn": ("tool-call ids must be 9 letters or digits: map call_… ids before sending them back",
+                            "tools.followup_turn.native_ids"),
+    "conversation.developer_role": ("send the `system` role instead of `developer`", "conversation.system_message"),
+    "request.stream_options": ("drop `stream_options`", None),
+    "request.logprobs": ("drop `logprobs`/`top_logprobs`", None),
+    "request.top_logprobs": ("drop `top_logprobs`", None),
+    "request.logit_bias": ("drop `logit_bias`; steer the output with the prompt instead", None),
+    "request.user": ("drop `user` (send it as your own metadata, not in the request body)", None),
+    "request.store": ("drop `store`", None),
+    "request.temperature": ("send a temperature within the range the target accepts (its error names it)", None),
+    "request.top_p": ("send top_p in (0, 1]", None),
+    "stream.usage_chunk": ("read usage from whichever chunk carries it; do not assume a final chunk with "
+                           "choices: []", None),
+    "stream.tool_call_deltas": ("accept whole tool calls in one delta, without `index` or `type`; key them by "
+                                "position", None),
+    "errors.*": ("parse error bodies in both shapes: {\"error\": {\"message\"}} and flat {\"message\"} "
+                 "(message may be an object with `detail`)", None),
+    "conversation.assistant_last": ("end the conversation with a user message", None),
+    "conversation.user_after_tool": ("insert an assistant turn between a tool result and the next user message",
+                                     None),
+    "conversation.tool_result_count": ("send exactly one tool result per tool call", None),
+    "conversation.user_name": ("drop `name` from user, system and assistant messages (keep it on tool messages)",
+                               None),
+    "conversation.assistant_echo": ("strip null and unknown fields (refusal, annotations, audio) from echoed "
+                                    "assistant messages", None),
+    "tools.tool_choice.named": ('send only the named tool in `tools` and `tool_choice: "any"`',
+                                "tools.tool_choice.hint_any"),
+    "tools.tool_choice.null": ("omit tool_choice instead of sending null", "tools.tool_choice.auto"),
+    "tools.call_shape": ('default a missing tool_call `type` to "function"', None),
+    "tools.no_parameters": ("always send `function.parameters` (an empty object schema is fine)",
+                            "tools.no_parameters.hint_empty_schema"),
+    "tools.empty_list": ("omit `tools` when the list is empty", "chat.completion"),
+    "stream.padding": ("ignore unknown chunk fields (`p`, `obfuscation`)", None),
+    "errors.context_overflow": ("map finish_reason `model_length` to `length` and handle `error`; read the "
+                                "context-length error in the target's shape", None),
+    "conversation.tool_after_user": ("send tool messages only right after the assistant message with tool_calls",
+                                     None),
+    "conversation.tool_call_id*": ("tool-call ids must be 9 letters or digits",
+                                   "conversation.tool_call_id.hint_nine_alnum"),
+    "conversation.assistant_text_and_tool_calls": ('send assistant messages with tool_calls with content `""` or '
+                                                   "null, not text", None),
+    "conversation.reasoning_content_echo": ("strip `reasoning_content` from assistant messages before sending "
+                                            "them back", None),
 }
 
 # The official SDK call a feature's requests are made with, and the sdk.* feature that runs that call.
@@ -122,35 +117,10 @@ SDK_ERRORS = {400: "BadRequestError", 401: "AuthenticationError", 403: "Permissi
               409: "ConflictError", 422: "UnprocessableEntityError", 429: "RateLimitError"}
 
 
-def _probe_records(results: dict[str, Any], target: str) -> dict[str, dict[str, Any]]:
-    """Every probe record of `target`, by probe id."""
-    out: dict[str, dict[str, Any]] = {}
-    for per_target in results.get("features", {}).values():
-        for rec in (per_target.get(target) or {}).get("evidence") or []:
-            out[rec.get("probe")] = rec
-    return out
-
-
 def _pattern_value(table: dict[str, Any], fid: str) -> Any:
     if fid in table:
         return table[fid]
     return next((v for k, v in table.items() if "*" in k and matches_any(fid, [k])), None)
-
-
-def fix_shown(results: dict[str, Any], fid: str, target: str) -> str | None:
-    """Which probe on `target` shows that the fix for `fid` works, or None when none does."""
-    res = cell(results, fid, target) or {}
-    if any(str(n).startswith("alternative works") for n in res.get("notes") or []):
-        return "a hint probe of this feature"
-    check = _pattern_value(FIX_CHECKS, fid)
-    if check is None:
-        return None
-    probe, supports = check
-    if probe == "self":
-        return "this feature's probes (the suite read the answer that way)" if res.get("status") == "OK" and (
-            res.get("support") in supports) else None
-    rec = _probe_records(results, target).get(probe)
-    return probe if rec and rec.get("status") == "OK" and rec.get("support") in supports else None
 
 
 def sdk_call_that_breaks(results: dict[str, Any], fid: str, target: str) -> str | None:
@@ -183,14 +153,46 @@ _SUPPORT_SCORE = {"SUPPORTED": 4, "PARTIAL": 3, "UNVERIFIABLE": 2, "IGNORED": 1,
 _CONF_SCORE = {"OK": 2, "NON_STRICT": 1, "FAILED": 0}
 
 
-def known_fix(fid: str) -> str | None:
-    """The fix from KNOWN_FIXES for a feature id (exact id first, then the first matching glob)."""
+def known_fix_entry(fid: str) -> tuple[str, str | None] | None:
+    """(fix, evidence) from KNOWN_FIXES for a feature id (exact id first, then the first matching glob)."""
     if fid in KNOWN_FIXES:
         return KNOWN_FIXES[fid]
-    for pattern, fix in KNOWN_FIXES.items():
+    for pattern, entry in KNOWN_FIXES.items():
         if "*" in pattern and matches_any(fid, [pattern]):
-            return fix
+            return entry
     return None
+
+
+def known_fix(fid: str) -> str | None:
+    """The fix text of KNOWN_FIXES for a feature id, whatever the evidence (see backed_fix)."""
+    entry = known_fix_entry(fid)
+    return entry[0] if entry else None
+
+
+def evidence_support(results: dict[str, Any], target: str, evidence: str) -> str | None:
+    """The support a probe or feature id got on `target`: a feature cell, or a probe record in the evidence."""
+    res = cell(results, evidence, target)
+    if res is not None:
+        return res.get("support")
+    for per_target in results.get("features", {}).values():
+        for rec in (per_target.get(target) or {}).get("evidence") or []:
+            if rec.get("probe") == evidence:
+                return rec.get("support")
+    return None
+
+
+def backed_fix(results: dict[str, Any], fid: str, target: str) -> tuple[str | None, str | None]:
+    """(fix, why none): a known fix only where its evidence was SUPPORTED on that target."""
+    entry = known_fix_entry(fid)
+    if entry is None:
+        return None, None
+    fix, evidence = entry
+    if evidence is None:
+        return fix, None
+    seen = evidence_support(results, target, evidence)
+    if seen == "SUPPORTED":
+        return fix, None
+    return None, f"cannot tell whether “{fix}” works here: {evidence} is {seen or 'not tested'} on {target}"
 
 
 def _works(res: dict[str, Any] | None) -> bool:
@@ -201,6 +203,12 @@ def rank_difference(base: dict[str, Any] | None, tgt: dict[str, Any] | None) -> 
     """Rank one differing feature: "blocker", "warning" or "info" (see the module docstring)."""
     b_ok = base is not None and base.get("status") == "OK"
     t_ok = tgt is not None and tgt.get("status") == "OK"
+    if t_ok and tgt.get("support") == "REJECTED" and not (b_ok and base.get("support") == "REJECTED"):
+        return "blocker"  # every request the app sends with it fails, whatever the baseline could show
+    if b_ok and t_ok and base.get("support") == "SUPPORTED" and tgt.get("support") == "IGNORED":
+        return "blocker"  # silently ignored
+    if (b_ok and base.get("support") == "UNVERIFIABLE") or (t_ok and tgt.get("support") == "UNVERIFIABLE"):
+        return "warning"  # check by hand: this run cannot tell
     if _works(base) and t_ok:
         if tgt.get("support") in ("IGNORED", "REJECTED"):
             return "blocker"
@@ -217,6 +225,10 @@ def rank_difference(base: dict[str, Any] | None, tgt: dict[str, Any] | None) -> 
     if _works(base) and not t_ok:
         return "warning"  # not verified on the target: a 502 or a skip is never blamed on the feature
     return "info"
+
+
+def _unverifiable(base: dict[str, Any] | None, tgt: dict[str, Any] | None) -> bool:
+    return any(r is not None and r.get("support") == "UNVERIFIABLE" for r in (base, tgt))
 
 
 def _difference(base: dict[str, Any] | None, tgt: dict[str, Any] | None) -> str:
@@ -242,8 +254,8 @@ def migration_diff(results: dict[str, Any], baseline: str, uses: dict[str, Any] 
     Returns {"baseline", "uses", "ranks", "decisions", "targets": {name: {"items": [...],
     "counts": {rank: n}, "decision", "decision_reason"}}}. Items are sorted blocker, warning, info, then
     in report order; each has feature, title, group, rank, baseline/target verdicts (three axes and a
-    display word), difference, fix (only when a probe on that target shows it works: fix_shown_by names it;
-    otherwise fix_untested holds the suggestion), fix_source ("hint" | "known" | None), sdk_call (for a blocker:
+    display word), difference, fix (only where its evidence was SUPPORTED on that target; otherwise
+    no_fix_reason says why none is offered), fix_source ("hint" | "known" | None), sdk_call (for a blocker:
     the official SDK call that breaks, when the run shows one) and used (bool | None).
     """
     if baseline not in results.get("targets", {}):
@@ -254,8 +266,10 @@ def migration_diff(results: dict[str, Any], baseline: str, uses: dict[str, Any] 
         "baseline": baseline,
         "uses": patterns,
         "ranks": {
-            "blocker": "baseline works; the target rejects or ignores it, or its answer fails conformance",
-            "warning": "weaker on the target (PARTIAL, UNVERIFIABLE, NON_STRICT) or not verified there",
+            "blocker": "the target rejects it (whatever the baseline said), ignores what the baseline supports, or "
+                       "its answer fails conformance",
+            "warning": "weaker on the target (PARTIAL, NON_STRICT), not verified there, or UNVERIFIABLE on either "
+                       "side: check by hand",
             "info": "the target is better, both are unsupported, or another difference",
         },
         "decisions": DECISIONS,
@@ -266,14 +280,14 @@ def migration_diff(results: dict[str, Any], baseline: str, uses: dict[str, Any] 
         items = []
         for order, fid in enumerate(features):
             base, tgt = cell(results, fid, baseline), cell(results, fid, name)
-            if verdict_triple(base) == verdict_triple(tgt):
+            used = matches_any(fid, patterns) if patterns is not None else None
+            if verdict_triple(base) == verdict_triple(tgt) and not (used and _unverifiable(base, tgt)):
                 continue
             rank = rank_difference(base, tgt)
             hint = (tgt or {}).get("hint")
             verified = tgt is not None and tgt.get("status") == "OK"
-            suggested = hint or (known_fix(fid) if rank != "info" and verified else None)
-            shown_by = fix_shown(results, fid, name) if suggested else None
-            fix = suggested if shown_by else None
+            fix, no_fix = (hint, None) if hint else (
+                backed_fix(results, fid, name) if rank != "info" and verified else (None, None))
             items.append({
                 "feature": fid,
                 "title": feature_title(results, fid),
@@ -283,13 +297,12 @@ def migration_diff(results: dict[str, Any], baseline: str, uses: dict[str, Any] 
                 "target": verdict_triple(tgt),
                 "baseline_word": verdict_text(base),
                 "target_word": verdict_text(tgt),
-                "difference": _difference(base, tgt),
+                "difference": _difference(base, tgt) + (" — check by hand" if _unverifiable(base, tgt) else ""),
+                "no_fix_reason": no_fix,
                 "fix": fix,
-                "fix_source": ("hint" if hint else "known") if fix else None,
-                "fix_shown_by": shown_by,
-                "fix_untested": None if fix else suggested,
+                "fix_source": "hint" if hint else ("known" if fix else None),
                 "sdk_call": sdk_call_that_breaks(results, fid, name) if rank == "blocker" else None,
-                "used": matches_any(fid, patterns) if patterns is not None else None,
+                "used": used,
                 "_order": order,
             })
         items.sort(key=lambda i: (RANKS.index(i["rank"]), i["_order"]))

@@ -36,22 +36,30 @@ BODY_LIMIT = 20_000  # characters of one request/response body shown before trun
 LEGEND: list[dict[str, Any]] = [
     {"axis": "status", "title": "Status of the run (did the probe run?)", "values": [
         ("OK", "the probe ran and got an answer; only OK yields a support verdict"),
-        ("ERROR", "5xx, transport failure or unparsable body; never blamed on the feature"),
+        ("ERROR", "a 5xx that does not reproduce (or that the control also gets), transport failure or unparsable "
+                  "body; never blamed on the feature"),
         ("TIMEOUT", "no answer within the time limit"),
         ("SKIPPED", "a precondition was unmet (e.g. no tool model configured); the note says which"),
     ]},
     {"axis": "support", "title": "Support of the feature (what the target does with it)", "values": [
-        ("SUPPORTED", "accepted (2xx) and the effect was observed against the control request"),
-        ("PARTIAL", "only some variants work; a note is required and says which"),
+        ("SUPPORTED", "accepted (2xx) and an effect observed that a fair control (the same request without the "
+                      "feature, or with its opposite) does not show; acceptance alone is never SUPPORTED"),
+        ("PARTIAL", "only part of the effect, or some variants only (e.g. the stop text kept, logprobs only with "
+                    "top_logprobs, n only unstreamed); the note names the part"),
         ("IGNORED", "accepted (2xx) but no effect against the control: silently ignored"),
-        ("REJECTED", "4xx; the error message and the offending parameter (when named) are kept"),
-        ("UNVERIFIABLE", "accepted, but no detector can tell an effect with this model; the note says why"),
+        ("REJECTED", "4xx, or the same 5xx twice where the control succeeds; the error message and the offending "
+                     "parameter (when named) are kept"),
+        ("UNVERIFIABLE", "accepted; whether it is honoured cannot be seen with this model (no effect either way, "
+                         "the control shows it too, or usage is synthetic); the note says why"),
         (NOT_TESTED, "absent: this target did not run the probe (unknown, not unsupported)"),
     ]},
     {"axis": "conformance", "title": "Conformance of the response (is the answer OpenAI-shaped?)", "values": [
-        ("OK", "the response matches the OpenAI schemas and stream rules"),
-        ("NON_STRICT", "a SHOULD is broken: 422 instead of 400, error body not OpenAI-shaped, extra padding fields"),
-        ("FAILED", "a MUST is broken: schema violation, stream without terminator, tool-call arguments not JSON"),
+        ("OK", "the rules this feature owns hold (a finding owned by another feature is listed as also seen, with "
+               "that feature)"),
+        ("NON_STRICT", "a SHOULD is broken: 422 instead of 400, error body not OpenAI-shaped, extra padding "
+                       "fields, the stop text kept"),
+        ("FAILED", "a MUST is broken: schema violation, stream without terminator, tool-call arguments not JSON, "
+                   "a client error answered with a reproducible 5xx"),
     ]},
 ]
 CELL_RULE = (

@@ -57,6 +57,17 @@ def _first_note(res: dict[str, Any]) -> str:
     return f": {md_text(notes[0])}" if notes else ""
 
 
+def _failed_rule(res: dict[str, Any]) -> str:
+    """": <the rule that failed>" from the first probe whose conformance FAILED (else the first note)."""
+    for ev in res.get("evidence") or []:
+        if ev.get("conformance") == "FAILED":
+            rule = next((f"{f.get('rule')}: {f.get('message')}" for f in ev.get("findings") or []
+                         if f.get("level") == "compat"), None)
+            if rule:
+                return f": {md_text(rule)}"
+    return _first_note(res)
+
+
 def _bullets(title: str, lines: list[str]) -> list[str]:
     if not lines:
         return []
@@ -84,6 +95,10 @@ def render_summary_md(results: dict[str, Any], baseline: str | None = None, uses
         lines.append(f"\n{md_text(lib)} SDK {md_text(c.get('version') or 'not installed')} (sdk.* probes; tested "
                      f"{md_text(lib)}{md_text(c.get('tested') or '')})")
     lines.append("")
+    for name in names:
+        if (results.get("targets", {}).get(name) or {}).get("usage_synthetic"):
+            lines.append(f"> **{md_text(name)}:** {md_text(results['targets'][name].get('usage_note', ''))}")
+            lines.append("")
     for problem in run.get("problems") or []:
         lines.append(f"> **Problem:** {md_text(problem)}")
         lines.append("")
@@ -92,7 +107,7 @@ def render_summary_md(results: dict[str, Any], baseline: str | None = None, uses
     for fid, t, res in iter_cells(results):
         where = f"{md_text(t)} · {_code(fid)}"
         if res.get("conformance") == "FAILED":
-            failed.append(f"{where}{_first_note(res)}")
+            failed.append(f"{where}{_failed_rule(res)}")
         if res.get("support") == "REJECTED":
             rejected.append(f"{where}{_first_note(res)}")
         elif res.get("support") == "IGNORED":
@@ -107,7 +122,8 @@ def render_summary_md(results: dict[str, Any], baseline: str | None = None, uses
     for name, entry in (mig or {}).get("targets", {}).items():
         for item in entry["items"]:
             if item["rank"] == "blocker":
-                fix = f" → fix: {md_fix(item['fix'])}" if item["fix"] else " (no fix shown to work)"
+                fix = f" → fix: {md_fix(item['fix'])}" if item["fix"] else (
+                    f" ({md_text(item['no_fix_reason'], 300)})" if item.get("no_fix_reason") else " (no known fix)")
                 if item.get("sdk_call"):
                     fix += f"; breaks the SDK call {md_fix(item['sdk_call'], 200)}"
                 blockers.append(f"{md_text(name)} · {_code(item['feature'])}: {md_text(item['difference'])}{fix}")

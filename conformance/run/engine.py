@@ -63,6 +63,14 @@ def build_body(fragment: dict[str, Any], target: Target, feature: str) -> dict[s
     return _substitute(body, target)
 
 
+WITNESS_CONTROL = "plain_t0"  # the healthy request a 5xx is compared with when the probe has no control
+
+
+def _server_error(obs: Observation) -> bool:
+    """A 5xx answer other than 503 (overload, which the client already retries)."""
+    return obs.status is not None and obs.status >= 500 and obs.status != 503 and not obs.error
+
+
 class Engine:
     """Runs probes for several targets: bounded concurrency per target, targets in parallel."""
 
@@ -169,6 +177,11 @@ class Engine:
             alt_body = build_body(merge(fragment, alternate), target, probe.feature)
             alt = Send(f"alt-{i + 1}", probe.method, probe.path, alt_body, path, probe.auth)
             variant.append(await self._send(target, alt))
+        if probe.kind != "error" and _server_error(variant[0]):
+            # A 5xx may be this target's answer to the parameter: re-send once, beside a control that must pass.
+            variant.append(await self._send(target, Send("repeat", "POST", CHAT_PATH, body, path, probe.auth)))
+            if not control:
+                control = await self._control(target, CONTROLS[WITNESS_CONTROL], probe.feature)
         if probe.followup and variant[0].status is not None and variant[0].status < 300:
             nxt = FOLLOWUPS[probe.followup](probe, body, variant[0])
             if nxt is not None:

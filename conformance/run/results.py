@@ -11,9 +11,10 @@ from typing import Any
 
 from conformance import __version__
 from conformance.judge.classify import probe_record
+from conformance.model.findings import Finding
 from conformance.model.probes import Probe
 from conformance.model.targets import Target
-from conformance.model.verdicts import Conformance, worst_conformance
+from conformance.model.verdicts import Conformance, conformance_of, worst_conformance
 from conformance.run.engine import ProbeResult
 from conformance.run.sdk import sdk_clients
 
@@ -70,13 +71,25 @@ def _stats(records: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return out
 
 
+def _usage_check(records: list[dict[str, Any]], target: str) -> dict[str, Any]:
+    """The target's usage test, stated once: synthetic when any token-accounting probe found it so."""
+    seen = [r["measurements"].get("usage_synthetic") for r in records
+            if r["target"] == target and "usage_synthetic" in (r.get("measurements") or {})]
+    if not any(v is not None for v in seen):
+        return {}
+    synthetic = any(seen)
+    note = ("usage is synthetic (prompt_tokens do not move with prompt length): every token-accounting verdict "
+            "is UNVERIFIABLE" if synthetic else "usage moves with prompt length: token accounting is judged")
+    return {"usage_synthetic": synthetic, "usage_note": note}
+
+
 def aggregate_feature(records: list[dict[str, Any]], probes: dict[str, Probe]) -> dict[str, Any]:
     """One feature on one target, from its probes' records.
 
     Rule: support comes from the OK `support` probes (all alike → that value; SUPPORTED mixed with
     others → PARTIAL with a note; UNVERIFIABLE only when nothing decisive); `check` and `hint`
     probes add notes; conformance is the worst of every OK probe; status is OK when any support
-    probe ran OK, else the first non-OK status.
+    probe ran OK, else the first non-OK status. The hint is offered only when its hint probe was SUPPORTED.
     """
     def role(rec: dict[str, Any]) -> str:
         return probes[rec["probe"]].role if rec["probe"] in probes else "support"
@@ -96,21 +109,23 @@ def aggregate_feature(records: list[dict[str, Any]], probes: dict[str, Probe]) -
             support = "PARTIAL" if kinds & {"SUPPORTED", "PARTIAL"} else ("REJECTED" if "REJECTED" in kinds
                                                                           else "IGNORED")
             notes.append("variants differ: " + ", ".join(f"{r['probe']}: {r['support']}" for r in ok if r["support"]))
+    backed_hint = None
     for r in records:
         if role(r) == "hint" and r["status"] == "OK":
             hint = probes[r["probe"]].hint if r["probe"] in probes else r["probe"]
             works = r["support"] == "SUPPORTED"
-            notes.append(f"alternative {'works' if works else 'does not work'} ({r['support']}): {hint}")
+            backed_hint = backed_hint or (hint if works else None)
+            verdict = "works" if works else ("cannot tell whether it works" if r["support"] == "UNVERIFIABLE"
+                                             else "does not work")
+            notes.append(f"alternative {verdict} ({r['support']}): {hint}")
         prefix = f"[{r['probe']}] " if len(records) > 1 else ""
         notes.extend(prefix + n for n in r["notes"][:4])
     if status != "OK":
         support = None
     conformance = worst_conformance(*[Conformance(r["conformance"]) for r in records
                                       if r["status"] == "OK" and r["conformance"]])
-    hint = None
-    if support in ("REJECTED", "IGNORED", "PARTIAL"):
-        hint = next((probes[r["probe"]].hint for r in records if r["probe"] in probes and probes[r["probe"]].hint),
-                    None)
+    # "Send X instead" only where the probe of X was SUPPORTED on this target: advice the evidence backs.
+    hint = backed_hint if support in ("REJECTED", "IGNORED", "PARTIAL") else None
     return {
         "status": status,
         "support": support,
@@ -121,11 +136,34 @@ def aggregate_feature(records: list[dict[str, Any]], probes: dict[str, Probe]) -
     }
 
 
+def charge_unseen_findings(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One finding, one owner — when the owner shows it. A finding charged to another feature ("also seen")
+    whose owner's own probes on that target do not show that rule comes back to the feature that saw it."""
+    owned: set[tuple[str, str, str]] = {(r["target"], r["feature"], f["rule"]) for r in records
+                                        for f in r.get("findings") or []}
+    out = []
+    for r in records:
+        unseen = [f for f in (r.get("measurements") or {}).get("also_seen") or []
+                  if (r["target"], f["owner"], f["rule"]) not in owned]
+        if not unseen or r["status"] != "OK":
+            out.append(r)
+            continue
+        found = [Finding.from_dict(f) for f in unseen]
+        worst = worst_conformance(Conformance(r["conformance"]) if r["conformance"] else None, conformance_of(found))
+        notes = [n for n in r["notes"] if not any(n.startswith(f"also seen (see {f['owner']})") for f in unseen)]
+        notes += [f"{f['rule']} at {f['pointer'] or '/'}: {f['message']} (charged here: {f['owner']}'s own probes "
+                  "do not show it)" for f in unseen[:3]]
+        out.append({**r, "conformance": worst.value if worst else None, "notes": notes,
+                    "findings": [*(r.get("findings") or []), *(f.to_dict() for f in found)]})
+    return out
+
+
 def build_results(
     records: list[dict[str, Any]], targets: list[Target], *, record_mode: str, probes: dict[str, Probe],
     started: datetime, finished: datetime, complete: bool = True, interrupted_reason: str | None = None,
 ) -> dict[str, Any]:
     """The results.json document (see schemas/results.schema.json)."""
+    records = charge_unseen_findings(records)
     by_feature: dict[str, dict[str, list[dict[str, Any]]]] = {}
     for r in records:
         by_feature.setdefault(r["feature"], {}).setdefault(r["target"], []).append(r)
@@ -156,7 +194,8 @@ def build_results(
         requests += s["requests"]
         live += s["live"]
         target_docs[t.name] = {
-            **t.describe(), "live": s["live"] > 0, "requests": s["requests"], "tokens": tok,
+            **t.describe(), **_usage_check(records, t.name), "live": s["live"] > 0, "requests": s["requests"],
+            "tokens": tok,
             "latency_ms": _percentiles(s["lat"]), "ttft_ms": _percentiles(s["ttft"]),
             "duration_s": round(sum(s["lat"]) / 1000, 3),  # request time spent live (concurrent requests add up)
             "run_started": started.isoformat(timespec="seconds"),
@@ -180,6 +219,16 @@ def build_results(
 
 def now() -> datetime:
     return datetime.now(timezone.utc)
+
+
+def failed_rule(record: dict[str, Any]) -> str | None:
+    """The rule that made a conformance FAILED (the first MUST finding, or the reproducible-5xx note)."""
+    if record.get("conformance") != "FAILED":
+        return None
+    for f in record.get("findings") or []:
+        if f.get("level") == "compat":
+            return f"{f.get('rule')} at {f.get('pointer') or '/'}: {f.get('message')}"
+    return next((n for n in record.get("notes") or [] if "5xx" in n), (record.get("notes") or ["?"])[0])
 
 
 def failed(record: dict[str, Any]) -> bool:

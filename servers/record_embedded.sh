@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Re-record the bundled cassettes of every reference target (the embedded default), live, then stop the servers.
+# usage: servers/record_embedded.sh            (from anywhere; uses the ports of targets.toml: vLLM 8011, LiteLLM 8012)
+# env: CONFORMANCE_RUN_DIR (run dir of the servers, default /tmp/conformance-servers), PYTHON (default python3)
+# Servers this script starts are stopped on exit, even on failure; servers already running on those run dirs are
+# reused and left running. After recording, check the verdicts against the truth tables:
+#   python3 -m pytest tests/test_truth_tables.py
+set -euo pipefail
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(dirname "$HERE")"
+PY=${PYTHON:-python3}
+RUN_ROOT=${CONFORMANCE_RUN_DIR:-/tmp/conformance-servers}
+STARTED=()
+
+running() { [ -f "$RUN_ROOT/$1/server.pid" ] && kill -0 "$(cat "$RUN_ROOT/$1/server.pid")" 2>/dev/null; }
+cleanup() { for name in "${STARTED[@]}"; do "$HERE/stop.sh" "$name" || true; done; }
+trap cleanup EXIT
+
+if ! running vllm; then "$HERE/vllm.sh" 8011; STARTED+=(vllm); fi
+if ! running litellm; then UPSTREAM=http://127.0.0.1:8011/v1 "$HERE/litellm.sh" 8012; STARTED+=(litellm); fi
+
+cd "$ROOT"
+targets=$("$PY" - <<'PY'
+import tomllib
+with open("targets.toml", "rb") as fh:
+    doc = tomllib.load(fh)
+print(" ".join(name for name, t in doc.get("targets", {}).items() if t.get("reference")))
+PY
+)
+for name in $targets; do rm -rf "cassettes/$name"; done  # no stale recordings of probes that are gone (git has them)
+targets=$(printf -- '--target %s ' $targets)
+# shellcheck disable=SC2086  # one word per option
+"$PY" -m pytest conformance $targets --record-mode=all -q -p no:cacheprovider --report-dir "${REPORT_DIR:-reports}" \
+  || echo "recorded; some probes failed (conformance FAILED cells fail pytest by design): see the report"

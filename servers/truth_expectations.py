@@ -1,0 +1,55 @@
+#!/usr/bin/env python3
+"""Write the golden expectations of the embedded default from the reference servers' truth tables.
+
+usage: python3 servers/truth_expectations.py [OUT]   (default tests/data/expected/embedded-default.json)
+
+The expectations are what the servers were seen doing by hand (servers/truth/<target>.json), never the suite's
+own output: a suite verdict that differs from them is drift to explain, not a new golden value. Stdlib only.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import tomllib
+
+ROOT = Path(__file__).resolve().parents[1]
+TRUTH = ROOT / "servers" / "truth"
+DEFAULT_OUT = ROOT / "tests" / "data" / "expected" / "embedded-default.json"
+
+
+def reference_targets() -> dict[str, dict[str, Any]]:
+    with (ROOT / "targets.toml").open("rb") as fh:
+        doc = tomllib.load(fh)
+    return {name: t for name, t in doc.get("targets", {}).items() if t.get("reference")}
+
+
+def expectations() -> dict[str, Any]:
+    """The expectations document (drift format) of every reference target, from its truth table."""
+    targets: dict[str, Any] = {}
+    checked: dict[str, str] = {}
+    for name, target in reference_targets().items():
+        truth = json.loads((TRUTH / f"{name}.json").read_text(encoding="utf-8"))
+        checked[name] = truth.get("checked", "?")
+        targets[name] = {
+            "base_url": target["base_url"],
+            "features": {fid: {"status": "OK", "support": e["support"], "conformance": e["conformance"]}
+                         for fid, e in sorted(truth["features"].items())},
+            "flaky": [],
+        }
+    return {"kind": "conformance-expectations", "version": 1, "targets": targets,
+            "generated_from": {"truth_tables": {n: f"servers/truth/{n}.json" for n in targets}, "checked": checked}}
+
+
+def main(argv: list[str]) -> int:
+    out = Path(argv[1]) if len(argv) > 1 else DEFAULT_OUT
+    out.write_text(json.dumps(expectations(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
