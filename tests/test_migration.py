@@ -102,8 +102,18 @@ def test_decisions(both: dict) -> None:
     entry = diff["targets"]["mistral"]
     assert entry["decision"] == "go with changes"
     assert "request.seed" in entry["decision_reason"]
-    # stream.tool_call_deltas is a blocker whose fix no probe on the target showed to work
-    streams = migration_diff(both, "openai", {"features": ["request.seed", "stream.*"]})["targets"]["mistral"]
+    # stream.tool_call_deltas is a blocker with a client-side fix (read whole tool calls): go, with changes
+    streams = migration_diff(both, "openai", {"features": ["request.seed", "stream.*"]})
+    assert streams["targets"]["mistral"]["decision"] == "go with changes"
+    assert _items(streams)["stream.tool_call_deltas"]["fix"]
+    # the same blocker without a fix is a no-go
+    both["features"]["stream.tool_call_deltas"]["mistral"]["hint"] = None
+    import conformance.report.migration as migration
+    saved = migration.KNOWN_FIXES.pop("stream.tool_call_deltas")
+    try:
+        streams = migration_diff(both, "openai", {"features": ["request.seed", "stream.*"]})["targets"]["mistral"]
+    finally:
+        migration.KNOWN_FIXES["stream.tool_call_deltas"] = saved
     assert streams["decision"] == "no-go" and "stream.tool_call_deltas" in streams["decision_reason"]
     assert _items(diff)["request.seed"]["used"] is True
     assert _items(diff)["request.logprobs"]["used"] is False
@@ -189,7 +199,8 @@ def test_a_blocker_names_the_sdk_call_that_breaks_and_a_fix_only_when_shown() ->
     seed = items["request.seed"]
     assert seed["sdk_call"] == "client.chat.completions.create(...) raises openai.UnprocessableEntityError (HTTP 422)"
     assert seed["fix"] is None and "random_seed" in seed["no_fix_reason"]  # no hint probe ran on the target
-    results["features"]["request.seed"]["mistral"]["notes"] = ["alternative works (SUPPORTED): send `random_seed`"]
+    results["features"]["request.seed"]["mistral"]["evidence"].append(
+        {"probe": "request.seed.hint_random_seed", "status": "OK", "support": "SUPPORTED"})
     assert _items(migration_diff(results, "openai"))["request.seed"]["fix"] == "send `random_seed` instead of `seed`"
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from conformance.features.common import JSON_PROMPT, invalid, unobservable, user
 from conformance.judge import answers as A
 from conformance.judge.detection import Context, Detection, detector, sent_request
+from conformance.model.findings import Finding
 from conformance.model.observation import Observation
 from conformance.model.probes import Probe
 from conformance.model.verdicts import Support
@@ -118,6 +119,26 @@ def reasoning_effect(ctx: Context) -> Detection:
     got, got_how = reasoning_shown(ctx.samples[0])
     ctrl, ctrl_how = reasoning_shown(ctx.control[0])
     m = {"reasoning": got_how, "control_reasoning": ctrl_how}
+    findings = content_chunk_findings(ctx.samples[0])
+    detection = _reasoning_support(effort, got, got_how, ctrl, ctrl_how, m)
+    detection.findings.extend(findings)
+    return detection
+
+
+def content_chunk_findings(obs: Observation) -> list[Finding]:
+    """Content as an array of thinking/text chunks: reasoning_effort's own part of the answer (a compat failure
+    for every client that reads message.content as a string), with the chunks as the evidence."""
+    content = A.message(obs).get("content")
+    if not isinstance(content, list):
+        return []
+    kinds = sorted({str(c.get("type")) for c in content if isinstance(c, dict)})
+    return [Finding("response", "/choices/0/message/content", "reasoning.content_chunks", "compat",
+                    f"content is an array of chunks ({', '.join(kinds)}), not a string: clients that read "
+                    "message.content as text break", "string", content)]
+
+
+def _reasoning_support(effort: Any, got: bool, got_how: str, ctrl: bool, ctrl_how: str,
+                       m: dict[str, Any]) -> Detection:
     if effort == "none":
         if ctrl and not got:
             return Detection(Support.SUPPORTED, [f"none removes reasoning (control: {ctrl_how})"], m)

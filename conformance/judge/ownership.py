@@ -39,6 +39,7 @@ _CHUNK_PREFIX = re.compile(r"^/chunks/\d+")
 RESPONSE_RULE_OWNERS = {"tools.finish_reason": "request.tools", "tools.distinct_ids": "tools.parallel_calls"}
 _LOGPROBS_PART = re.compile(r"^(/chunks/\d+)?/choices/\d+/logprobs/")
 _OTHER_CHOICE = re.compile(r"^choice [1-9]")
+DETECTOR_RULES = ("tools.", "reasoning.", "sdk.")  # findings a feature's detector emits about the part it added
 
 
 def owner_of(finding: Finding) -> str | None:
@@ -56,8 +57,8 @@ def owner_of(finding: Finding) -> str | None:
         return STREAM_OWNER
     if finding.part == "stream":
         return STREAM_OWNER if _RESPONSE_ENVELOPE.match(_CHUNK_PREFIX.sub("", finding.pointer)) else None
-    if finding.part == "response" and finding.rule.startswith("tools."):
-        return None  # tool-call rules (finish_reason, distinct ids, JSON arguments) are the tool probes' own
+    if finding.part == "response" and finding.rule.startswith(DETECTOR_RULES):
+        return None  # rules a detector checks (tool calls, reasoning chunks) are the probes' own
     if finding.part == "response" and _RESPONSE_ENVELOPE.match(finding.pointer):
         return RESPONSE_OWNER
     return None
