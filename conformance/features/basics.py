@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from conformance.features.common import JSON_PROMPT, invalid, unobservable, user
 from conformance.judge import answers as A
 from conformance.judge.detection import Context, Detection, detector, sent_request
