@@ -33,6 +33,13 @@ REALLY_DOES = {
     "tools.tool_choice.auto": ("SUPPORTED", "the same: with tools (auto) a call, without tools none"),
     "stream.tool_call_deltas": ("SUPPORTED", "its streamed tool call reassembles into the unstreamed one"),
     "request.functions": ("PARTIAL", "it calls an offered legacy function, answering with tool_calls"),
+    "tools.no_parameters": ("SUPPORTED", "it calls an offered tool that has no parameters, and never without tools"),
+    "tools.call_shape": ("SUPPORTED", "its tool calls carry id, type and function"),
+    "stream.padding": ("SUPPORTED", "its chunks carry no fields OpenAI never sends"),
+    "models.list": ("SUPPORTED", "GET /models lists the configured model"),
+    "sdk.openai.chat": ("SUPPORTED", "the openai SDK parses its answers"),
+    "sdk.openai.stream": ("SUPPORTED", "the SDK's stream helper reads its streams"),
+    "sdk.openai.stream_tools": ("SUPPORTED", "the SDK's stream helper reads its streamed tool calls"),
 }
 
 
