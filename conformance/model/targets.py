@@ -17,7 +17,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
-SCHEMA_DIR = PACKAGE_DIR.parent / "schemas"
+SCHEMA_DIR = PACKAGE_DIR / "schemas"  # shipped in the package; ./schemas links here
 PRESETS_FILE = PACKAGE_DIR / "data" / "presets.toml"
 
 

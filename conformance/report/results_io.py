@@ -16,7 +16,7 @@ import jsonschema
 
 from conformance.model.probes import GROUPS as PREFIX_GROUPS
 
-SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "results.schema.json"
+SCHEMA_PATH = Path(__file__).resolve().parents[1] / "schemas" / "results.schema.json"
 
 # Display order of feature groups, and the id prefix that implies each group when feature_info is silent.
 GROUPS = ("basics", "parameters", "streaming", "tools", "json", "conversations", "errors")
