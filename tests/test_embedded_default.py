@@ -33,7 +33,7 @@ def test_embedded_default_replays_every_reference_target_offline(tmp_path: Path)
     assert not_ok == []
 
 
-EXPECTED = ROOT / "tests" / "data" / "expected" / "embedded-default.json"
+EXPECTED = ROOT / "conformance" / "data" / "expected" / "embedded-default.json"
 
 
 def run_with_expectations(expect: Path, report_dir: Path) -> subprocess.CompletedProcess[str]:
