@@ -214,6 +214,12 @@ def verdict_text(result: dict[str, Any] | None) -> str:
     return word
 
 
+def record_text(result: dict[str, Any]) -> str:
+    """Every axis that has a value, e.g. "status OK, support SUPPORTED, conformance FAILED" (an absent axis is left
+    out, never shown as None)."""
+    return ", ".join(f"{axis} {result[axis]}" for axis in ("status", "support", "conformance") if result.get(axis))
+
+
 def verdict_triple(result: dict[str, Any] | None) -> dict[str, Any] | None:
     """Only the three verdict axes of a feature result."""
     if result is None:

@@ -183,3 +183,16 @@ def now() -> datetime:
 def failed(record: dict[str, Any]) -> bool:
     """A pytest failure: conformance FAILED, or the probe could not run (ERROR / TIMEOUT)."""
     return record["conformance"] == "FAILED" or record["status"] in ("ERROR", "TIMEOUT")
+
+
+def skip_causes(records: Any) -> dict[str, int]:
+    """Probes that were never run, by cause: no recording to replay, or the request budget (a key left unset is
+    the user's choice and not counted)."""
+    causes: Counter[str] = Counter()
+    for r in records:
+        note = (r.get("notes") or [""])[0] if r.get("status") == "SKIPPED" else ""
+        if "no recording of this request" in note:
+            causes["without a recording"] += 1
+        elif note.startswith("budget:"):
+            causes["over the request budget"] += 1
+    return dict(causes)
