@@ -7,6 +7,7 @@ pytest-xdist workers (even on other hosts) end in one results.json written by th
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -332,8 +333,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return
     complete, reason = _completeness(run, records, len(session.items), exitstatus)
     if records and all(r["status"] == "SKIPPED" for r in records.values()):
-        run.problems.append(f"no probe reached a verdict: all {len(records)} were skipped ({reason or 'see notes'}); "
-                            "nothing was tested")
+        why = Counter((r["notes"] or ["no reason given"])[0] for r in records.values()).most_common(1)[0][0]
+        run.problems.append(f"no probe reached a verdict: all {len(records)} were skipped, nothing was tested "
+                            f"({reason or 'e.g. ' + why})")
     results = build_results(list(records.values()), run.targets, record_mode=run.record_mode,
                             probes=registry.probe_by_id(), started=run.started, finished=now(), complete=complete,
                             interrupted_reason=reason)
@@ -369,7 +371,8 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     shown = str(run.expect) if run.expect and not config.getoption("update_expectations") else None
     if run.expect == BUNDLED_EXPECTATIONS:
         shown = "of the embedded default"
-    lines = summary_lines(run.final, str(run.report_dir), list(_CONFIRMED), shown, run.drift_lines)
+    drift = [line for line in run.drift_lines if line.startswith(("DRIFT ", "flaky "))]
+    lines = summary_lines(run.final, str(run.report_dir), list(_CONFIRMED), shown, drift)
     _CONFIRMED.clear()
     for line in lines:
         bad = line.startswith(("PROBLEM", "INCOMPLETE", "DRIFT")) or "changed" in line and "no verdict" not in line

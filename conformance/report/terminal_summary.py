@@ -89,9 +89,9 @@ def summary_lines(results: dict[str, Any], report_dir: str, confirmed: list[str]
         lines.append(f"failed cells ({len(failed)}):")
         for fid, name, cell in failed[:MAX_FAILED]:
             rules = failed_rules(cell)
-            why = rules[0] if rules else (cell.get("notes") or ["no note"])[0]
+            why = f"rule {rules[0]}" if rules else (cell.get("notes") or ["no note"])[0]
             known = " [known deviation, expected]" if f"{name} · {fid}" in confirmed else ""
-            lines.append(f"  {name} · {fid}: {verdict_text(cell)}; rule {why}{known}")
+            lines.append(f"  {name} · {fid}: {verdict_text(cell)}; {why}{known}")
         if len(failed) > MAX_FAILED:
             lines.append(f"  … and {len(failed) - MAX_FAILED} more (summary.md lists them all)")
     diffs = differences(results)
@@ -104,6 +104,7 @@ def summary_lines(results: dict[str, Any], report_dir: str, confirmed: list[str]
     if expectations:  # last: the line a CI log reader looks for
         lines.extend(f"  {d}" for d in drift)
         word = "deviation" if len(confirmed) == 1 else "deviations"
+        changed = sum(1 for d in drift if d.startswith("DRIFT"))
         lines.append(f"expectations {expectations}: {len(confirmed)} known {word} confirmed"
-                     + (f", {len(drift)} verdict(s) changed" if drift else ", no verdict changed"))
+                     + (f", {changed} verdict(s) changed" if changed else ", no verdict changed"))
     return lines
