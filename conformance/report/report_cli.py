@@ -38,10 +38,10 @@ from conformance.report.summary_md import write_summary_md
 _XML_BAD = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(prog: str = "python -m conformance report") -> argparse.ArgumentParser:
     """The argument parser of the report command."""
     p = argparse.ArgumentParser(
-        prog="python -m conformance report",
+        prog=prog,
         description="Rebuild compat.html, report.html, summary.md and junit.xml from results.json files "
         "(merged side by side), offline.",
     )
@@ -169,9 +169,9 @@ def finish(results: dict[str, Any], expect: Path | None, update_expectations: bo
     return 0, lines
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, prog: str = "python -m conformance report") -> int:
     """Run the report command; returns the exit code (0 ok, 1 drift, 2 unusable input)."""
-    args = build_parser().parse_args(argv)
+    args = build_parser(prog).parse_args(argv)
     try:
         loaded = [load_results(p) for p in args.results]
         results = merge_results(loaded, [str(p) for p in args.results])
@@ -181,6 +181,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     write_reports(results, args.output, baseline, uses, changes)
+    for note in results["run"].get("replaced") or []:
+        print(f"note: {note}")
     print(f"reports written to {args.output}/ (compat.html, report.html, summary.md, junit.xml, results.json)")
     code, lines = finish(results, args.expect, args.update_expectations, args.output, changes)
     for i, line in enumerate(lines):
