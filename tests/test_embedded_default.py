@@ -28,6 +28,8 @@ def test_embedded_default_replays_every_reference_target_offline(tmp_path: Path)
                for line in tail), tail
     for name in ("results.json", "compat.html", "report.html", "summary.md", "junit.xml"):
         assert (tmp_path / name).is_file(), name
+    for text in (proc.stdout, (tmp_path / "summary.md").read_text(), (tmp_path / "junit.xml").read_text()):
+        assert not re.search(r"\bNone\b", text)  # user-facing text says null, or leaves an absent axis out
     data = json.loads((tmp_path / "results.json").read_text())
     assert validate_results(data) == []
     assert sorted(data["targets"]) == references

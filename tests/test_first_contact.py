@@ -4,11 +4,13 @@ no lost recordings, the estimate shown before spending (pytester subprocesses ag
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from conformance import cli
 from conformance.plugin import PACKAGE_DIR
 from tests.fakeserver import FakeConfig, FakeServer
 
@@ -138,3 +140,13 @@ def test_the_suite_runs_from_any_directory_with_bundled_data(pytester: pytest.Py
     assert sorted(data["targets"]) == ["litellm", "vllm"] and data["run"]["live_requests"] == 0
     assert {c["status"] for c in data["features"]["chat.completion"].values()} == {"OK"}
     assert "expectations of the embedded default" in out
+
+
+@pytest.mark.parametrize("argv0,usage", [("/venv/bin/conformance", "usage: conformance COMMAND"),
+                                         ("/x/conformance/__main__.py", "usage: python -m conformance COMMAND")])
+def test_the_usage_line_names_the_command_the_user_typed(monkeypatch: pytest.MonkeyPatch,
+                                                         capsys: pytest.CaptureFixture[str], argv0: str,
+                                                         usage: str) -> None:
+    monkeypatch.setattr(sys, "argv", [argv0])
+    assert cli.main([]) == 2
+    assert capsys.readouterr().out.startswith(usage)

@@ -40,3 +40,11 @@ def test_the_concurrency_reached_is_shown_when_the_run_recorded_it() -> None:
     text = "\n".join(lines_of(openai={"configured": 4, "reached": 1, "reason": "one request at a time"}))
     assert "concurrency 1 of 4 (one request at a time)" in text
     assert "concurrency" not in "\n".join(lines_of())
+
+
+def test_a_failed_cell_names_the_probe_when_its_id_is_not_the_feature_id() -> None:
+    """The terminal's test ids are probe ids, the reports' rows feature ids: both are shown together."""
+    results = load_results(DATA / "openai_mistral.json")
+    results["features"]["stream.tool_call_deltas"]["mistral"]["evidence"][0]["probe"] = "stream.tool_deltas.index"
+    text = "\n".join(summary_lines(results, "out", [], None, []))
+    assert "mistral · stream.tool_call_deltas (probe stream.tool_deltas.index): SUPPORTED · FAILED" in text

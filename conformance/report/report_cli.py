@@ -34,6 +34,7 @@ from conformance.report.results_io import (
     verdict_text,
 )
 from conformance.report.summary_md import write_summary_md
+from conformance.report.terminal_summary import failing_probes
 
 _XML_BAD = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
@@ -94,7 +95,9 @@ def junit_xml(results: dict[str, Any]) -> bytes:
         word = verdict_text(res)
         if res.get("status") in ("ERROR", "TIMEOUT") or res.get("conformance") == "FAILED":
             fails += 1
-            el = ET.SubElement(case, "failure", message=_XML_BAD.sub("?", f"{word}: {notes[:300]}"),
+            probes = failing_probes(res, fid)  # the pytest test ids of the same failure
+            via = f" (probe {', '.join(probes)})" if probes else ""
+            el = ET.SubElement(case, "failure", message=_XML_BAD.sub("?", f"{word}{via}: {notes[:300]}"),
                                type=str(res.get("status") if res.get("status") != "OK" else "FAILED"))
             el.text = _XML_BAD.sub("?", notes)
         elif res.get("status") == "SKIPPED":

@@ -22,6 +22,13 @@ def failed_rules(cell: dict[str, Any]) -> list[str]:
     return rules
 
 
+def failing_probes(cell: dict[str, Any], feature: str) -> list[str]:
+    """The probe ids behind a failed cell, when they are not simply the feature id (the terminal's test ids)."""
+    ids = [ev["probe"] for ev in cell.get("evidence") or [] if isinstance(ev, dict) and ev.get("probe")
+           and is_failed(ev)]
+    return [] if ids == [feature] else ids
+
+
 def is_failed(cell: dict[str, Any]) -> bool:
     """A cell that fails the run unless expected: conformance FAILED, or the target could not answer."""
     return cell.get("conformance") == "FAILED" or cell.get("status") in ("ERROR", "TIMEOUT")
@@ -91,7 +98,9 @@ def summary_lines(results: dict[str, Any], report_dir: str, confirmed: list[str]
             rules = failed_rules(cell)
             why = f"rule {rules[0]}" if rules else (cell.get("notes") or ["no note"])[0]
             known = " [known deviation, expected]" if f"{name} · {fid}" in confirmed else ""
-            lines.append(f"  {name} · {fid}: {verdict_text(cell)}; {why}{known}")
+            probes = failing_probes(cell, fid)
+            via = f" (probe {', '.join(probes)})" if probes else ""
+            lines.append(f"  {name} · {fid}{via}: {verdict_text(cell)}; {why}{known}")
         if len(failed) > MAX_FAILED:
             lines.append(f"  … and {len(failed) - MAX_FAILED} more (summary.md lists them all)")
     diffs = differences(results)

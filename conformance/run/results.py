@@ -99,7 +99,8 @@ def aggregate_feature(records: list[dict[str, Any]], probes: dict[str, Probe]) -
         if role(r) == "hint" and r["status"] == "OK":
             hint = probes[r["probe"]].hint if r["probe"] in probes else r["probe"]
             works = r["support"] == "SUPPORTED"
-            notes.append(f"alternative {'works' if works else 'does not work'} ({r['support']}): {hint}")
+            notes.append(f"alternative {'works' if works else 'does not work'} "
+                         f"({r['support'] or 'no support verdict'}): {hint}")
         prefix = f"[{r['probe']}] " if len(records) > 1 else ""
         notes.extend(prefix + n for n in r["notes"][:4])
     if status != "OK":
