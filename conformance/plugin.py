@@ -201,11 +201,25 @@ def _is_conformance_args(config: pytest.Config) -> bool:
     return bool(config.getoption("target") or config.getoption("base_url"))
 
 
+def _installed_suite_args(args: list[str]) -> list[str]:
+    """`conformance` as an argument means the suite that is loaded: from any directory (no ./conformance), and in
+    a checkout whose package is installed non-editable (collecting the copy would be an import-file mismatch)."""
+    out = []
+    for arg in args:
+        path, sep, rest = arg.partition("::")
+        here = Path(path)
+        copy = here.is_dir() and (here / "test_suite.py").is_file() and (here / "plugin.py").is_file()
+        installed = (path == "conformance" and not here.exists()) or (copy and here.resolve() != PACKAGE_DIR)
+        out.append(str(PACKAGE_DIR) + sep + rest if installed else arg)
+    return out
+
+
 @pytest.hookimpl(tryfirst=True)  # before junitxml and pytest-html read their output paths
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "conformance: a conformance probe against a target")
     if not _is_conformance_args(config):
         return
+    config.args[:] = _installed_suite_args(list(config.args))
     _run(config)  # option and target errors surface now, as usage errors
     if hasattr(config, "workerinput"):
         return

@@ -129,11 +129,12 @@ def test_an_unset_key_sends_nothing_not_even_the_wrong_key_probe(pytester: pytes
     assert "CONFORMANCE_UNSET_KEY" in result.stdout.str()
 
 
-def test_the_suite_runs_from_any_directory_with_bundled_data(pytester: pytest.Pytester) -> None:
-    """`pytest --pyargs conformance` away from the checkout: built-in reference targets, bundled cassettes and
-    expectations; reports land in ./reports of where the user stands."""
-    result = pytester.runpytest_subprocess("--pyargs", "conformance", "-p", "no:cacheprovider", "-q",
-                                           "--probe", "chat.completion", timeout=300)
+@pytest.mark.parametrize("how", [["--pyargs", "conformance"], ["conformance"]], ids=" ".join)
+def test_the_suite_runs_from_any_directory_with_bundled_data(pytester: pytest.Pytester, how: list[str]) -> None:
+    """`pytest --pyargs conformance` (or `pytest conformance`) away from the checkout: built-in reference targets,
+    bundled cassettes and expectations; reports land in ./reports of where the user stands."""
+    result = pytester.runpytest_subprocess(*how, "-p", "no:cacheprovider", "-q", "--probe", "chat.completion",
+                                           timeout=300)
     out = result.stdout.str()
     assert result.ret == pytest.ExitCode.OK, out[-3000:]
     data = json.loads((pytester.path / "reports" / "results.json").read_text())
