@@ -86,7 +86,6 @@ class ConformanceRun:
         for option in ("concurrency", "max_requests", "max_tokens"):
             preflight.positive("--" + option.replace("_", "-"), opt(option))
         self.targets = self._targets()
-        self.embedded_default = not opt("target") and not opt("base_url")
         self.cassette_dir = self._cassette_dir()
         self.report_dir = Path(opt("report_dir"))
         preflight.writable_dir("--report-dir", self.report_dir)
@@ -97,8 +96,8 @@ class ConformanceRun:
         update = bool(opt("update_expectations"))
         self.expect = Path(opt("expect")) if opt("expect") else None
         preflight.expectations(self.expect, update)
-        if self.expect is None and not update and self.embedded_default and self.record_mode == "none":
-            self.expect = BUNDLED_EXPECTATIONS  # the embedded default's known deviations are expected
+        if self.expect is None and not update and self.cassette_dir == BUNDLED_CASSETTES:
+            self.expect = BUNDLED_EXPECTATIONS  # the bundled recordings' known deviations are expected
         preflight.uses(Path(opt("uses")) if opt("uses") else None)
 
     def _cassette_dir(self) -> Path:
