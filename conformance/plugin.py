@@ -357,7 +357,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if records and all(r["status"] == "SKIPPED" for r in records.values()):
         why = Counter((r["notes"] or ["no reason given"])[0] for r in records.values()).most_common(1)[0][0]
         run.problems.append(f"no probe reached a verdict: all {len(records)} were skipped, nothing was tested "
-                            f"({reason or 'e.g. ' + why})")
+                            f"({reason + '; ' if reason else ''}e.g. {why})")
     results = build_results(list(records.values()), run.targets, record_mode=run.record_mode,
                             probes=registry.probe_by_id(), started=run.started, finished=now(), complete=complete,
                             interrupted_reason=reason)
