@@ -1,3 +1,2 @@
-"""Root conftest: the project's own tests drive the plugin with pytester."""
-
-pytest_plugins = ["pytester"]
+"""Root conftest. The project's own tests drive the plugin with pytester, enabled by `-p pytester` in pyproject's
+addopts (a `pytest_plugins` here would break collecting the installed suite from a checkout)."""

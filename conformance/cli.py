@@ -1,37 +1,45 @@
-"""`python -m conformance validate|report …`: the command-line entry points."""
+"""`conformance validate|report|run …` (or `python -m conformance …`): the command-line entry points."""
 
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
-USAGE = """usage: python -m conformance COMMAND …
+
+def prog() -> str:
+    """How the user called us: `conformance` (the console script) or `python -m conformance`."""
+    name = Path(sys.argv[0]).name
+    return "conformance" if name in ("conformance", "conformance.exe") else "python -m conformance"
+
+
+USAGE = """usage: {prog} COMMAND …
 
 commands:
   validate PATH…   lint recorded traffic (cassettes, raw JSON bodies, SSE text) against the schemas
   report RESULTS…  rebuild every report file from one or several results.json files
-  run …            the conformance suite itself: same as `pytest conformance …`
+  run …            the conformance suite itself, from any directory: same as `pytest --pyargs conformance …`
 """
 
 
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if not args or args[0] in ("-h", "--help"):
-        print(USAGE)
+        print(USAGE.format(prog=prog()))
         return 0 if args else 2
     command, rest = args[0], args[1:]
     if command == "validate":
         from conformance.validate import main as validate
 
-        return validate(rest)
+        return validate(rest, f"{prog()} validate")
     if command == "report":
         from conformance.report.report_cli import main as report
 
-        return report(rest)
+        return report(rest, f"{prog()} report")
     if command == "run":
         import pytest
 
         from conformance import plugin
 
         return int(pytest.main([str(plugin.PACKAGE_DIR), *rest]))
-    print(f"unknown command {command!r}\n\n{USAGE}", file=sys.stderr)
+    print(f"unknown command {command!r}\n\n{USAGE.format(prog=prog())}", file=sys.stderr)
     return 2

@@ -7,16 +7,21 @@ pytest-xdist workers (even on other hosts) end in one results.json written by th
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from conformance import preflight
 from conformance.features import registry
 from conformance.model.probes import Probe
 from conformance.model.targets import Target, TargetError, adhoc_target, load_targets, select_targets
+from conformance.report.drift import Change, compare_to_expectations, load_expectations
+from conformance.report.results_io import record_text, verdict_text
+from conformance.report.terminal_summary import summary_lines
 from conformance.run.engine import make_engine, plan
-from conformance.run.results import build_results, failed, failed_rule, now, record_of
+from conformance.run.results import build_results, failed, failed_rule, now, record_of, skip_causes
 from conformance.wire.http import Budget
 from conformance.wire.recording import RECORD_MODES
 
@@ -32,11 +37,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     g.addoption("--model", default=None, help="the ad-hoc target's model")
     g.addoption("--api-key-env", default=None, help="environment variable holding the ad-hoc target's key")
     g.addoption("--target-name", default="custom", help="name of the ad-hoc target (default: custom)")
-    g.addoption("--targets-file", default="targets.toml", help="targets file (default: ./targets.toml)")
+    g.addoption("--targets-file", default=None, help="targets file (default: ./targets.toml when present)")
     g.addoption("--record-mode", default="none", choices=RECORD_MODES,
                 help="none = replay only (default); once / new_episodes / all go live and record")
     g.addoption("--cassette-dir", default=None,
-                help="cassette root (default: cassettes/ of this checkout), one folder per target")
+                help="cassette root, one folder per target (default: ./cassettes; the embedded default replays "
+                     "the cassettes bundled in the package)")
     g.addoption("--report-dir", default="reports", help="where reports are written (default: reports/)")
     g.addoption("--baseline", default=None, metavar="NAME|results.json",
                 help="target (or stored results file) the migration view compares with")
@@ -50,43 +56,71 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                 help="only probes whose id or feature starts with PREFIX; repeatable")
 
 
-def default_cassette_dir() -> Path:
-    return PACKAGE_DIR.parent / "cassettes"
+BUNDLED_CASSETTES = PACKAGE_DIR / "data" / "cassettes"  # the reference targets' recordings, shipped in the package
+BUNDLED_EXPECTATIONS = PACKAGE_DIR / "data" / "expected" / "embedded-default.json"
 
 
 class ConformanceRun:
-    """State of one pytest session's conformance run."""
+    """State of one pytest session's conformance run; every option is checked here, before any request."""
 
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
         self.started = now()
         opt = config.getoption
         self.record_mode: str = opt("record_mode")
-        self.cassette_dir = Path(opt("cassette_dir")) if opt("cassette_dir") else default_cassette_dir()
-        self.report_dir = Path(opt("report_dir"))
-        self.problems: list[str] = []  # said at the end and in results.json; the other targets still run
-        self.targets = self._targets()
-        prefixes = opt("probe")
-        self.probes: list[Probe] = [p for p in registry.PROBES
-                                    if not prefixes or any(p.id.startswith(x) or p.feature.startswith(x)
-                                                           for x in prefixes)]
+        self.problems: list[str] = []  # said at the end and in results.json (e.g. cassettes that could not be saved)
+        try:
+            self._check_options()
+        except (preflight.UsageProblem, TargetError) as exc:
+            raise pytest.UsageError(str(exc)) from None
         self.results: dict[str, dict[str, Any]] | None = None
         self.records: dict[str, dict[str, Any]] = {}
         self.interrupted: str | None = None
+        self.expectations: dict[str, Any] | None = None
+        self.final: dict[str, Any] | None = None  # results.json as written, for the terminal summary
+        self.drift_lines: list[str] = []
+        self.changes: dict[tuple[str, str], Change] = {}
+
+    def _check_options(self) -> None:
+        opt = self.config.getoption
+        for option in ("concurrency", "max_requests", "max_tokens"):
+            preflight.positive("--" + option.replace("_", "-"), opt(option))
+        self.targets = self._targets()
+        self.cassette_dir = self._cassette_dir()
+        self.report_dir = Path(opt("report_dir"))
+        preflight.writable_dir("--report-dir", self.report_dir)
+        if self.record_mode != "none":
+            preflight.writable_dir("--cassette-dir", self.cassette_dir)
+        self.probes: list[Probe] = preflight.probes_matching(list(opt("probe")), registry.PROBES)
+        preflight.baseline(opt("baseline"), self.targets)
+        update = bool(opt("update_expectations"))
+        self.expect = Path(opt("expect")) if opt("expect") else None
+        preflight.expectations(self.expect, update)
+        if self.expect is None and not update and self.cassette_dir == BUNDLED_CASSETTES:
+            self.expect = BUNDLED_EXPECTATIONS  # the bundled recordings' known deviations are expected
+        preflight.uses(Path(opt("uses")) if opt("uses") else None)
+
+    def _cassette_dir(self) -> Path:
+        """--cassette-dir; else the bundled cassettes for a replay of the bundled references; else ./cassettes."""
+        given = self.config.getoption("cassette_dir")
+        if given:
+            return Path(given)
+        if self.record_mode == "none" and all(t.bundled for t in self.targets):
+            return BUNDLED_CASSETTES
+        return Path("cassettes")
 
     def _targets(self) -> list[Target]:
         opt = self.config.getoption
-        try:
-            known = load_targets(Path(opt("targets_file")))
-            adhoc = None
-            if opt("base_url"):
-                adhoc = adhoc_target(opt("target_name"), opt("base_url"), opt("model"), opt("api_key_env"), known)
-            elif opt("model") or opt("api_key_env"):
-                raise TargetError("--model / --api-key-env describe an ad-hoc target and need --base-url")
-            chosen, self.problems = select_targets(known, list(opt("target")), adhoc)
-            return chosen
-        except TargetError as exc:
-            raise pytest.UsageError(str(exc)) from None
+        known = load_targets(preflight.targets_file(Path(opt("targets_file")) if opt("targets_file") else None))
+        adhoc = None
+        if opt("base_url"):
+            adhoc = adhoc_target(opt("target_name"), opt("base_url"), opt("model"), opt("api_key_env"), known)
+        elif opt("model") or opt("api_key_env"):
+            raise TargetError("--model / --api-key-env describe an ad-hoc target and need --base-url")
+        chosen, unknown = select_targets(known, list(opt("target")), adhoc)
+        if unknown:  # a typo must not cost the other targets' paid requests
+            raise TargetError(unknown[0])
+        return chosen
 
     def case_ids(self) -> list[tuple[str, str]]:
         return [(t.name, p.id) for t in self.targets for p in self.probes]
@@ -105,12 +139,9 @@ class ConformanceRun:
         budget = Budget(opt("max_requests"), opt("max_tokens"))
         if self.record_mode != "none":
             planned = plan(pairs)
-            tr = self.config.pluginmanager.getplugin("terminalreporter")
-            if tr is not None:
-                tr.write_line(f"conformance: live run ({self.record_mode}): at most {planned['requests']} requests "
-                              f"to {len(targets)} target(s), about {planned['tokens']} tokens (estimate); limits: "
-                              f"--max-requests {opt('max_requests') or 'none'}, --max-tokens "
-                              f"{opt('max_tokens') or 'none'}")
+            self.say(f"conformance: live run ({self.record_mode}): at most {planned['requests']} requests to "
+                     f"{len(targets)} target(s), about {planned['tokens']} tokens (estimate); limits: --max-requests "
+                     f"{opt('max_requests') or 'none'}, --max-tokens {opt('max_tokens') or 'none'}")
         self.results = {}
         engine = make_engine(pairs, self.cassette_dir, self.record_mode, opt("concurrency"), budget)
         try:
@@ -121,6 +152,37 @@ class ConformanceRun:
         finally:  # what ended before an interruption still reaches results.json
             for r in engine.done:
                 self.results[f"{r.target}::{r.probe.id}"] = record_of(r)
+            self.problems.extend(engine.save_problems)
+        self.changes = self._cell_changes()
+
+    def say(self, line: str) -> None:
+        """Write a line to the terminal now, even from inside a test while pytest captures output."""
+        tr = self.config.pluginmanager.getplugin("terminalreporter")
+        capman = self.config.pluginmanager.getplugin("capturemanager")
+        if tr is None:
+            return
+        if capman is None:
+            tr.write_line(line)
+            return
+        with capman.global_and_fixture_disabled():
+            tr.write_line(line)
+
+    def _cell_changes(self) -> dict[tuple[str, str], Change]:
+        """Per (target, feature): the difference from its expectation, judged on the whole feature (all probes)."""
+        self.expectations = load_expectations(self.expect) if self.expect else None
+        if self.expectations is None or not self.results:
+            return {}
+        if hasattr(self.config, "workerinput"):  # an xdist worker sees part of a feature's probes: the controller's
+            return {}                            # gate judges whole cells; here a failure xfails only if expected
+        results = build_results(list(self.results.values()), self.targets, record_mode=self.record_mode,
+                                probes=registry.probe_by_id(), started=self.started, finished=now())
+        return {(c.target, c.feature): c for c in compare_to_expectations(results, self.expectations)}
+
+    def expected(self, target: str, feature: str) -> dict[str, Any] | None:
+        """The stored expectation of one cell, or None."""
+        if self.expectations is None:
+            return None
+        return self.expectations["targets"].get(target, {}).get("features", {}).get(feature)
 
     def result(self, key: str, session: pytest.Session) -> dict[str, Any]:
         if self.results is None:
@@ -138,11 +200,25 @@ def _is_conformance_args(config: pytest.Config) -> bool:
     return bool(config.getoption("target") or config.getoption("base_url"))
 
 
+def _installed_suite_args(args: list[str]) -> list[str]:
+    """`conformance` as an argument means the suite that is loaded: from any directory (no ./conformance), and in
+    a checkout whose package is installed non-editable (collecting the copy would be an import-file mismatch)."""
+    out = []
+    for arg in args:
+        path, sep, rest = arg.partition("::")
+        here = Path(path)
+        copy = here.is_dir() and (here / "test_suite.py").is_file() and (here / "plugin.py").is_file()
+        installed = (path == "conformance" and not here.exists()) or (copy and here.resolve() != PACKAGE_DIR)
+        out.append(str(PACKAGE_DIR) + sep + rest if installed else arg)
+    return out
+
+
 @pytest.hookimpl(tryfirst=True)  # before junitxml and pytest-html read their output paths
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "conformance: a conformance probe against a target")
     if not _is_conformance_args(config):
         return
+    config.args[:] = _installed_suite_args(list(config.args))
     _run(config)  # option and target errors surface now, as usage errors
     if hasattr(config, "workerinput"):
         return
@@ -173,29 +249,47 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 class Case:
-    """What the generic test sees: the verdict record of one (target, probe)."""
+    """What the generic test sees: the verdict record of one (target, probe), and its cell's expectation."""
 
-    def __init__(self, record: dict[str, Any]) -> None:
+    def __init__(self, record: dict[str, Any], expected: dict[str, Any] | None = None,
+                 change: Change | None = None) -> None:
         self.record = record
+        self.expected = expected
+        self.change = change
 
     def check(self) -> None:
         rec = self.record
         notes = "\n".join(f"  - {n}" for n in rec["notes"])
-        summary = f"{rec['target']}::{rec['probe']}: status {rec['status']}, support {rec['support']}, " \
-                  f"conformance {rec['conformance']}"
+        name = f"{rec['target']}::{rec['probe']}" + (f" (feature {rec['feature']})" if rec["feature"] != rec["probe"]
+                                                      else "")
+        summary = f"{name}: {record_text(rec)}"
+        if self.change is not None and self.change.fails:
+            pytest.fail(f"{rec['target']} · {rec['feature']}: expected {verdict_text(self.change.was)}, got "
+                        f"{verdict_text(self.change.now)}\n{summary}\n{notes}", pytrace=False)
         if rec["status"] == "SKIPPED":
             pytest.skip(f"{summary}\n{notes}")
         if failed(rec):
+            if self.expected is not None and _deviates_alike(self.expected, rec):  # a known deviation, confirmed
+                pytest.xfail(f"known deviation confirmed: {rec['target']} · {rec['feature']} expected "
+                             f"{verdict_text(self.expected)}; {summary}")
             rule = failed_rule(rec)  # first, so the one-line summary of a FAILED cell names the rule that failed
             pytest.fail(f"{'FAILED rule: ' + rule + chr(10) if rule else ''}{summary}\n{notes}", pytrace=False)
+
+
+def _deviates_alike(expected: dict[str, Any], record: dict[str, Any]) -> bool:
+    """The expected cell fails the way this probe does: the same failing status, or conformance FAILED."""
+    if record["status"] in ("ERROR", "TIMEOUT"):
+        return expected.get("status") == record["status"]
+    return expected.get("conformance") == "FAILED"
 
 
 @pytest.fixture
 def conformance_case(request: pytest.FixtureRequest) -> Case:
     target, probe = request.param
-    record = _run(request.config).result(f"{target}::{probe}", request.session)
+    run = _run(request.config)
+    record = run.result(f"{target}::{probe}", request.session)
     request.node.user_properties.append((PROPERTY, record))
-    return Case(record)
+    return Case(record, run.expected(target, record["feature"]), run.changes.get((target, record["feature"])))
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -225,11 +319,28 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     for key, value in props:
         if key == PROPERTY and report.when == "call":
             _LOGGED.append(value)
+            if getattr(report, "wasxfail", None):
+                _CONFIRMED.append(f"{value['target']} · {value['feature']}")
     if report.when == "teardown" and any(k == PROPERTY for k, _ in props):
         report.user_properties = [(k, v) for k, v in props if k != PROPERTY]
 
 
 _LOGGED: list[dict[str, Any]] = []
+_CONFIRMED: list[str] = []  # cells whose known deviation this run confirmed (xfailed probes)
+
+
+def _completeness(run: ConformanceRun, records: dict[str, dict[str, Any]], items: int,
+                  exitstatus: int) -> tuple[bool, str | None]:
+    """Whether every probe ran, and why not: interrupted, or probes skipped for a missing recording or budget."""
+    if run.interrupted:
+        return False, run.interrupted
+    if len(records) != (items or len(records)) or exitstatus == 2:
+        return False, "not every probe ended"
+    unrun = skip_causes(records.values())
+    if unrun:
+        total = sum(unrun.values())
+        return False, f"{total} of {len(records)} probes skipped: " + ", ".join(f"{n} {c}" for c, n in unrun.items())
+    return True, None
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
@@ -243,37 +354,52 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     _LOGGED.clear()
     if not records and run.results is None and not session.items:
         return
-    complete = run.interrupted is None and len(records) == len(session.items or records) and exitstatus != 2
+    complete, reason = _completeness(run, records, len(session.items), exitstatus)
+    if records and all(r["status"] == "SKIPPED" for r in records.values()):
+        why = Counter((r["notes"] or ["no reason given"])[0] for r in records.values()).most_common(1)[0][0]
+        run.problems.append(f"no probe reached a verdict: all {len(records)} were skipped, nothing was tested "
+                            f"({reason + '; ' if reason else ''}e.g. {why})")
     results = build_results(list(records.values()), run.targets, record_mode=run.record_mode,
                             probes=registry.probe_by_id(), started=run.started, finished=now(), complete=complete,
-                            interrupted_reason=run.interrupted or (None if complete else "not every probe ended"))
+                            interrupted_reason=reason)
     results["run"]["problems"] = list(run.problems)
     from conformance.report import report_cli
 
     opt = config.getoption
-    tr = config.pluginmanager.getplugin("terminalreporter")
-    expect = Path(opt("expect")) if opt("expect") else None
     try:
         results, baseline, uses, drift = report_cli.prepare(
-            results, opt("baseline"), Path(opt("uses")) if opt("uses") else None, expect, opt("update_expectations"))
+            results, opt("baseline"), Path(opt("uses")) if opt("uses") else None, run.expect,
+            opt("update_expectations"))
     except (ValueError, OSError, report_cli.ResultsError) as exc:
-        # the report is still written, without the view that failed; the run says why
+        # checked before the run; still, the report is written without the view that failed, and the run says why
         baseline, uses, drift = None, None, None
-        if tr is not None:
-            tr.write_line(f"conformance: {exc}", red=True)
-        session.exitstatus = pytest.ExitCode.USAGE_ERROR
+        run.problems.append(str(exc))
+        results["run"]["problems"] = list(run.problems)
+    if drift is not None and opt("probe"):  # a run of some probes does not miss the others' expectations
+        tested = {p.feature for p in run.probes}
+        drift = [c for c in drift if c.kind != "absent" or c.feature in tested]
     report_cli.write_reports(results, run.report_dir, baseline, uses, drift, pytest_files=True)
-    code, changes = report_cli.finish(results, expect, opt("update_expectations"), run.report_dir, drift)
-    if tr is not None:
-        tr.write_line(f"conformance: reports written to {run.report_dir}/ (results.json, compat.html, report.html, "
-                      f"summary.md, junit.xml); {results['run']['requests']} requests, "
-                      f"{results['run']['tokens']['total']} tokens")
-        for line in changes:
-            tr.write_line(line, red=bool(code))
-        for problem in run.problems:
-            tr.write_line(f"conformance: {problem}", red=True)
+    code, run.drift_lines = report_cli.finish(results, run.expect, opt("update_expectations"), run.report_dir, drift)
+    run.final = results
     if (code or run.problems) and session.exitstatus == 0:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    config = terminalreporter.config
+    run = config.stash.get(_RUN_KEY, None)
+    if run is None or run.final is None:
+        return
+    terminalreporter.section("conformance summary")
+    shown = str(run.expect) if run.expect and not config.getoption("update_expectations") else None
+    if run.expect == BUNDLED_EXPECTATIONS:
+        shown = "of the embedded default"
+    drift = [line for line in run.drift_lines if line.startswith(("DRIFT ", "flaky "))]
+    lines = summary_lines(run.final, str(run.report_dir), list(_CONFIRMED), shown, drift)
+    _CONFIRMED.clear()
+    for line in lines:
+        bad = line.startswith(("PROBLEM", "INCOMPLETE", "DRIFT")) or "changed" in line and "no verdict" not in line
+        terminalreporter.write_line(line, red=bad)
 
 
 def pytest_report_header(config: pytest.Config) -> list[str] | None:

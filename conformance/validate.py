@@ -33,10 +33,10 @@ def _is_error_body(inter: Interaction, body: Any) -> bool:
     return isinstance(body, dict) and "choices" not in body and ("error" in body or "message" in body)
 
 
-def check_interaction(inter: Interaction) -> list[Finding]:
-    """Findings for one chat-completion interaction (request, response or stream)."""
+def check_interaction(inter: Interaction, requests: bool = True) -> list[Finding]:
+    """Findings for one chat-completion interaction: the answer (response or stream), and the request if asked."""
     findings: list[Finding] = []
-    if isinstance(inter.request_body, dict):
+    if requests and isinstance(inter.request_body, dict):
         findings.extend(check_request(inter.request_body))
     if inter.kind == "sse" or inter.kind == "data_lines":
         stream = parse_sse(inter.response_text) if inter.kind == "sse" else parse_data_lines(inter.response_text)
@@ -64,19 +64,23 @@ def _print_human(rows: list[dict[str, Any]], skipped: list[tuple[Interaction, st
               f"{r['rule']}: {r['message']}", file=out)
 
 
-def main(argv: list[str]) -> int:
+def main(argv: list[str], prog: str = "python -m conformance validate") -> int:
     """Run the validator; 0 = nothing fails at --level, 1 = something does, 2 = unusable input."""
-    parser = argparse.ArgumentParser(prog="python -m conformance validate",
+    parser = argparse.ArgumentParser(prog=prog,
                                      description="Lint recorded chat-completion traffic against the schemas.")
     parser.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="cassette, body file or directory")
     parser.add_argument("--level", choices=("strict", "compat"), default="compat",
                         help="fail on findings at this level (default compat; strict reports everything)")
     parser.add_argument("--json", action="store_true", help="print findings as a JSON list")
+    parser.add_argument("--requests", action="store_true",
+                        help="lint the recorded requests too (off by default: a conformance suite's cassettes hold "
+                             "requests that are invalid on purpose, to see how the server answers them)")
     args = parser.parse_args(argv)
 
     rows: list[dict[str, Any]] = []
     skipped: list[tuple[Interaction, str]] = []
     unusable = False
+    checked = 0
     for path in iter_files(args.paths):
         try:
             interactions = load_interactions(path)
@@ -88,7 +92,8 @@ def main(argv: list[str]) -> int:
             if inter.skip_reason:
                 skipped.append((inter, inter.skip_reason))
                 continue
-            rows.extend(_record(inter, f) for f in check_interaction(inter)
+            checked += 1
+            rows.extend(_record(inter, f) for f in check_interaction(inter, args.requests)
                         if f.fails_at(args.level))
     if args.json:
         json.dump(rows, sys.stdout, indent=2, default=str)
@@ -98,5 +103,10 @@ def main(argv: list[str]) -> int:
     else:
         _print_human(rows, skipped, sys.stdout)
     if unusable:
+        return 2
+    if checked == 0:  # an empty directory or only non-chat traffic must not pass as "clean"
+        names = ", ".join(str(p) for p in args.paths)
+        print(f"error: nothing to validate in {names}: no chat-completion interaction found "
+              f"(looked for {', '.join(TRAFFIC_SUFFIXES)} files)", file=sys.stderr)
         return 2
     return 1 if rows else 0

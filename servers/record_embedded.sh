@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Re-record the bundled cassettes of every reference target (the embedded default), live, then stop the servers.
-# usage: servers/record_embedded.sh            (from anywhere; uses the ports of targets.toml: vLLM 8011, LiteLLM 8012)
+# usage: servers/record_embedded.sh            (from anywhere; uses the ports of conformance/data/references.toml: vLLM 8011, LiteLLM 8012)
 # env: CONFORMANCE_RUN_DIR (run dir of the servers, default /tmp/conformance-servers), PYTHON (default python3)
 # Servers this script starts are stopped on exit, even on failure; servers already running on those run dirs are
 # reused and left running. After recording, check the verdicts against the truth tables:
@@ -22,7 +22,7 @@ if ! running litellm; then UPSTREAM=http://127.0.0.1:8011/v1 "$HERE/litellm.sh" 
 cd "$ROOT"
 targets=$("$PY" - <<'PY'
 import tomllib
-with open("targets.toml", "rb") as fh:
+with open("conformance/data/references.toml", "rb") as fh:  # the built-in reference targets
     doc = tomllib.load(fh)
 print(" ".join(name for name, t in doc.get("targets", {}).items() if t.get("reference")))
 PY

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Write the golden expectations of the embedded default from the reference servers' truth tables.
 
-usage: python3 servers/truth_expectations.py [OUT]   (default tests/data/expected/embedded-default.json)
+usage: python3 servers/truth_expectations.py [OUT]   (default conformance/data/expected/embedded-default.json)
 
 The expectations are what the servers were seen doing by hand (servers/truth/<target>.json), never the suite's
 own output: a suite verdict that differs from them is drift to explain, not a new golden value. Stdlib only.
@@ -18,11 +18,12 @@ import tomllib
 
 ROOT = Path(__file__).resolve().parents[1]
 TRUTH = ROOT / "servers" / "truth"
-DEFAULT_OUT = ROOT / "tests" / "data" / "expected" / "embedded-default.json"
+DEFAULT_OUT = ROOT / "conformance" / "data" / "expected" / "embedded-default.json"
+REFERENCES = ROOT / "conformance" / "data" / "references.toml"  # the built-in reference targets
 
 
 def reference_targets() -> dict[str, dict[str, Any]]:
-    with (ROOT / "targets.toml").open("rb") as fh:
+    with REFERENCES.open("rb") as fh:
         doc = tomllib.load(fh)
     return {name: t for name, t in doc.get("targets", {}).items() if t.get("reference")}
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -20,9 +21,15 @@ def test_embedded_default_replays_every_reference_target_offline(tmp_path: Path)
     proc = subprocess.run([sys.executable, "-m", "pytest", "conformance", "-q", "-p", "no:cacheprovider",
                            "--report-dir", str(tmp_path)], cwd=ROOT, capture_output=True, text=True, timeout=900,
                           check=False)
-    assert proc.returncode in (0, 1), proc.stdout[-3000:] + proc.stderr[-2000:]
+    # known deviations are shipped expectations: the first command a user types is green and says what it confirmed
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    tail = proc.stdout.strip().splitlines()[-4:]
+    assert any(re.search(r"expectations of the embedded default: \d+ known deviations? confirmed", line)
+               for line in tail), tail
     for name in ("results.json", "compat.html", "report.html", "summary.md", "junit.xml"):
         assert (tmp_path / name).is_file(), name
+    for text in (proc.stdout, (tmp_path / "summary.md").read_text(), (tmp_path / "junit.xml").read_text()):
+        assert not re.search(r"\bNone\b", text)  # user-facing text says null, or leaves an absent axis out
     data = json.loads((tmp_path / "results.json").read_text())
     assert validate_results(data) == []
     assert sorted(data["targets"]) == references
@@ -33,7 +40,7 @@ def test_embedded_default_replays_every_reference_target_offline(tmp_path: Path)
     assert not_ok == []
 
 
-EXPECTED = ROOT / "tests" / "data" / "expected" / "embedded-default.json"
+EXPECTED = ROOT / "conformance" / "data" / "expected" / "embedded-default.json"
 
 
 def run_with_expectations(expect: Path, report_dir: Path) -> subprocess.CompletedProcess[str]:
@@ -56,3 +63,17 @@ def test_a_changed_verdict_fails_the_run_with_the_drift_listed(tmp_path: Path) -
     proc = run_with_expectations(changed, tmp_path / "r")
     assert proc.returncode == 1
     assert "request.max_tokens" in proc.stdout and "IGNORED" in proc.stdout and "SUPPORTED" in proc.stdout
+    # the failing test says it, with the verdict axes that differ
+    assert "vllm · request.max_tokens: expected IGNORED · NON_STRICT, got SUPPORTED · NON_STRICT" in proc.stdout
+
+
+def test_a_known_deviation_that_disappears_fails_too(tmp_path: Path) -> None:
+    """An expected FAILED cell that now passes is a changed verdict, not a silent pass (wpt: unexpected pass)."""
+    doc = json.loads(EXPECTED.read_text())
+    ok_cell = ("vllm", "request.max_tokens")
+    doc["targets"][ok_cell[0]]["features"][ok_cell[1]]["conformance"] = "FAILED"
+    changed = tmp_path / "expect.json"
+    changed.write_text(json.dumps(doc))
+    proc = run_with_expectations(changed, tmp_path / "r")
+    assert proc.returncode == 1
+    assert "vllm · request.max_tokens: expected SUPPORTED · FAILED, got SUPPORTED · NON_STRICT" in proc.stdout

@@ -51,16 +51,14 @@ def test_unknown_target_alone_is_a_usage_error_naming_it(pytester: pytest.Pytest
     assert "--target nope: unknown target" in result.stderr.str()
 
 
-def test_unknown_target_beside_others_is_reported_and_the_rest_runs(pytester: pytest.Pytester, fake: FakeServer,
-                                                                    tmp_path: Path) -> None:
+def test_unknown_target_beside_others_is_a_usage_error_before_any_request(pytester: pytest.Pytester,
+                                                                          fake: FakeServer, tmp_path: Path) -> None:
     result = run(pytester, "--target", "nope", "--base-url", fake.base_url, "--model", "fake-model",
                  "--record-mode=all", "--cassette-dir", str(tmp_path / "c"), "--report-dir", str(tmp_path / "r"),
                  "--probe", "chat.completion")
-    assert result.ret == pytest.ExitCode.TESTS_FAILED
-    assert "--target nope: unknown target" in result.stdout.str()
-    data = results_of(tmp_path / "r")
-    assert data["features"]["chat.completion"]["custom"]["support"] == "SUPPORTED"
-    assert any("nope" in p for p in data["run"]["problems"])
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "--target nope: unknown target" in result.stderr.str()
+    assert fake.requests == []
 
 
 def test_bad_targets_file_names_file_target_and_field(pytester: pytest.Pytester) -> None:

@@ -142,3 +142,34 @@ def test_summary_escapes_and_fits() -> None:
     assert md.index("Conformance FAILED") < md.index("**REJECTED**")
     assert "| `request.seed` | SUPPORTED | REJECTED · NON_STRICT |" in md
     assert len(md.encode()) < 1_000_000
+
+
+def test_merging_the_same_target_twice_keeps_the_later_run_and_counts_once(tmp_path: Path,
+                                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    first = load_results(BOTH)
+    later = copy.deepcopy(first)
+    later["run"]["started"] = "2026-11-23T00:00:00Z"
+    later["run"]["record_mode"] = "all"
+    later["run"]["live_requests"] = later["run"]["requests"]
+    later["run"]["problems"] = ["cassette x could not be saved"]
+    for info in later["targets"].values():
+        info["live"] = True
+    del later["features"]["request.seed"]["openai"]  # not tested by the later run: the earlier verdict goes too
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    a.write_text(json.dumps(first))
+    b.write_text(json.dumps(later))
+    assert main([str(a), str(b), "-o", str(tmp_path / "out")]) == 0
+    assert "b.json replaces" in capsys.readouterr().out
+    merged = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert validate_results(merged) == []
+    assert sorted(merged["targets"]) == sorted(first["targets"])
+    probes = sum(len(c["evidence"]) for cells in later["features"].values() for c in cells.values())
+    assert merged["run"]["counts"]["probes"] == probes  # not first + later
+    assert merged["run"]["requests"] == later["run"]["requests"]
+    assert "openai" not in merged["features"]["request.seed"]
+    assert merged["run"]["problems"] == [f"{b}: cassette x could not be saved"]
+    assert merged["run"]["record_mode"] == "all"  # live traffic is never labelled replay
+    assert merged["run"]["record_modes"] == {str(a): "none", str(b): "all"}
+    summary = (tmp_path / "out" / "summary.md").read_text()
+    assert "a.json: none" in summary and "b.json: all" in summary
+    assert len(merged["run"]["replaced"]) == len(first["targets"])

@@ -281,3 +281,14 @@ def test_sdk_parses_every_recorded_body_that_passes_compat() -> None:
     assert all("mistral" in k or "function_call_response" in k for k in known), known
     print(f"SDK disagreements: missing tool_calls[].type {known}; compat fails but SDK parses "
           f"{rejected_but_parsed}")  # informative with -s
+
+
+def test_a_finding_names_json_null_as_null() -> None:
+    """Messages are read by people who look at JSON: `null`, never Python's `None`."""
+    from conformance.judge.schemas import check_response
+
+    body = json.loads((DATA / "completion.json").read_text())
+    body["choices"][0]["message"]["annotations"] = None
+    messages = [f.message for f in check_response(body)]
+    assert any("null is not of type 'array'" in m for m in messages), messages
+    assert not any("None" in m for m in messages)

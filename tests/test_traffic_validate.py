@@ -180,8 +180,9 @@ def test_non_chat_interactions_are_skipped(tmp_path: Path, capsys: pytest.Captur
             "    status:\n      code: 200")
     (tmp_path / "m.yaml").write_text(cassette(resp, "GET", "https://api.openai.com/v1/models"))
     assert load_interactions(tmp_path / "m.yaml")[0].skip_reason == "not a chat completion: GET /v1/models"
-    assert main([str(tmp_path)]) == 0
-    assert "skipped (not a chat completion: GET /v1/models)" in capsys.readouterr().out
+    assert main([str(tmp_path)]) == 2  # only skipped traffic: nothing was validated, which is not a pass
+    out, err = capsys.readouterr()
+    assert "skipped (not a chat completion: GET /v1/models)" in out and "nothing to validate" in err
 
 
 @pytest.mark.parametrize("name,text,reason", [
@@ -232,3 +233,18 @@ def test_validate_subprocess_on_the_recordings() -> None:
     rows = json.loads(done.stdout)
     assert rows and all(r["level"] == "compat" for r in rows)
     assert all("mistral" in r["file"].lower() or "crewai/tests" in r["file"] for r in rows)
+
+
+def test_an_empty_directory_is_nothing_to_validate(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([str(tmp_path)]) == 2
+    assert "nothing to validate" in capsys.readouterr().err
+
+
+def test_the_suites_own_cassettes_lint_clean_except_real_deviations(capsys: pytest.CaptureFixture[str]) -> None:
+    """Requests the suite sends invalid on purpose are linted only with --requests; answers always."""
+    cassettes = ROOT / "conformance" / "data" / "cassettes"
+    main([str(cassettes), "--json"])
+    rows = json.loads(capsys.readouterr().out)
+    assert {r["part"] for r in rows} <= {"response", "stream"}  # e.g. LiteLLM's streamed n=2, a real deviation
+    assert main([str(cassettes), "--json", "--requests"]) == 1
+    assert any(r["part"] == "request" and r["pointer"] == "/seed" for r in json.loads(capsys.readouterr().out))

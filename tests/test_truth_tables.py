@@ -63,13 +63,13 @@ def test_every_cell_of_the_embedded_default_has_a_hand_checked_truth(name: str) 
 
 
 def test_golden_expectations_are_the_truth_tables() -> None:
-    """tests/data/expected/embedded-default.json is built from the truth tables, never from the suite."""
+    """conformance/data/expected/embedded-default.json is built from the truth tables, never from the suite."""
     sys.path.insert(0, str(ROOT / "servers"))
     try:
         from truth_expectations import expectations
     finally:
         sys.path.pop(0)
-    golden = json.loads((ROOT / "tests" / "data" / "expected" / "embedded-default.json").read_text())
+    golden = json.loads((ROOT / "conformance" / "data" / "expected" / "embedded-default.json").read_text())
     assert golden["targets"] == expectations()["targets"], "run: python3 servers/truth_expectations.py"
 
 

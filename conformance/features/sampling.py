@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from typing import Any
 
@@ -261,7 +262,7 @@ def logprobs(ctx: Context) -> Detection:
     k = sent_request(ctx.variant[0]).get("top_logprobs")
     content = lp.get("content") if isinstance(lp, dict) else None
     if not isinstance(content, list) or not content:
-        return Detection(Support.IGNORED, [f"no logprobs in the answer (choices[0].logprobs = {str(lp)[:60]})"])
+        return Detection(Support.IGNORED, [f"no logprobs in the answer (choices[0].logprobs = {json.dumps(lp)[:60]})"])
     m = {"tokens": len(content), "top_logprobs": k}
     ctrl_sizes = _alternatives(ctx.control[0]) if ctx.control else None
     if ctrl_sizes is not None and (k is None or ctx.probe.feature == "request.logprobs"):

@@ -12,7 +12,7 @@ from jsonschema import Draft202012Validator, ValidationError
 
 from conformance.model.findings import Finding, dedupe
 
-SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schemas"
+SCHEMA_DIR = Path(__file__).resolve().parents[1] / "schemas"  # shipped in the package
 LEVELS = ("compat", "strict")  # compat first: a compat failure hides the same strict failure
 
 SCHEMA_FILES = {
@@ -80,7 +80,15 @@ def _finding(error: ValidationError, part: str, level: str, prefix: str) -> Find
     elif isinstance(actual, (dict, list)):
         actual = None  # a whole object is noise in a report; the pointer says where it is
     return Finding(part=part, pointer=pointer(path, prefix), rule=rule, level=level,
-                   message=f"{level}: {error.message}", expected=expected, actual=actual)
+                   message=f"{level}: {_json_words(error)}", expected=expected, actual=actual)
+
+
+def _json_words(error: ValidationError) -> str:
+    """jsonschema's message with a JSON scalar named as JSON ("null is not of type 'array'", not "None …")."""
+    inst = error.instance
+    if (inst is None or isinstance(inst, bool)) and error.message.startswith(repr(inst) + " "):
+        return json.dumps(inst) + error.message[len(repr(inst)):]
+    return error.message
 
 
 def _check(kind: str, body: Any, part: str, prefix: str = "") -> list[Finding]:

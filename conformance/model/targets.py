@@ -17,8 +17,10 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
-SCHEMA_DIR = PACKAGE_DIR.parent / "schemas"
+SCHEMA_DIR = PACKAGE_DIR / "schemas"  # shipped in the package; ./schemas links here
 PRESETS_FILE = PACKAGE_DIR / "data" / "presets.toml"
+REFERENCES_FILE = PACKAGE_DIR / "data" / "references.toml"  # the embedded default's targets
+BUILT_IN_FILES = (PRESETS_FILE, REFERENCES_FILE)
 
 
 class TargetError(ValueError):
@@ -71,6 +73,11 @@ class Target:
             return f"target {self.name!r}: environment variable {self.api_key_env} is not set (it holds the API key)"
         return None
 
+    @property
+    def bundled(self) -> bool:
+        """A built-in reference target, as shipped: its recordings are the package's bundled cassettes."""
+        return self.reference and self.source == str(REFERENCES_FILE)
+
     def describe(self) -> dict[str, Any]:
         return {"base_url": self.base_url, "model": self.model, "engine": self.engine, "version": self.version}
 
@@ -115,8 +122,8 @@ def read_targets_file(path: Path) -> dict[str, dict[str, Any]]:
 
 
 def load_targets(path: Path | None = None) -> dict[str, Target]:
-    """Presets overlaid with the tables of `path` (a field-by-field merge per target)."""
-    tables = {name: (dict(t), str(PRESETS_FILE)) for name, t in read_targets_file(PRESETS_FILE).items()}
+    """The built-in targets (presets, references) overlaid with the tables of `path` (field by field per target)."""
+    tables = {name: (dict(t), str(f)) for f in BUILT_IN_FILES for name, t in read_targets_file(f).items()}
     if path is not None and path.exists():
         for name, t in read_targets_file(path).items():
             base = tables.get(name, ({}, ""))[0]

@@ -34,14 +34,15 @@ from conformance.report.results_io import (
     verdict_text,
 )
 from conformance.report.summary_md import write_summary_md
+from conformance.report.terminal_summary import failing_probes
 
 _XML_BAD = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(prog: str = "python -m conformance report") -> argparse.ArgumentParser:
     """The argument parser of the report command."""
     p = argparse.ArgumentParser(
-        prog="python -m conformance report",
+        prog=prog,
         description="Rebuild compat.html, report.html, summary.md and junit.xml from results.json files "
         "(merged side by side), offline.",
     )
@@ -94,7 +95,9 @@ def junit_xml(results: dict[str, Any]) -> bytes:
         word = verdict_text(res)
         if res.get("status") in ("ERROR", "TIMEOUT") or res.get("conformance") == "FAILED":
             fails += 1
-            el = ET.SubElement(case, "failure", message=_XML_BAD.sub("?", f"{word}: {notes[:300]}"),
+            probes = failing_probes(res, fid)  # the pytest test ids of the same failure
+            via = f" (probe {', '.join(probes)})" if probes else ""
+            el = ET.SubElement(case, "failure", message=_XML_BAD.sub("?", f"{word}{via}: {notes[:300]}"),
                                type=str(res.get("status") if res.get("status") != "OK" else "FAILED"))
             el.text = _XML_BAD.sub("?", notes)
         elif res.get("status") == "SKIPPED":
@@ -169,9 +172,9 @@ def finish(results: dict[str, Any], expect: Path | None, update_expectations: bo
     return 0, lines
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, prog: str = "python -m conformance report") -> int:
     """Run the report command; returns the exit code (0 ok, 1 drift, 2 unusable input)."""
-    args = build_parser().parse_args(argv)
+    args = build_parser(prog).parse_args(argv)
     try:
         loaded = [load_results(p) for p in args.results]
         results = merge_results(loaded, [str(p) for p in args.results])
@@ -181,6 +184,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     write_reports(results, args.output, baseline, uses, changes)
+    for note in results["run"].get("replaced") or []:
+        print(f"note: {note}")
     print(f"reports written to {args.output}/ (compat.html, report.html, summary.md, junit.xml, results.json)")
     code, lines = finish(results, args.expect, args.update_expectations, args.output, changes)
     for i, line in enumerate(lines):

@@ -16,7 +16,7 @@ import jsonschema
 
 from conformance.model.probes import GROUPS as PREFIX_GROUPS
 
-SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "results.schema.json"
+SCHEMA_PATH = Path(__file__).resolve().parents[1] / "schemas" / "results.schema.json"
 
 # Display order of feature groups, and the id prefix that implies each group when feature_info is silent.
 GROUPS = ("basics", "parameters", "streaming", "tools", "json", "conversations", "errors", "models", "sdk")
@@ -90,13 +90,29 @@ def _sum_tokens(a: dict[str, int] | None, b: dict[str, int] | None) -> dict[str,
     return out
 
 
+def _counts_from_evidence(results: dict[str, Any]) -> dict[str, int] | None:
+    """Probe counts recomputed from every cell's evidence (one record per probe); None when evidence is missing."""
+    counts: dict[str, int] = {"probes": 0}
+    for _fid, _target, res in iter_cells(results):
+        records = res.get("evidence")
+        if not records or not all(isinstance(r, dict) and "status" in r for r in records):
+            return None
+        for r in records:
+            counts["probes"] += 1
+            for axis in ("status", "support", "conformance"):
+                if r.get(axis):
+                    counts[f"{axis}.{r[axis]}"] = counts.get(f"{axis}.{r[axis]}", 0) + 1
+    return dict(sorted(counts.items()))
+
+
 def merge_results(results: list[dict[str, Any]], sources: list[str] | None = None) -> dict[str, Any]:
     """Merge several results side by side into one results dict (inputs are not modified).
 
-    Targets keep their names. The same name in a later file replaces the earlier target and its
-    verdicts feature by feature (later file wins), unless the base URLs differ: then the later target
-    is renamed `name@<run date>` so both stay. Counts, requests and tokens are summed, `complete` is
-    true only when every run was complete, and `run.sources` lists the merged files.
+    Targets keep their names. The same name in a later file replaces the earlier target and all its
+    verdicts (the later run wins; `run.replaced` says so), unless the base URLs differ: then the later
+    target is renamed `name@<run date>` so both stay. Counts are recomputed from the kept verdicts,
+    requests and tokens summed over the kept targets, `complete` is true only when every run was complete,
+    problems are kept, `run.sources` lists the merged files and `run.record_modes` each one's record mode.
     """
     if not results:
         raise ValueError("merge_results needs at least one results dict")
@@ -112,6 +128,8 @@ def merge_results(results: list[dict[str, Any]], sources: list[str] | None = Non
     merged: dict[str, Any] = {"schema_version": 1, "run": {}, "targets": {}, "feature_info": {}, "features": {}}
     run = merged["run"]
     all_sources: list[str] = []
+    owner: dict[str, tuple[str, dict[str, Any]]] = {}  # target name → (source, its run) that it came from
+    replaced: list[str] = []
     for i, r in enumerate(results):
         src_run = r.get("run", {})
         all_sources.extend(src_run.get("sources") or [names[i]])
@@ -125,7 +143,12 @@ def merge_results(results: list[dict[str, Any]], sources: list[str] | None = Non
                 while new in merged["targets"] and merged["targets"][new].get("base_url") != info.get("base_url"):
                     new = f"{name}@{_run_date(r)}-{n}"
                     n += 1
+            if new in merged["targets"]:  # the same target again: the later run wins, all of it
+                replaced.append(f"target {new}: {names[i]} replaces {owner[new][0]} (the later run wins)")
+                for cells in merged["features"].values():
+                    cells.pop(new, None)
             rename[name] = new
+            owner[new] = (names[i], src_run)
             entry = copy.deepcopy(info)
             entry.setdefault("run_started", src_run.get("started", ""))
             merged["targets"][new] = entry
@@ -136,9 +159,11 @@ def merge_results(results: list[dict[str, Any]], sources: list[str] | None = Non
                 slot[rename.get(tname, tname)] = copy.deepcopy(cell)
         if src_run.get("clients"):
             run.setdefault("clients", {}).update(copy.deepcopy(src_run["clients"]))
-        for key in ("suite_version", "git_sha", "record_mode"):
+        for key in ("suite_version", "git_sha"):
             if key in src_run:
                 run[key] = src_run[key]
+        modes = run.setdefault("record_modes", {})
+        modes[names[i]] = src_run.get("record_mode", "none")
         run["started"] = min(filter(None, [run.get("started"), src_run.get("started")]), default="")
         run["finished"] = max(filter(None, [run.get("finished"), src_run.get("finished")]), default="")
         if "duration_s" in src_run:
@@ -147,20 +172,53 @@ def merge_results(results: list[dict[str, Any]], sources: list[str] | None = Non
         if src_run.get("interrupted_reason"):
             reasons = [x for x in [run.get("interrupted_reason"), src_run["interrupted_reason"]] if x]
             run["interrupted_reason"] = "; ".join(reasons)
-        counts = run.setdefault("counts", {})
-        for key, value in src_run.get("counts", {}).items():
-            counts[key] = counts.get(key, 0) + value
-        for key in ("requests", "live_requests"):
-            if key in src_run:
-                run[key] = run.get(key, 0) + src_run[key]
-        run["tokens"] = _sum_tokens(run.get("tokens"), src_run.get("tokens"))
+        for problem in src_run.get("problems") or []:
+            line = f"{names[i]}: {problem}"
+            if line not in run.setdefault("problems", []):
+                run["problems"].append(line)
         if src_run.get("baseline"):
             run["baseline"] = rename.get(src_run["baseline"], src_run["baseline"])
-    run.setdefault("requests", 0)
+    merged["features"] = {fid: cells for fid, cells in merged["features"].items() if cells}
+    # a live run among replays makes the merge live: never label live traffic "none"
+    live_modes = [m for m in run["record_modes"].values() if m != "none"]
+    run["record_mode"] = live_modes[-1] if live_modes else "none"
+    _sum_kept_targets(run, merged["targets"], owner, [r.get("run", {}) for r in results])
+    counts = _counts_from_evidence(merged)
+    if counts is None:  # no per-probe evidence: sum what the kept runs say
+        counts = {}
+        for src_run in {id(o[1]): o[1] for o in owner.values()}.values():
+            for key, value in src_run.get("counts", {}).items():
+                counts[key] = counts.get(key, 0) + value
+    run["counts"] = counts
+    if replaced:
+        run["replaced"] = replaced
     run["sources"] = all_sources
     if not merged["feature_info"]:
         del merged["feature_info"]
     return merged
+
+
+def _sum_kept_targets(run: dict[str, Any], targets: dict[str, Any], owner: dict[str, tuple[str, dict[str, Any]]],
+                      runs: list[dict[str, Any]]) -> None:
+    """requests, live_requests and tokens of the merge: per kept target when the targets say, else per run."""
+    if all("requests" in t and "tokens" in t for t in targets.values()):
+        run["requests"] = sum(int(t["requests"]) for t in targets.values())
+        run["tokens"] = _sum_tokens({}, {})
+        for t in targets.values():
+            run["tokens"] = _sum_tokens(run["tokens"], t["tokens"])
+        # live requests are only known per run: a kept run's live share, for the targets it still contributes
+        live = 0
+        for src_run in {id(o[1]): o[1] for o in owner.values()}.values():
+            kept = [t for name, t in targets.items() if owner[name][1] is src_run]
+            if src_run.get("live_requests"):
+                live += sum(int(t["requests"]) for t in kept if t.get("live"))
+        run["live_requests"] = min(live, run["requests"])
+        return
+    for src_run in runs:
+        for key in ("requests", "live_requests"):
+            run[key] = run.get(key, 0) + int(src_run.get(key, 0))
+        run["tokens"] = _sum_tokens(run.get("tokens"), src_run.get("tokens"))
+    run.setdefault("requests", 0)
 
 
 # --- helpers shared by the report writers -------------------------------------------------------
@@ -214,6 +272,12 @@ def verdict_text(result: dict[str, Any] | None) -> str:
     if conf and conf != "OK":
         return f"{word} · {conf}"
     return word
+
+
+def record_text(result: dict[str, Any]) -> str:
+    """Every axis that has a value, e.g. "status OK, support SUPPORTED, conformance FAILED" (an absent axis is left
+    out, never shown as None)."""
+    return ", ".join(f"{axis} {result[axis]}" for axis in ("status", "support", "conformance") if result.get(axis))
 
 
 def verdict_triple(result: dict[str, Any] | None) -> dict[str, Any] | None:

@@ -78,6 +78,14 @@ def _bullets(title: str, lines: list[str]) -> list[str]:
     return out + [""]
 
 
+def _record_modes(run: dict[str, Any]) -> str:
+    """The record mode, or each merged run's ("a.json: none, b.json: all") when they differ."""
+    modes = run.get("record_modes") or {}
+    if len(set(modes.values())) > 1:
+        return ", ".join(f"{src}: {mode}" for src, mode in modes.items())
+    return str(run.get("record_mode", ""))
+
+
 def render_summary_md(results: dict[str, Any], baseline: str | None = None, uses: dict[str, Any] | None = None,
                       drift_changes: list[Change] | None = None) -> str:
     """The summary as a Markdown string (see write_summary_md)."""
@@ -87,7 +95,7 @@ def render_summary_md(results: dict[str, Any], baseline: str | None = None, uses
     tokens = run.get("tokens", {}).get("total", "—")
     lines.append(
         f"suite {md_text(run.get('suite_version', '?'))} · git {md_text((run.get('git_sha') or '—')[:12])} · "
-        f"{md_text(run.get('started', ''))} · record mode {md_text(run.get('record_mode', ''))} · "
+        f"{md_text(run.get('started', ''))} · record mode {md_text(_record_modes(run))} · "
         f"{'complete' if run.get('complete') else '**INCOMPLETE**'} · {run.get('requests', 0)} requests · "
         f"{tokens} tokens · targets: {', '.join(md_text(n) for n in names)}"
     )
@@ -95,6 +103,8 @@ def render_summary_md(results: dict[str, Any], baseline: str | None = None, uses
         lines.append(f"\n{md_text(lib)} SDK {md_text(c.get('version') or 'not installed')} (sdk.* probes; tested "
                      f"{md_text(lib)}{md_text(c.get('tested') or '')})")
     lines.append("")
+    if not run.get("complete", True):
+        lines += [f"> **Incomplete:** {md_text(run.get('interrupted_reason') or 'not every probe ended', 300)}", ""]
     for name in names:
         if (results.get("targets", {}).get(name) or {}).get("usage_synthetic"):
             lines.append(f"> **{md_text(name)}:** {md_text(results['targets'][name].get('usage_note', ''))}")
@@ -141,8 +151,10 @@ def render_summary_md(results: dict[str, Any], baseline: str | None = None, uses
         block = _bullets(title, items)
         found = found or bool(block)
         lines += block
+    tested = any(res.get("status") != "SKIPPED" for _f, _t, res in iter_cells(results))
     if not found:
-        lines += ["Nothing failed, rejected or ignored.", ""]
+        lines += ["Nothing failed, rejected or ignored." if tested else "Nothing was tested: every probe was skipped.",
+                  ""]
 
     if mig:
         lines += [f"## Migration from {md_text(baseline or '')}", ""]

@@ -83,6 +83,7 @@ class Engine:
         self._controls: dict[tuple[str, str, str], asyncio.Task[list[Observation]]] = {}
         self.done: list[ProbeResult] = []  # results as they complete (kept when a run is interrupted)
         self._limits: dict[str, asyncio.Semaphore] = {}
+        self.save_problems: list[str] = []  # cassettes that could not be written at the end
 
     def _client(self, target: Target) -> Client:
         if target.name not in self.clients:
@@ -193,7 +194,7 @@ class Engine:
         try:
             return list(await asyncio.gather(*[self.run_probe(t, p) for t, p in pairs]))
         finally:
-            self.book.save_all()
+            self.save_problems = self.book.save_all()
             for client in self.clients.values():
                 await client.aclose()
 

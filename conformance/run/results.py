@@ -117,7 +117,7 @@ def aggregate_feature(records: list[dict[str, Any]], probes: dict[str, Probe]) -
             backed_hint = backed_hint or (hint if works else None)
             verdict = "works" if works else ("cannot tell whether it works" if r["support"] == "UNVERIFIABLE"
                                              else "does not work")
-            notes.append(f"alternative {verdict} ({r['support']}): {hint}")
+            notes.append(f"alternative {verdict} ({r['support'] or 'no support verdict'}): {hint}")
         prefix = f"[{r['probe']}] " if len(records) > 1 else ""
         notes.extend(prefix + n for n in r["notes"][:4])
     if status != "OK":
@@ -234,3 +234,16 @@ def failed_rule(record: dict[str, Any]) -> str | None:
 def failed(record: dict[str, Any]) -> bool:
     """A pytest failure: conformance FAILED, or the probe could not run (ERROR / TIMEOUT)."""
     return record["conformance"] == "FAILED" or record["status"] in ("ERROR", "TIMEOUT")
+
+
+def skip_causes(records: Any) -> dict[str, int]:
+    """Probes that were never run, by cause: no recording to replay, or the request budget (a key left unset is
+    the user's choice and not counted)."""
+    causes: Counter[str] = Counter()
+    for r in records:
+        note = (r.get("notes") or [""])[0] if r.get("status") == "SKIPPED" else ""
+        if "no recording of this request" in note:
+            causes["without a recording"] += 1
+        elif note.startswith("budget:"):
+            causes["over the request budget"] += 1
+    return dict(causes)

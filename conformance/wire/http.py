@@ -139,7 +139,7 @@ class Client:
         if not may_record:
             obs.skipped_reason = self._not_recorded_reason(req)
             return obs
-        if req.auth == "target" and self.target.missing_key_reason():
+        if self.target.missing_key_reason():  # even a wrong-key probe: the user has not set this target up
             obs.skipped_reason = self.target.missing_key_reason()
             return obs
         if self.budget is not None:

@@ -179,12 +179,18 @@ class CassetteBook:
         with self._lock:  # saved once at the end of the run (save_all), also when it is interrupted
             cassette.append(Request(method, url, body, dict(req_headers)), response)
 
-    def save_all(self) -> None:
+    def save_all(self) -> list[str]:
+        """Save every cassette that took recordings; one problem line per cassette that could not be saved."""
+        problems: list[str] = []
         with self._lock:
             for path, cassette in self._open.items():
                 if cassette.dirty:
-                    path.parent.mkdir(parents=True, exist_ok=True)
-                    cassette._save()
+                    try:
+                        path.parent.mkdir(parents=True, exist_ok=True)
+                        cassette._save()
+                    except OSError as exc:  # the run's verdicts stay; the lost recording is reported
+                        problems.append(f"cassette {path} could not be saved: {exc.strerror or exc}")
+        return problems
 
 
 def _check_cassette_file(path: Path) -> None:
