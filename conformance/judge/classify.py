@@ -7,7 +7,7 @@ from typing import Any
 from conformance.judge import schemas, stream_rules
 from conformance.judge.detection import DETECTORS, Context, Detection
 from conformance.judge.error_body import SHAPE_NOTES, read_error
-from conformance.judge.evidence import exchange_evidence
+from conformance.judge.evidence import exchange_evidence, retry_note
 from conformance.model.findings import Finding, dedupe
 from conformance.model.observation import Observation
 from conformance.model.probes import Probe
@@ -161,8 +161,15 @@ def _error_probe(probe: Probe, obs: Observation) -> Verdict:
 
 
 def classify(probe: Probe, variant: list[Observation], control: list[Observation] | None = None) -> Verdict:
-    """The verdict of one probe on one target, from its answers and its control's answers."""
-    control = control or []
+    """The verdict of one probe on one target, from its answers and its control's answers (and what was re-sent)."""
+    verdict = _verdict(probe, variant, control or [])
+    note = retry_note([*variant, *(control or [])])
+    if note:
+        verdict.notes.append(note)
+    return verdict
+
+
+def _verdict(probe: Probe, variant: list[Observation], control: list[Observation]) -> Verdict:
     unusable = _unusable(variant + control)
     if unusable is not None:
         return unusable
