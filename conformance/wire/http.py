@@ -254,10 +254,11 @@ class Client:
 
     async def _send_live(self, req: Send, url: str, raw: bytes, obs: Observation) -> None:
         headers = self._headers(req.auth)
-        started = time.monotonic()
+        started = 0.0
         retry = Retry()
         while True:
             async with self.limit.slot(alone=retry.alone) as turn:
+                started = started or time.monotonic()  # timings leave out the wait for a turn
                 attempt = await self._attempt(req.method, url, raw, headers, started, retry.fresh)
                 crowded = turn.crowded()
                 reason = attempt.overload_reason(crowded)

@@ -1,0 +1,261 @@
+"""Our own load is never a verdict: retries of what never reached the server's logic, adaptive concurrency, and the
+same verdicts at any concurrency against fakes (over real sockets) that behave like servers the suite met:
+
+(a) closes the connection after a 5xx (uvicorn), (b) serves one request at a time and resets the others
+(single-slot llama.cpp-like), (c) answers 503 under load, (d) 300 ms of latency.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conformance.features import registry
+from conformance.model.targets import Target
+from conformance.run.engine import ProbeResult, run_pairs
+from conformance.run.results import build_results, now, record_of
+from conformance.wire.concurrency import GROWTH_SUCCESSES, AdaptiveLimit
+from conformance.wire.http import Budget, Client, Send
+from conformance.wire.recording import CassetteBook
+from tests.fakeserver import FakeConfig, FakeServer
+
+# --------------------------------------------------------------------------------------------------------
+# The limiter alone (plain coroutines)
+# --------------------------------------------------------------------------------------------------------
+
+
+def test_an_overload_halves_the_limit_once_per_generation_down_to_one() -> None:
+    async def scenario() -> list[int]:
+        limit = AdaptiveLimit(8)
+        seen = []
+        async with limit.slot() as first, limit.slot() as second:
+            assert first.crowded() and second.crowded()
+            assert limit.overloaded(first, "drops") and limit.limit == 4
+            assert not limit.overloaded(second, "drops")  # sent under the old limit: already accounted for
+            seen.append(limit.limit)
+        for _ in range(3):
+            async with limit.slot() as turn:
+                limit.overloaded(turn, "drops")
+                seen.append(limit.limit)
+        return seen
+
+    assert asyncio.run(scenario()) == [4, 2, 1, 1]
+
+
+def test_the_limit_grows_back_slowly_up_to_the_configured_value() -> None:
+    async def scenario() -> tuple[int, int, int]:
+        limit = AdaptiveLimit(2)
+        async with limit.slot() as turn:
+            limit.overloaded(turn, "the server answers 503 under load")
+        for _ in range(GROWTH_SUCCESSES - 1):
+            limit.succeeded()
+        before = limit.limit
+        limit.succeeded()
+        grown = limit.limit
+        for _ in range(10 * GROWTH_SUCCESSES):
+            limit.succeeded()
+        return before, grown, limit.limit
+
+    assert asyncio.run(scenario()) == (1, 2, 2)
+
+
+def test_alone_waits_for_the_others_to_drain_and_holds_back_newcomers() -> None:
+    async def scenario() -> list[str]:
+        limit = AdaptiveLimit(4)
+        events: list[str] = []
+
+        async def request(name: str, hold: float, alone: bool = False, delay: float = 0.0) -> None:
+            await asyncio.sleep(delay)
+            async with limit.slot(alone=alone) as turn:
+                events.append(f"{name} starts with {turn.others_at_start} others")
+                await asyncio.sleep(hold)
+            events.append(f"{name} ends")
+
+        await asyncio.gather(request("busy", 0.05), request("alone", 0.05, alone=True, delay=0.01),
+                             request("late", 0.0, delay=0.02))
+        return events
+
+    assert asyncio.run(scenario()) == [
+        "busy starts with 0 others", "busy ends", "alone starts with 0 others", "alone ends",
+        "late starts with 0 others", "late ends",
+    ]
+
+
+def test_the_summary_says_what_was_reached_and_why() -> None:
+    async def scenario() -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+        limit = AdaptiveLimit(4)
+        unused = limit.summary()
+        for _ in range(2):
+            async with limit.slot() as turn, limit.slot():
+                limit.overloaded(turn, "the server drops concurrent requests (ReadError)")
+        return unused, limit.summary()
+
+    unused, summary = asyncio.run(scenario())
+    assert unused is None  # nothing went out live: no claim about the server
+    assert summary == {"configured": 4, "reached": 1,
+                       "reason": "1 of 4: the server drops concurrent requests (ReadError)"}
+
+
+# --------------------------------------------------------------------------------------------------------
+# Retries on the wire
+# --------------------------------------------------------------------------------------------------------
+
+CHAT = "/chat/completions"
+
+
+def chat(**extra: Any) -> dict[str, Any]:
+    return {"model": "fake-model", "messages": [{"role": "user", "content": "Say hello."}], "max_tokens": 8, **extra}
+
+
+def send_all(srv: FakeServer, tmp: Path, bodies: list[dict[str, Any]], *, together: bool = False,
+             budget: Budget | None = None, concurrency: int = 4) -> tuple[list[Any], Client]:
+    """Send the bodies through one Client (in order, or all at once) and return the observations."""
+    target = Target("fake", srv.base_url, "fake-model", concurrency=concurrency)
+
+    async def go() -> tuple[list[Any], Client]:
+        client = Client(target, CassetteBook(tmp, "all"), budget)
+        sends = [Send(f"r{i}", "POST", CHAT, body, tmp / "fake" / f"r{i}.yaml") for i, body in enumerate(bodies)]
+        try:
+            if together:
+                return list(await asyncio.gather(*[client.send(s) for s in sends])), client
+            return [await client.send(s) for s in sends], client
+        finally:
+            await client.aclose()
+
+    return asyncio.run(go())
+
+
+def test_a_request_reset_on_the_connection_a_5xx_left_is_retried_on_a_new_one(tmp_path: Path) -> None:
+    with FakeServer(FakeConfig(server_error={"logprobs"}, reset_after_5xx=True)) as srv:
+        (crash, after), _ = send_all(srv, tmp_path, [chat(logprobs=True), chat()])
+        chats = [r for r in srv.requests if r["path"].endswith(CHAT)]
+    assert crash.status == 500 and crash.retries == 0  # a 5xx answer is an answer: not ours to retry
+    assert after.status == 200 and after.error is None
+    assert after.retries == 1 and "on a reused connection before any answer" in after.retry_reasons[0]
+    assert len(chats) == 3  # the 5xx, the reset request, its retry
+
+
+def test_retries_count_against_max_requests(tmp_path: Path) -> None:
+    with FakeServer(FakeConfig(server_error={"logprobs"}, reset_after_5xx=True)) as srv:
+        budget = Budget(max_requests=2, max_tokens=None)
+        (_, after), _ = send_all(srv, tmp_path, [chat(logprobs=True), chat()], budget=budget)
+    assert budget.requests == 2
+    assert after.status is None and after.retries == 0
+    assert after.error is not None and "not retried: budget: --max-requests 2 reached" in after.error
+
+
+def test_a_reset_on_a_new_connection_with_nothing_else_in_flight_stands(tmp_path: Path) -> None:
+    with FakeServer(FakeConfig(fault="reset")) as srv:
+        (obs,), client = send_all(srv, tmp_path, [chat()])
+    assert obs.error is not None and obs.retries == 0
+    assert client.limit.summary() == {"configured": 4, "reached": 4,
+                                      "reason": "4 of 4: no sign of overload at this concurrency"}
+
+
+def test_a_request_dropped_while_others_were_in_flight_is_retried_alone(tmp_path: Path) -> None:
+    with FakeServer(FakeConfig(max_in_flight=1, latency=0.2)) as srv:
+        observations, client = send_all(srv, tmp_path, [chat(), chat(), chat()], together=True)
+        refused = srv.refused
+    assert [o.status for o in observations] == [200, 200, 200]
+    retried = [o for o in observations if o.retries]
+    assert refused >= 1 and len(retried) == refused
+    assert all("while other requests were in flight: retried alone" in o.retry_reasons[0] for o in retried)
+    # both drops came from requests sent under the same limit: one halving, 4 → 2
+    assert client.limit.limit == 2 and (client.limit.reason or "").startswith("the server drops concurrent requests (")
+
+
+def test_a_503_under_load_lowers_the_concurrency_and_is_retried_alone(tmp_path: Path) -> None:
+    with FakeServer(FakeConfig(max_in_flight=1, over_capacity="503", latency=0.2)) as srv:
+        observations, client = send_all(srv, tmp_path, [chat(), chat(), chat()], together=True)
+    assert [o.status for o in observations] == [200, 200, 200]
+    assert any("HTTP 503 while other requests were in flight" in r for o in observations for r in o.retry_reasons)
+    assert client.limit.summary() == {"configured": 4, "reached": 2,
+                                      "reason": "2 of 4: the server answers 503 under load"}
+
+
+# --------------------------------------------------------------------------------------------------------
+# Same verdicts at any concurrency: every probe of the registry, at --concurrency 1 and at the default
+# --------------------------------------------------------------------------------------------------------
+
+BEHAVIOURS: dict[str, FakeConfig] = {
+    "a_closes_after_5xx": FakeConfig(server_error={"logprobs"}, reset_after_5xx=True),
+    "b_one_at_a_time": FakeConfig(max_in_flight=1, latency=0.02),
+    "c_503_under_load": FakeConfig(max_in_flight=1, over_capacity="503", latency=0.02),
+    "d_300ms_latency": FakeConfig(latency=0.3),
+}
+LEVELS = (1, None)  # --concurrency 1, and the default (the target's, 4)
+Table = dict[str, tuple[str, str | None, str | None]]
+
+
+def run_registry(config: FakeConfig, concurrency: int | None, tmp: Path) -> tuple[Table, list[ProbeResult],
+                                                                                 dict[str, Any]]:
+    """Every probe against a fresh fake: the feature table (status, support, conformance) and the results."""
+    with FakeServer(config) as srv:
+        target = Target("fake", srv.base_url, "fake-model", high_temperature=2.0)
+        results, _ = run_pairs([(target, p) for p in registry.PROBES], tmp, "all", concurrency)
+    doc = build_results([record_of(r) for r in results], [target], record_mode="all",
+                        probes=registry.probe_by_id(), started=now(), finished=now())
+    table = {f: (v["fake"]["status"], v["fake"]["support"], v["fake"]["conformance"])
+             for f, v in doc["features"].items()}
+    return table, results, doc["targets"]["fake"]
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[tuple[str, int | None], Any]]:
+    """The eight runs at once, in threads (each its own fake and event loop): (d) at concurrency 1 takes ~50 s."""
+    jobs = {(name, level): (cfg, level) for name, cfg in BEHAVIOURS.items() for level in LEVELS}
+    with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
+        futures = {key: pool.submit(run_registry, cfg, level, tmp_path_factory.mktemp(f"{key[0]}-{key[1]}"))
+                   for key, (cfg, level) in jobs.items()}
+        yield {key: f.result() for key, f in futures.items()}
+
+
+@pytest.mark.parametrize("behaviour", list(BEHAVIOURS))
+def test_concurrency_1_and_the_default_give_the_same_verdicts(runs: dict[Any, Any], behaviour: str) -> None:
+    one, _, _ = runs[(behaviour, 1)]
+    default, _, _ = runs[(behaviour, None)]
+    assert set(one) == {p.feature for p in registry.PROBES}
+    differ = {f: (one[f], default.get(f)) for f in one if one[f] != default.get(f)}
+    assert not differ, differ
+
+
+def retry_reasons(results: list[ProbeResult]) -> list[str]:
+    return [r for res in results for o in res.observations for r in o.retry_reasons]
+
+
+def test_a_the_connection_a_5xx_left_costs_no_verdict(runs: dict[Any, Any]) -> None:
+    for level in LEVELS:
+        table, results, target = runs[("a_closes_after_5xx", level)]
+        reasons = retry_reasons(results)
+        assert reasons and all("on a reused connection before any answer" in r for r in reasons), reasons
+        # only the features whose own request is the 5xx end ERROR; everything else ran
+        errored = {f for f, (status, _, _) in table.items() if status != "OK"}
+        assert errored <= {"request.logprobs", "request.top_logprobs", "request.logit_bias"}, errored
+        assert target["concurrency"]["reached"] == target["concurrency"]["configured"]  # a stale connection is no load
+
+
+@pytest.mark.parametrize("behaviour, why", [("b_one_at_a_time", "the server drops concurrent requests"),
+                                            ("c_503_under_load", "the server answers 503 under load")])
+def test_the_default_run_learns_the_server_takes_one_request_at_a_time(runs: dict[Any, Any], behaviour: str,
+                                                                       why: str) -> None:
+    table, results, target = runs[(behaviour, None)]
+    assert all(status == "OK" for status, _, _ in table.values())
+    assert target["concurrency"]["configured"] == 4 and target["concurrency"]["reached"] == 1
+    assert target["concurrency"]["reason"].startswith(f"1 of 4: {why}")
+    assert any("while other requests were in flight: retried alone" in r for r in retry_reasons(results))
+    retried = [res for res in results if any(o.retries for o in res.observations)]
+    assert retried and all(any(n.startswith("re-sent: ") for n in res.verdict.notes) for res in retried)
+    _, serial, serial_target = runs[(behaviour, 1)]
+    assert not retry_reasons(serial) and serial_target["concurrency"]["reached"] == 1
+
+
+def test_d_latency_alone_lowers_nothing(runs: dict[Any, Any]) -> None:
+    _, results, target = runs[("d_300ms_latency", None)]
+    assert not retry_reasons(results)
+    assert target["concurrency"] == {"configured": 4, "reached": 4,
+                                     "reason": "4 of 4: no sign of overload at this concurrency"}
