@@ -267,6 +267,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         tr.write_line(f"conformance: reports written to {run.report_dir}/ (results.json, compat.html, report.html, "
                       f"summary.md, junit.xml); {results['run']['requests']} requests, "
                       f"{results['run']['tokens']['total']} tokens")
+        for name, doc in results["targets"].items():  # what the target took at once, learnt on a live run
+            if doc.get("concurrency"):
+                tr.write_line(f"conformance: {name}: concurrency {doc['concurrency']['reason']}")
         for line in changes:
             tr.write_line(line, red=bool(code))
         for problem in run.problems:

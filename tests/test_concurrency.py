@@ -8,6 +8,10 @@ same verdicts at any concurrency against fakes (over real sockets) that behave l
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -17,6 +21,7 @@ import pytest
 
 from conformance.features import registry
 from conformance.model.targets import Target
+from conformance.report.results_io import validate_results
 from conformance.run.engine import ProbeResult, run_pairs
 from conformance.run.results import build_results, now, record_of
 from conformance.wire.concurrency import GROWTH_SUCCESSES, AdaptiveLimit
@@ -259,3 +264,33 @@ def test_d_latency_alone_lowers_nothing(runs: dict[Any, Any]) -> None:
     assert not retry_reasons(results)
     assert target["concurrency"] == {"configured": 4, "reached": 4,
                                      "reason": "4 of 4: no sign of overload at this concurrency"}
+
+
+# --------------------------------------------------------------------------------------------------------
+# What the user sees: the terminal and results.json
+# --------------------------------------------------------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_the_run_says_what_concurrency_the_server_took(tmp_path: Path) -> None:
+    reports = tmp_path / "reports"
+    with FakeServer(BEHAVIOURS["b_one_at_a_time"]) as srv:
+        proc = subprocess.run(
+            [sys.executable, "-m", "pytest", "conformance", "--base-url", srv.base_url, "--model", "fake-model",
+             "--target-name", "single", "--record-mode=all", "--cassette-dir", str(tmp_path / "cassettes"),
+             "--report-dir", str(reports), "-p", "no:cacheprovider", "-q", "--probe", "request.temperature",
+             "--probe", "request.stream"],
+            check=False, cwd=ROOT, capture_output=True, text=True, timeout=300,
+            env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+        )
+    output = proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert proc.returncode == 0, output
+    results = json.loads((reports / "results.json").read_text())
+    assert validate_results(results) == []
+    concurrency = results["targets"]["single"]["concurrency"]
+    assert concurrency["configured"] == 4 and concurrency["reached"] < 4, concurrency
+    assert f"conformance: single: concurrency {concurrency['reason']}" in proc.stdout, output
+    retried = [ex for cells in results["features"].values() for ev in cells["single"]["evidence"]
+               for ex in ev["exchanges"] if ex["retries"]]
+    assert retried and all(len(ex["retry_reasons"]) == ex["retries"] for ex in retried)

@@ -1,0 +1,66 @@
+"""Benchmark: what adaptive concurrency costs and gains, live against local fakes (every probe of the registry).
+
+(b) a server that serves one request at a time and resets the others: wall time at the default concurrency
+    as a ratio of the wall time at --concurrency 1 (goal <= 1.3: learning the server's capacity costs little).
+(d) a server with 300 ms of latency per request: speed-up of concurrency 8 over concurrency 1 (goal >= 6x).
+
+usage: python bench/concurrency.py [--only b|d] [--b-latency SECONDS]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from conformance.features import registry
+from conformance.model.targets import Target
+from conformance.run.engine import run_pairs
+from tests.fakeserver import FakeConfig, FakeServer
+
+
+def timed_run(config: FakeConfig, concurrency: int | None) -> dict[str, Any]:
+    """One run of every probe against a fresh fake: wall time, requests the fake saw, retries, concurrency."""
+    with FakeServer(config) as srv, tempfile.TemporaryDirectory() as tmp:
+        target = Target("fake", srv.base_url, "fake-model", high_temperature=2.0)
+        started = time.perf_counter()
+        results, engine = run_pairs([(target, p) for p in registry.PROBES], Path(tmp), "all", concurrency)
+        wall = time.perf_counter() - started
+        refused = srv.refused
+        received = len(srv.requests)
+    statuses = {r.verdict.status.value for r in results}
+    unique = list({id(o): o for r in results for o in r.observations}.values())  # a shared control counts once
+    return {"concurrency": concurrency or target.concurrency, "wall_s": round(wall, 2), "requests": received,
+            "refused_by_server": refused, "retries": sum(o.retries for o in unique),
+            "statuses": sorted(statuses), "adaptive": engine.clients["fake"].limit.summary()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", choices=("b", "d"), default=None)
+    parser.add_argument("--b-latency", type=float, default=0.05, help="seconds per request of the fake (b)")
+    args = parser.parse_args()
+    report: dict[str, Any] = {}
+    if args.only in (None, "b"):
+        one_at_a_time = FakeConfig(max_in_flight=1, latency=args.b_latency)
+        serial, default = timed_run(one_at_a_time, 1), timed_run(one_at_a_time, None)
+        report["b_one_at_a_time"] = {"runs": [serial, default],
+                                     "default_over_1": round(default["wall_s"] / serial["wall_s"], 3),
+                                     "goal": "<= 1.3"}
+    if args.only in (None, "d"):
+        latency = FakeConfig(latency=0.3)
+        serial, eight = timed_run(latency, 1), timed_run(latency, 8)
+        report["d_300ms_latency"] = {"runs": [serial, eight],
+                                     "speedup_8_over_1": round(serial["wall_s"] / eight["wall_s"], 2),
+                                     "goal": ">= 6"}
+    print(json.dumps(report, indent=1))
+
+
+if __name__ == "__main__":
+    main()
