@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from conformance.features import registry
 from conformance.model.targets import Target
@@ -89,6 +91,36 @@ def test_alone_waits_for_the_others_to_drain_and_holds_back_newcomers() -> None:
         "busy starts with 0 others", "busy ends", "alone starts with 0 others", "alone ends",
         "late starts with 0 others", "late ends",
     ]
+
+
+@settings(max_examples=40, deadline=None)
+@given(configured=st.integers(1, 6),
+       requests=st.lists(st.tuples(st.booleans(), st.booleans(), st.integers(0, 3)), min_size=1, max_size=25))
+def test_no_more_in_flight_than_the_limit_and_alone_means_alone(configured: int,
+                                                               requests: list[tuple[bool, bool, int]]) -> None:
+    """Whatever overloads happen: in flight never exceeds the limit at entry, an alone turn shares nothing."""
+    async def scenario() -> None:
+        limit = AdaptiveLimit(configured)
+        running: list[bool] = []  # alone flags of the turns now in flight
+
+        async def request(alone: bool, overload: bool, hold_ms: int) -> None:
+            async with limit.slot(alone=alone) as turn:
+                assert not any(running), "a turn started beside an alone one"
+                assert not (alone and running), "an alone turn started beside others"
+                assert len(running) < max(limit.limit, 1) or alone
+                running.append(alone)
+                await asyncio.sleep(hold_ms / 1000)
+                if overload:
+                    limit.overloaded(turn, "drops")
+                else:
+                    limit.succeeded()
+                running.remove(alone)
+            assert 1 <= limit.limit <= configured and limit.lowest <= limit.limit
+
+        await asyncio.wait_for(asyncio.gather(*[request(*r) for r in requests]), timeout=10)
+        assert limit.in_flight == 0
+
+    asyncio.run(scenario())
 
 
 def test_the_summary_says_what_was_reached_and_why() -> None:
