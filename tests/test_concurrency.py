@@ -316,10 +316,12 @@ def test_the_run_says_what_concurrency_the_server_took(tmp_path: Path) -> None:
             check=False, cwd=ROOT, capture_output=True, text=True, timeout=300,
             env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
         )
+        received = len([r for r in srv.requests if r["path"].endswith(CHAT)])
     output = proc.stdout[-3000:] + proc.stderr[-3000:]
     assert proc.returncode == 0, output
     results = json.loads((reports / "results.json").read_text())
     assert validate_results(results) == []
+    assert results["targets"]["single"]["requests"] == received  # every re-send is counted as a request
     concurrency = results["targets"]["single"]["concurrency"]
     assert concurrency["configured"] == 4 and concurrency["reached"] < 4, concurrency
     assert f"conformance: single: concurrency {concurrency['reason']}" in proc.stdout, output

@@ -69,12 +69,13 @@ def _stats(records: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
                 if key in seen:
                     continue
                 seen.add(key)
-            s["requests"] += 1
+            sent = 1 + ex.get("retries", 0)  # a re-sent request was sent again (and counted by --max-requests)
+            s["requests"] += sent
             usage = ex.get("usage") or {}
             s["prompt"] += usage.get("prompt", 0)
             s["completion"] += usage.get("completion", 0)
             if not ex.get("replayed"):
-                s["live"] += 1
+                s["live"] += sent
                 if ex.get("elapsed_ms") is not None:
                     s["lat"].append(ex["elapsed_ms"])
                 if ex.get("ttft_ms") is not None and ex["response"].get("sse") is not None:
