@@ -1,5 +1,7 @@
 """Benchmark: what adaptive concurrency costs and gains, live against local fakes (every probe of the registry).
 
+Each fake runs in its own process (bench/fault_latency_server.py), so it does not share the suite's GIL.
+
 (b) a server that serves one request at a time and resets the others: wall time at the default concurrency
     as a ratio of the wall time at --concurrency 1 (goal <= 1.3: learning the server's capacity costs little).
 (d) a server with 300 ms of latency per request: speed-up of concurrency 8 over concurrency 1 (goal >= 6x).
@@ -11,9 +13,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -22,22 +27,33 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from conformance.features import registry
 from conformance.model.targets import Target
 from conformance.run.engine import run_pairs
-from tests.fakeserver import FakeConfig, FakeServer
+
+SERVER = Path(__file__).resolve().parent / "fault_latency_server.py"
 
 
-def timed_run(config: FakeConfig, concurrency: int | None) -> dict[str, Any]:
-    """One run of every probe against a fresh fake: wall time, requests the fake saw, retries, concurrency."""
-    with FakeServer(config) as srv, tempfile.TemporaryDirectory() as tmp:
-        target = Target("fake", srv.base_url, "fake-model", high_temperature=2.0)
+@contextmanager
+def fake(*switches: str) -> Iterator[str]:
+    """A fake server in a child process with these command-line switches; yields its base URL."""
+    proc = subprocess.Popen([sys.executable, str(SERVER), *switches], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        yield proc.stdout.readline().strip()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def timed_run(switches: list[str], concurrency: int | None) -> dict[str, Any]:
+    """One run of every probe against a fresh fake: wall time, requests sent, retries, concurrency reached."""
+    with fake(*switches) as base_url, tempfile.TemporaryDirectory() as tmp:
+        target = Target("fake", base_url, "fake-model", high_temperature=2.0)
         started = time.perf_counter()
         results, engine = run_pairs([(target, p) for p in registry.PROBES], Path(tmp), "all", concurrency)
         wall = time.perf_counter() - started
-        refused = srv.refused
-        received = len(srv.requests)
     statuses = {r.verdict.status.value for r in results}
     unique = list({id(o): o for r in results for o in r.observations}.values())  # a shared control counts once
-    return {"concurrency": concurrency or target.concurrency, "wall_s": round(wall, 2), "requests": received,
-            "refused_by_server": refused, "retries": sum(o.retries for o in unique),
+    return {"concurrency": concurrency or target.concurrency, "wall_s": round(wall, 2),
+            "requests": engine.clients["fake"].live_requests, "retries": sum(o.retries for o in unique),
             "statuses": sorted(statuses), "adaptive": engine.clients["fake"].limit.summary()}
 
 
@@ -48,13 +64,13 @@ def main() -> None:
     args = parser.parse_args()
     report: dict[str, Any] = {}
     if args.only in (None, "b"):
-        one_at_a_time = FakeConfig(max_in_flight=1, latency=args.b_latency)
+        one_at_a_time = ["--max-in-flight", "1", "--latency", str(args.b_latency)]
         serial, default = timed_run(one_at_a_time, 1), timed_run(one_at_a_time, None)
         report["b_one_at_a_time"] = {"runs": [serial, default],
                                      "default_over_1": round(default["wall_s"] / serial["wall_s"], 3),
                                      "goal": "<= 1.3"}
     if args.only in (None, "d"):
-        latency = FakeConfig(latency=0.3)
+        latency = ["--latency", "0.3"]
         serial, eight = timed_run(latency, 1), timed_run(latency, 8)
         report["d_300ms_latency"] = {"runs": [serial, eight],
                                      "speedup_8_over_1": round(serial["wall_s"] / eight["wall_s"], 2),
