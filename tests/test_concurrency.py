@@ -328,3 +328,5 @@ def test_the_run_says_what_concurrency_the_server_took(tmp_path: Path) -> None:
     retried = [ex for cells in results["features"].values() for ev in cells["single"]["evidence"]
                for ex in ev["exchanges"] if ex["retries"]]
     assert retried and all(len(ex["retry_reasons"]) == ex["retries"] for ex in retried)
+    compat = (reports / "compat.html").read_text()
+    assert f"concurrency {concurrency['reason']}" in compat and "re-sent 1×: " in compat
