@@ -150,9 +150,9 @@ def chat(**extra: Any) -> dict[str, Any]:
 
 
 def send_all(srv: FakeServer, tmp: Path, bodies: list[dict[str, Any]], *, together: bool = False,
-             budget: Budget | None = None, concurrency: int = 4) -> tuple[list[Any], Client]:
+             budget: Budget | None = None, retries: int = 3) -> tuple[list[Any], Client]:
     """Send the bodies through one Client (in order, or all at once) and return the observations."""
-    target = Target("fake", srv.base_url, "fake-model", concurrency=concurrency)
+    target = Target("fake", srv.base_url, "fake-model", concurrency=4, retries=retries)
 
     async def go() -> tuple[list[Any], Client]:
         client = Client(target, CassetteBook(tmp, "all"), budget)
@@ -206,9 +206,10 @@ def test_a_request_dropped_while_others_were_in_flight_is_retried_alone(tmp_path
     assert client.limit.limit == 2 and (client.limit.reason or "").startswith("the server drops concurrent requests (")
 
 
-def test_a_503_under_load_lowers_the_concurrency_and_is_retried_alone(tmp_path: Path) -> None:
+@pytest.mark.parametrize("retries", [3, 0])  # re-running what our own load failed is not the target's `retries`
+def test_a_503_under_load_lowers_the_concurrency_and_is_retried_alone(tmp_path: Path, retries: int) -> None:
     with FakeServer(FakeConfig(max_in_flight=1, over_capacity="503", latency=0.2)) as srv:
-        observations, client = send_all(srv, tmp_path, [chat(), chat(), chat()], together=True)
+        observations, client = send_all(srv, tmp_path, [chat(), chat(), chat()], together=True, retries=retries)
     assert [o.status for o in observations] == [200, 200, 200]
     assert any("HTTP 503 while other requests were in flight" in r for o in observations for r in o.retry_reasons)
     assert client.limit.summary() == {"configured": 4, "reached": 2,

@@ -152,15 +152,17 @@ class Retry:
                 return Step(f"{kind} while other requests were in flight: retried alone once they ended")
             return None
         status = attempt.status
-        if status not in (429, 503) or self.status_retries >= max_status_retries:
+        if status not in (429, 503) or attempt.answer is None:
             return None
-        assert attempt.answer is not None
         headers = {k.lower(): v for k, v in attempt.answer[2]}
-        self.status_retries += 1
-        if crowded:  # our own load: wait for the others to end (and for what the server asks, if it does)
-            self.alone = True
-            delay = _retry_delay(headers, 0) if _asks_to_wait(headers) else 0.0
+        if crowded and not self.alone_retried:  # our own load: re-run alone, even with `retries` 0
+            self.alone_retried = self.alone = True
+            self.status_retries += 1
+            delay = _retry_delay(headers, 0) if _asks_to_wait(headers) else 0.0  # what the server asks, if it does
             return Step(f"HTTP {status} while other requests were in flight: retried alone once they ended", delay)
+        if self.status_retries >= max_status_retries:
+            return None
+        self.status_retries += 1
         delay = _retry_delay(headers, self.status_retries - 1)
         return Step(f"HTTP {status}: retried after {delay:.1f} s", delay)
 
