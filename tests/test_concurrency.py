@@ -27,7 +27,7 @@ from conformance.report.results_io import validate_results
 from conformance.run.engine import ProbeResult, run_pairs
 from conformance.run.results import build_results, now, record_of
 from conformance.wire.concurrency import GROWTH_SUCCESSES, AdaptiveLimit
-from conformance.wire.http import Budget, Client, Send
+from conformance.wire.http import Answer, Attempt, Budget, Client, Retry, Send
 from conformance.wire.recording import CassetteBook
 from tests.fakeserver import FakeConfig, FakeServer
 
@@ -143,6 +143,45 @@ def test_the_summary_says_what_was_reached_and_why() -> None:
 # --------------------------------------------------------------------------------------------------------
 
 CHAT = "/chat/completions"
+
+
+def answer(status: int, **headers: str) -> Answer:
+    return status, "", list(headers.items()), "{}", None
+
+
+RESET = Attempt(error="ReadError: [Errno 104] Connection reset by peer", transport=True)
+STALE = Attempt(error="RemoteProtocolError: Server disconnected", transport=True, reused=True)
+
+
+@pytest.mark.parametrize("attempts, crowded, expected", [
+    # (attempts in order, whether each shared the server) → the retries made, then None
+    ([STALE, STALE], [False, False], ["on a reused connection before any answer: retried on a new connection"]),
+    ([STALE, STALE], [False, True], ["on a reused connection", "while other requests were in flight: retried alone"]),
+    ([RESET], [False], []),  # a fresh connection reset with nothing else in flight: the server's doing
+    ([RESET, RESET], [True, True], ["while other requests were in flight: retried alone"]),
+    ([Attempt(error="ReadTimeout: timed out", timed_out=True)], [True], []),  # a timeout is an answer of sorts
+    ([Attempt(answer=answer(500))], [True], []),  # a 5xx is an answer, not a failure to deliver
+    ([Attempt(answer=answer(503))] * 2, [True, False], ["HTTP 503 while other requests were in flight",
+                                                        "HTTP 503: retried after"]),
+    ([Attempt(answer=answer(429))] * 3, [False] * 3, ["HTTP 429: retried after", "HTTP 429: retried after"]),
+])
+def test_what_is_retried_and_why(attempts: list[Attempt], crowded: list[bool], expected: list[str]) -> None:
+    retry, made = Retry(), []
+    for attempt, shared in zip(attempts, crowded, strict=True):
+        step = retry.next_step(attempt, shared, max_status_retries=2)
+        if step is None:
+            break
+        made.append(step.reason)
+    assert len(made) == len(expected) and all(e in m for e, m in zip(expected, made, strict=True)), made
+
+
+def test_a_retry_under_load_waits_only_as_long_as_the_server_asks() -> None:
+    quiet, asks = Retry(), Retry()
+    assert quiet.next_step(Attempt(answer=answer(503)), True, 3).delay == 0.0  # the drain is the wait
+    step = asks.next_step(Attempt(answer=answer(429, **{"Retry-After": "2"})), True, 3)
+    assert step is not None and step.delay == 2.0 and asks.alone
+
+
 
 
 def chat(**extra: Any) -> dict[str, Any]:
