@@ -26,7 +26,7 @@ from conformance.model.targets import Target
 from conformance.report.results_io import validate_results
 from conformance.run.engine import ProbeResult, run_pairs
 from conformance.run.results import build_results, now, record_of
-from conformance.wire.concurrency import GROWTH_SUCCESSES, AdaptiveLimit
+from conformance.wire.concurrency import GROWTH_SUCCESSES, MAX_PATIENCE, AdaptiveLimit
 from conformance.wire.http import Answer, Attempt, Budget, Client, Retry, Send
 from conformance.wire.recording import CassetteBook
 from tests.fakeserver import FakeConfig, FakeServer
@@ -55,20 +55,37 @@ def test_an_overload_halves_the_limit_once_per_generation_down_to_one() -> None:
 
 
 def test_the_limit_grows_back_slowly_up_to_the_configured_value() -> None:
-    async def scenario() -> tuple[int, int, int]:
+    async def scenario() -> tuple[int, int, int, int]:
         limit = AdaptiveLimit(2)
         async with limit.slot() as turn:
             limit.overloaded(turn, "the server answers 503 under load")
-        for _ in range(GROWTH_SUCCESSES - 1):
+        needed = limit.successes_to_grow
+        for _ in range(needed - 1):
             limit.succeeded()
         before = limit.limit
         limit.succeeded()
         grown = limit.limit
-        for _ in range(10 * GROWTH_SUCCESSES):
+        for _ in range(10 * MAX_PATIENCE):
             limit.succeeded()
-        return before, grown, limit.limit
+        return needed, before, grown, limit.limit
 
-    assert asyncio.run(scenario()) == (1, 2, 2)
+    # one overload doubles the patience: 2 × GROWTH_SUCCESSES answers at limit 1, then never above the configured 2
+    assert asyncio.run(scenario()) == (2 * GROWTH_SUCCESSES, 1, 2, 2)
+
+
+def test_each_overload_makes_the_next_growth_wait_longer() -> None:
+    async def scenario() -> list[int]:
+        limit, needed = AdaptiveLimit(2), []
+        for _ in range(5):
+            async with limit.slot() as turn:
+                limit.overloaded(turn, "drops")  # 2 → 1
+            needed.append(limit.successes_to_grow)
+            for _ in range(limit.successes_to_grow):
+                limit.succeeded()  # back to 2
+        return needed
+
+    assert asyncio.run(scenario()) == [2 * GROWTH_SUCCESSES, 4 * GROWTH_SUCCESSES, MAX_PATIENCE, MAX_PATIENCE,
+                                       MAX_PATIENCE]
 
 
 def test_alone_waits_for_the_others_to_drain_and_holds_back_newcomers() -> None:

@@ -1,9 +1,10 @@
 """Adaptive concurrency of one target (AIMD): how many live requests may be in flight at once.
 
 It starts at the configured concurrency. An overload seen while other requests were in flight (a dropped
-connection, a 503, a 429) halves the limit, down to 1; every `GROWTH_SUCCESSES × limit` answers in a row
-add one back, up to the configured value. A request may also ask to run alone: it waits until the others
-drain and nothing new starts meanwhile. Pure asyncio: no HTTP here, so it is testable with plain coroutines.
+connection, a 503, a 429) halves the limit, down to 1; answers in a row add one back, up to the configured
+value: after `GROWTH_SUCCESSES × limit` of them, twice as many after each overload (a server that really
+takes one request at a time is not probed every few requests). A request may also ask to run alone: it waits
+until the others drain and nothing new starts meanwhile. Pure asyncio, no HTTP: testable with plain coroutines.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 GROWTH_SUCCESSES = 8  # answers in a row, per unit of the current limit, before the limit grows by one
+MAX_PATIENCE = 64  # the most GROWTH_SUCCESSES may double to
 
 
 @dataclass
@@ -43,6 +45,7 @@ class AdaptiveLimit:
         self.reason: str | None = None  # why the lowest limit was reached
         self._generation = 0
         self._successes = 0
+        self._patience = GROWTH_SUCCESSES
         self._alone_waiting = 0
         self._alone_running = False
         self._changed = asyncio.Condition()
@@ -76,10 +79,15 @@ class AdaptiveLimit:
                     self._alone_running = False
                 self._changed.notify_all()
 
+    @property
+    def successes_to_grow(self) -> int:
+        """Answers in a row it takes to allow one more request in flight."""
+        return self._patience * self.limit
+
     def succeeded(self) -> None:
         """An answer came back: after enough of them in a row, allow one more request in flight."""
         self._successes += 1
-        if self.limit < self.configured and self._successes >= GROWTH_SUCCESSES * self.limit:
+        if self.limit < self.configured and self._successes >= self.successes_to_grow:
             self.limit += 1
             self._successes = 0  # waiters are woken when the current slot ends
 
@@ -90,6 +98,7 @@ class AdaptiveLimit:
             return False  # already lowered since this request started, or nothing left to lower
         self._generation += 1
         self.limit = (self.limit + 1) // 2
+        self._patience = min(self._patience * 2, MAX_PATIENCE)
         if self.limit <= self.lowest:
             self.lowest, self.reason = self.limit, reason
         return True
