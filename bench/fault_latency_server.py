@@ -3,6 +3,8 @@
     python bench/fault_latency_server.py --latency 0.5
     python bench/fault_latency_server.py --fault hang
     python bench/fault_latency_server.py --fault rate_limit --rate-limit-count 3 --ignore seed --reject logprobs
+    python bench/fault_latency_server.py --max-in-flight 1 --latency 0.05      # one request at a time, resets others
+    python bench/fault_latency_server.py --server-error logprobs --reset-after-5xx   # uvicorn after a 5xx
 
 It prints the base URL (point ``--base-url`` at it, model ``fake-model``) and serves until interrupted.
 """
@@ -31,6 +33,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--reject", action="append", default=[], help="a param answered with a 4xx")
     parser.add_argument("--reject-unknown", action="store_true", help="4xx for fields outside the spec")
     parser.add_argument("--style", choices=("openai", "mistral"), default="openai", help="error/stream style")
+    parser.add_argument("--server-error", action="append", default=[], help="a param answered with a 500")
+    parser.add_argument("--reset-after-5xx", action="store_true",
+                        help="keep-alive; the next request on a connection that got a 5xx is reset")
+    parser.add_argument("--max-in-flight", type=int, default=None, help="chat requests served at once")
+    parser.add_argument("--over-capacity", choices=("reset", "503"), default="reset",
+                        help="what a request beyond --max-in-flight gets")
     return parser.parse_args(argv)
 
 
@@ -51,6 +59,10 @@ def main(argv: list[str] | None = None) -> int:
         fault=args.fault,
         rate_limit_count=args.rate_limit_count,
         latency=args.latency,
+        server_error=set(args.server_error),
+        reset_after_5xx=args.reset_after_5xx,
+        max_in_flight=args.max_in_flight,
+        over_capacity=args.over_capacity,
         models=("fake-model", "mistral-small-latest") if mistral else ("fake-model",),
     )
     with FakeServer(config) as server:

@@ -160,6 +160,12 @@ class FakeConfig:
             "midstream_500" | "rate_limit".
         rate_limit_count: with fault "rate_limit", how many requests get a 429 before normal service.
         latency: seconds slept before answering each request.
+        server_error: request params answered with a 500 naming the param (a reproducible server error).
+        keep_alive: HTTP/1.1 persistent connections (JSON answers keep the connection open; streams close it).
+        reset_after_5xx: (implies keep_alive) after a 5xx, the next request on that connection is reset unanswered:
+            uvicorn closes the connection after a 5xx, and a client that reuses it first gets ECONNRESET.
+        max_in_flight: chat requests served at once; one arriving beyond it gets ``over_capacity``.
+        over_capacity: "reset" (the socket is reset unanswered) | "503" (a 503 Service Unavailable).
         models: the served model ids (GET /v1/models).
         param_rules: "openai" | "mistral" (quirks/mistral.md A9/A13/A14/A16/B6: temperature 0-1.5, top_p in
             (0, 1], tool_choice null, tools [] and tools without parameters, assistant text with tool_calls and
@@ -194,6 +200,11 @@ class FakeConfig:
     fault: str | None = None
     rate_limit_count: int = 1000
     latency: float = 0.0
+    server_error: set[str] = field(default_factory=set)
+    keep_alive: bool = False
+    reset_after_5xx: bool = False
+    max_in_flight: int | None = None
+    over_capacity: str = "reset"
     models: tuple[str, ...] = ("fake-model",)
     param_rules: str = "openai"
     response_style: str = "openai"
@@ -390,6 +401,14 @@ def _check_rejected(cfg: FakeConfig, body: dict[str, Any]) -> None:
                 detail_msg="Extra inputs are not permitted",
                 value=value,
             )
+
+
+def _check_server_error(cfg: FakeConfig, body: dict[str, Any]) -> None:
+    """Answer a 500 naming the first present param listed in ``cfg.server_error`` (the same body every time)."""
+    for name in sorted(cfg.server_error):
+        if _get_path(body, name) is not _MISSING:
+            raise _ApiError(f"Internal server error while handling '{name}'.", name, kind="semantic", status=500,
+                            err_type="server_error", code="internal_error")
 
 
 def _check_unknown(cfg: FakeConfig, body: dict[str, Any]) -> None:
@@ -1151,11 +1170,28 @@ class _Handler(BaseHTTPRequestHandler):
 
     server: _HTTPServer
     protocol_version = "HTTP/1.0"
+    disable_nagle_algorithm = True  # headers and body are separate writes: no 40 ms delayed-ACK stall
     server_version = "fakeserver/1.0"
     sys_version = ""
 
     def log_message(self, format: str, *args: Any) -> None:
         """Silence the default stderr access log."""
+
+    def setup(self) -> None:
+        super().setup()
+        cfg = self.server.fake.config
+        if cfg.keep_alive or cfg.reset_after_5xx:
+            self.protocol_version = "HTTP/1.1"  # read by parse_request: the connection then stays open
+        self._sent_status = 0
+        self._counted = False  # this request counts against max_in_flight until its answer starts
+        self._doomed = False  # a 5xx was answered on this connection (reset_after_5xx)
+
+    def send_response(self, code: int, message: str | None = None) -> None:
+        self._sent_status = code
+        if self._counted:  # the request's work is done once its answer starts: the next one may come in
+            self._counted = False
+            self.server.fake._leave()
+        super().send_response(code, message)
 
     def do_GET(self) -> None:
         self._handle()
@@ -1223,6 +1259,32 @@ class _Handler(BaseHTTPRequestHandler):
         path = urlsplit(self.path).path.rstrip("/")
         headers = {k.lower(): v for k, v in self.headers.items()}
         fake._record({"method": self.command, "path": path, "headers": headers, "body": parsed})
+        self._sent_status = 0
+        if self._doomed:
+            self._reset()
+            return
+        if self.command == "POST" and path == "/v1/chat/completions":
+            self._counted = fake._enter(cfg)
+            if not self._counted:
+                self._over_capacity(cfg)
+                return
+        try:
+            self._serve(fake, cfg, path, headers, text)
+        finally:
+            if self._counted:  # no answer was sent (hang released, reset)
+                self._counted = False
+                fake._leave()
+        if cfg.reset_after_5xx and self._sent_status >= 500:
+            self._doomed = True
+
+    def _over_capacity(self, cfg: FakeConfig) -> None:
+        if cfg.over_capacity == "503":
+            body = _openai_error("The server is overloaded; try again later.", "server_error", "overloaded")
+            self._send_json(503, body)
+        else:
+            self._reset()
+
+    def _serve(self, fake: FakeServer, cfg: FakeConfig, path: str, headers: dict[str, str], text: str) -> None:
         if cfg.latency > 0 and fake._closing.wait(cfg.latency):
             return
         try:
@@ -1419,6 +1481,7 @@ def _validate_and_plan(cfg: FakeConfig, text: str) -> _Plan:
             "Invalid request body: expected a JSON object.", detail_type="model_attributes_type", value=body
         )
     _check_rejected(cfg, body)
+    _check_server_error(cfg, body)
     _check_unknown(cfg, body)
     eff = _without(body, cfg.ignore)
     eff.update({canonical: body[alias] for alias, canonical in cfg.aliases.items() if alias in body})
@@ -1473,6 +1536,8 @@ class FakeServer:
         self._thread: threading.Thread | None = None
         self._rate_config: FakeConfig | None = None
         self._rate_served = 0
+        self._in_flight = 0
+        self.refused = 0  # chat requests turned away over max_in_flight
 
     @property
     def port(self) -> int:
@@ -1527,6 +1592,19 @@ class FakeServer:
     def _record(self, entry: dict[str, Any]) -> None:
         with self._lock:
             self.requests.append(entry)
+
+    def _enter(self, cfg: FakeConfig) -> bool:
+        """Count a chat request in flight; False (not counted) when ``max_in_flight`` are already served."""
+        with self._lock:
+            if cfg.max_in_flight is not None and self._in_flight >= cfg.max_in_flight:
+                self.refused += 1
+                return False
+            self._in_flight += 1
+            return True
+
+    def _leave(self) -> None:
+        with self._lock:
+            self._in_flight -= 1
 
     def _take_rate_limit(self, cfg: FakeConfig) -> bool:
         """Whether this request gets a 429 (the first ``rate_limit_count`` requests under this config)."""

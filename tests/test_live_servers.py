@@ -84,6 +84,24 @@ def test_every_probe_runs_ok_live(server: live.LiveServer, live_results: dict) -
     assert live_results["targets"][server.name]["latency_ms"]["n"] > 100
 
 
+def test_concurrency_1_gives_the_same_verdicts_as_the_default(server: live.LiveServer, live_results: dict,
+                                                              tmp_path: Path) -> None:
+    """Our own load is never a verdict: the live run at the default concurrency, again one request at a time."""
+    proc = run_suite("--target", server.name, "--record-mode=all", "--concurrency", "1", "--cassette-dir",
+                     str(tmp_path / "cassettes"), report_dir=tmp_path / "reports")
+    assert proc.returncode in (0, 1), proc.stdout[-3000:] + proc.stderr[-3000:]
+    serial = json.loads((tmp_path / "reports" / "results.json").read_text())
+
+    def table(doc: dict) -> dict:
+        return {f: (per[server.name]["status"], per[server.name]["support"], per[server.name]["conformance"])
+                for f, per in doc["features"].items()}
+
+    one, default = table(serial), table(live_results)
+    assert {f: (one[f], default.get(f)) for f in one if one[f] != default.get(f)} == {}
+    assert serial["targets"][server.name]["concurrency"]["configured"] == 1
+    assert live_results["targets"][server.name]["concurrency"]["configured"] == 4
+
+
 def test_live_verdicts_match_the_hand_checked_behaviour(server: live.LiveServer, live_results: dict) -> None:
     got = {f: live_results["features"][f][server.name]["support"] for f in HAND_CHECKED[server.name]}
     assert got == HAND_CHECKED[server.name]

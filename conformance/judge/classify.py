@@ -7,7 +7,7 @@ from typing import Any
 from conformance.judge import schemas, stream_rules
 from conformance.judge.detection import DETECTORS, Context, Detection
 from conformance.judge.error_body import SHAPE_NOTES, read_error
-from conformance.judge.evidence import exchange_evidence
+from conformance.judge.evidence import exchange_evidence, retry_note
 from conformance.judge.ownership import ERROR_BODY_OWNER, also_seen_notes, split_findings
 from conformance.model.findings import Finding, dedupe
 from conformance.model.observation import Observation
@@ -231,8 +231,15 @@ def _reproducible_5xx(probe: Probe, variant: list[Observation], control: list[Ob
 
 
 def classify(probe: Probe, variant: list[Observation], control: list[Observation] | None = None) -> Verdict:
-    """The verdict of one probe on one target, from its answers and its control's answers."""
-    control = control or []
+    """The verdict of one probe on one target, from its answers and its control's answers (and what was re-sent)."""
+    verdict = _verdict(probe, variant, control or [])
+    note = retry_note([*variant, *(control or [])])
+    if note:
+        verdict.notes.append(note)
+    return verdict
+
+
+def _verdict(probe: Probe, variant: list[Observation], control: list[Observation]) -> Verdict:
     reproducible = _reproducible_5xx(probe, variant, control)
     if reproducible is not None:
         return reproducible

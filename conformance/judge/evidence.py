@@ -34,7 +34,15 @@ def exchange_evidence(obs: Observation) -> dict[str, Any]:
         "sent": obs.skipped_reason is None and (obs.status is not None or obs.error is not None),
         "elapsed_ms": obs.elapsed_ms,
         "ttft_ms": obs.ttft_ms,
+        "retries": obs.retries,
+        "retry_reasons": list(obs.retry_reasons),
     }
+
+
+def retry_note(observations: list[Observation]) -> str | None:
+    """One note naming every re-sent request and why, or None when nothing was re-sent."""
+    retried = [f"{o.role} ×{o.retries} ({'; '.join(o.retry_reasons)})" for o in observations if o.retries]
+    return "re-sent: " + ", ".join(retried) if retried else None
 
 
 def usage_counts(obs: Observation) -> dict[str, int] | None:

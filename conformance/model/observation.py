@@ -25,6 +25,7 @@ class Observation:
     cassette: str | None = None
     replayed: bool = False
     retries: int = 0
+    retry_reasons: list[str] = field(default_factory=list)  # one per retry: what failed and how it was re-sent
     skipped_reason: str | None = None  # not sent (no cassette, budget…)
     client: dict[str, Any] | None = None  # what a client library (the openai SDK) made of the answer: facts only
     reassembled: dict[str, Any] | None = field(default=None, repr=False, compare=False)  # cache of answers.completion

@@ -46,12 +46,11 @@ def support_counts(results: dict[str, Any], target: str) -> str:
 
 
 def concurrency_text(info: dict[str, Any]) -> str:
-    """`concurrency 2 of 4 (reason)` when the run recorded it for a target."""
+    """`concurrency 2 of 4: why` when a live run recorded it for a target (the reason starts with the numbers)."""
     conc = info.get("concurrency")
     if not isinstance(conc, dict):
         return ""
-    text = f"concurrency {conc.get('reached')} of {conc.get('configured')}"
-    return text + (f" ({conc['reason']})" if conc.get("reason") else "")
+    return f"concurrency {conc.get('reason') or str(conc.get('reached')) + ' of ' + str(conc.get('configured'))}"
 
 
 def differences(results: dict[str, Any]) -> list[str]:

@@ -18,6 +18,7 @@ from conformance.model.probes import Control, Probe, merge
 from conformance.model.targets import Target
 from conformance.model.verdicts import Status, Support, Verdict
 from conformance.run.sdk import run_sdk_probe, sdk_verdict
+from conformance.wire.concurrency import AdaptiveLimit
 from conformance.wire.http import Budget, Client, Send
 from conformance.wire.recording import CassetteBook
 
@@ -31,6 +32,7 @@ class ProbeResult:
     verdict: Verdict
     observations: list[Observation]
     elapsed_ms: float = 0.0
+    concurrency: dict[str, Any] | None = None  # the target's adaptive concurrency when this probe ended
 
 
 @dataclass
@@ -82,20 +84,18 @@ class Engine:
         self.stats: dict[str, TargetStats] = {}
         self._controls: dict[tuple[str, str, str], asyncio.Task[list[Observation]]] = {}
         self.done: list[ProbeResult] = []  # results as they complete (kept when a run is interrupted)
-        self._limits: dict[str, asyncio.Semaphore] = {}
         self.save_problems: list[str] = []  # cassettes that could not be written at the end
 
     def _client(self, target: Target) -> Client:
         if target.name not in self.clients:
-            self.clients[target.name] = Client(target, self.book, self.budget)
+            # live requests in flight adapt to what the target takes (wire/concurrency.py)
+            limit = AdaptiveLimit(self.concurrency or target.concurrency)
+            self.clients[target.name] = Client(target, self.book, self.budget, limit)
             self.stats[target.name] = TargetStats(started=time.time())
-            self._limits[target.name] = asyncio.Semaphore(self.concurrency or target.concurrency)
         return self.clients[target.name]
 
     async def _send(self, target: Target, req: Send) -> Observation:
-        client = self._client(target)
-        async with self._limits[target.name]:
-            obs = await client.send(req)
+        obs = await self._client(target).send(req)
         self._account(target, obs)
         return obs
 
@@ -143,7 +143,8 @@ class Engine:
         except Exception as exc:  # noqa: BLE001  # a bug or an unexpected answer must not stop the other probes
             verdict = Verdict(Status.ERROR, notes=[f"the suite failed on this probe: {type(exc).__name__}: {exc}"])
             observations = []
-        result = ProbeResult(target.name, probe, verdict, observations, round((time.monotonic() - started) * 1000, 1))
+        result = ProbeResult(target.name, probe, verdict, observations, round((time.monotonic() - started) * 1000, 1),
+                             self._client(target).limit.summary())
         self.done.append(result)
         return result
 

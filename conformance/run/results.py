@@ -39,8 +39,21 @@ def _percentiles(values: list[float]) -> dict[str, Any] | None:
 
 def record_of(result: ProbeResult) -> dict[str, Any]:
     """A probe result as plain data (travels between pytest-xdist workers in user_properties)."""
-    return {"target": result.target, "feature": result.probe.feature, **probe_record(
+    record = {"target": result.target, "feature": result.probe.feature, **probe_record(
         result.probe, result.verdict, result.observations)}
+    if result.concurrency:
+        record["concurrency"] = result.concurrency  # per target, not per probe: build_results lifts it out
+    return record
+
+
+def _concurrency(records: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Per target, the lowest concurrency any record (any pytest-xdist worker) saw the run reach, with why."""
+    out: dict[str, dict[str, Any]] = {}
+    for rec in records:
+        seen = rec.get("concurrency")
+        if seen and (rec["target"] not in out or seen["reached"] < out[rec["target"]]["reached"]):
+            out[rec["target"]] = seen
+    return out
 
 
 def _stats(records: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -58,12 +71,13 @@ def _stats(records: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
                 if key in seen:
                     continue
                 seen.add(key)
-            s["requests"] += 1
+            sent = 1 + ex.get("retries", 0)  # a re-sent request was sent again (and counted by --max-requests)
+            s["requests"] += sent
             usage = ex.get("usage") or {}
             s["prompt"] += usage.get("prompt", 0)
             s["completion"] += usage.get("completion", 0)
             if not ex.get("replayed"):
-                s["live"] += 1
+                s["live"] += sent
                 if ex.get("elapsed_ms") is not None:
                     s["lat"].append(ex["elapsed_ms"])
                 if ex.get("ttft_ms") is not None and ex["response"].get("sse") is not None:
@@ -132,7 +146,7 @@ def aggregate_feature(records: list[dict[str, Any]], probes: dict[str, Probe]) -
         "conformance": conformance.value if conformance else None,
         "notes": notes,
         "hint": hint,
-        "evidence": [{k: v for k, v in r.items() if k not in ("target", "feature")} for r in records],
+        "evidence": [{k: v for k, v in r.items() if k not in ("target", "feature", "concurrency")} for r in records],
     }
 
 
@@ -183,6 +197,7 @@ def build_results(
         if p is not None:
             info.setdefault(p.feature, {"group": p.group, "title": p.why, "why": p.why})
     stats = _stats(records)
+    concurrency = _concurrency(records)
     target_docs: dict[str, Any] = {}
     totals = {"prompt": 0, "completion": 0, "total": 0}
     requests = live = 0
@@ -200,6 +215,8 @@ def build_results(
             "duration_s": round(sum(s["lat"]) / 1000, 3),  # request time spent live (concurrent requests add up)
             "run_started": started.isoformat(timespec="seconds"),
         }
+        if t.name in concurrency:
+            target_docs[t.name]["concurrency"] = concurrency[t.name]
     return {
         "schema_version": 1,
         "run": {

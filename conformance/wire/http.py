@@ -16,6 +16,7 @@ import httpx
 
 from conformance.model.observation import Observation
 from conformance.model.targets import Target
+from conformance.wire.concurrency import AdaptiveLimit
 from conformance.wire.recording import CassetteBook, CassetteError
 from conformance.wire.secrets import public_headers, scrub_text
 
@@ -79,24 +80,122 @@ def _duration(value: str) -> float | None:
     return total if found else None
 
 
+Answer = tuple[int, str, list[tuple[str, str]], str, "float | None"]  # status, reason, headers, body, ttft
+
+
+class _ConnectionTrace:
+    """httpcore's trace hook: did this request open its own connection, did an answer start?"""
+
+    def __init__(self) -> None:
+        self.connected = False
+        self.answered = False
+
+    async def __call__(self, event: str, info: dict[str, Any]) -> None:
+        if ".connect_tcp." in event or ".connect_unix_socket." in event:
+            self.connected = True
+
+
+@dataclass
+class Attempt:
+    """One try of a request: the answer, or the failure and what is known about where it happened."""
+
+    answer: Answer | None = None
+    error: str | None = None
+    timed_out: bool = False
+    transport: bool = False  # a connection-level failure (reset, closed, protocol error)
+    reused: bool = False  # sent on a pooled connection
+    answered: bool = False  # the response head had arrived when it failed
+
+    @property
+    def status(self) -> int | None:
+        return self.answer[0] if self.answer is not None else None
+
+    def overload_reason(self, crowded: bool) -> str | None:
+        """Why this attempt says the target is overloaded (only a failure that shared the target counts)."""
+        if not crowded:
+            return None
+        if self.transport and not (self.reused and not self.answered):  # a stale pooled connection is no load
+            return f"the server drops concurrent requests ({(self.error or '').split(':')[0]})"
+        if self.status == 503:
+            return "the server answers 503 under load"
+        if self.status == 429:
+            return "the server answers 429 (rate limit) under load"
+        return None
+
+
+@dataclass
+class Step:
+    """A retry to make: why (for the evidence) and after how long."""
+
+    reason: str
+    delay: float = 0.0
+
+
+@dataclass
+class Retry:
+    """The retries of one request so far, and how its next attempt goes out."""
+
+    fresh: bool = False  # on a new connection
+    alone: bool = False  # once nothing else is in flight
+    stale_retried: bool = False
+    alone_retried: bool = False
+    status_retries: int = 0
+
+    def next_step(self, attempt: Attempt, crowded: bool, max_status_retries: int) -> Step | None:
+        """The retry this attempt calls for, or None when its outcome stands."""
+        kind = (attempt.error or "").split(":")[0]
+        if attempt.transport:
+            if attempt.reused and not attempt.answered and not self.stale_retried:
+                self.stale_retried = self.fresh = True
+                return Step(f"{kind} on a reused connection before any answer: retried on a new connection")
+            if crowded and not self.alone_retried:
+                self.alone_retried = self.alone = self.fresh = True
+                return Step(f"{kind} while other requests were in flight: retried alone once they ended")
+            return None
+        status = attempt.status
+        if status not in (429, 503) or attempt.answer is None:
+            return None
+        headers = {k.lower(): v for k, v in attempt.answer[2]}
+        if crowded and not self.alone_retried:  # our own load: re-run alone, even with `retries` 0
+            self.alone_retried = self.alone = True
+            self.status_retries += 1
+            delay = _retry_delay(headers, 0) if _asks_to_wait(headers) else 0.0  # what the server asks, if it does
+            return Step(f"HTTP {status} while other requests were in flight: retried alone once they ended", delay)
+        if self.status_retries >= max_status_retries:
+            return None
+        self.status_retries += 1
+        delay = _retry_delay(headers, self.status_retries - 1)
+        return Step(f"HTTP {status}: retried after {delay:.1f} s", delay)
+
+
+def _asks_to_wait(headers: dict[str, str]) -> bool:
+    return any(h in headers for h in ("retry-after", "x-ratelimit-reset-requests", "x-ratelimit-reset-tokens",
+                                      "ratelimit-reset"))
+
+
 class Client:
     """Sends requests to one target, through the run's cassettes. Safe to share between tasks."""
 
-    def __init__(self, target: Target, book: CassetteBook, budget: Budget | None = None) -> None:
+    def __init__(self, target: Target, book: CassetteBook, budget: Budget | None = None,
+                 limit: AdaptiveLimit | None = None) -> None:
         self.target = target
         self.book = book
         self.budget = budget
+        self.limit = limit or AdaptiveLimit(target.concurrency)
         t = target.timeouts
         self._http = httpx.AsyncClient(
             timeout=httpx.Timeout(connect=t.connect, read=t.read, write=t.read, pool=t.total),
-            limits=httpx.Limits(max_connections=max(target.concurrency, 1) * 2),
+            limits=httpx.Limits(max_connections=self.limit.configured * 2),
             follow_redirects=False,
         )
+        self._fresh: httpx.AsyncClient | None = None
         self.live_requests = 0
         self.replayed_requests = 0
 
     async def aclose(self) -> None:
         await self._http.aclose()
+        if self._fresh is not None:
+            await self._fresh.aclose()
 
     def _url(self, path: str) -> str:
         return self.target.base_url.rstrip("/") + path
@@ -160,42 +259,73 @@ class Client:
 
     async def _send_live(self, req: Send, url: str, raw: bytes, obs: Observation) -> None:
         headers = self._headers(req.auth)
-        started = time.monotonic()
-        for attempt in range(self.target.retries + 1):
-            self.live_requests += 1
-            try:
-                status, reason, resp_headers, text, ttft = await asyncio.wait_for(
-                    self._exchange(req.method, url, raw, headers, started), timeout=self.target.timeouts.total)
-            except asyncio.TimeoutError:
-                obs.timed_out = True
-                obs.error = f"no complete answer within the total timeout of {self.target.timeouts.total:g} s"
+        started = 0.0
+        retry = Retry()
+        while True:
+            async with self.limit.slot(alone=retry.alone) as turn:
+                started = started or time.monotonic()  # timings leave out the wait for a turn
+                attempt = await self._attempt(req.method, url, raw, headers, started, retry.fresh)
+                crowded = turn.crowded()
+                reason = attempt.overload_reason(crowded)
+                if reason:
+                    self.limit.overloaded(turn, reason)
+                elif attempt.error is None:
+                    self.limit.succeeded()
+            step = retry.next_step(attempt, crowded, self.target.retries)
+            if step is None:
                 break
-            except httpx.TimeoutException as exc:
-                obs.timed_out = True
-                obs.error = f"{type(exc).__name__}: {self._safe(str(exc)) or 'timed out'}"
+            refusal = self.budget.take(self.target.name) if self.budget is not None else None
+            if refusal:  # retries count against --max-requests like any request
+                attempt.error = attempt.error and f"{attempt.error}; not retried: {refusal}"
                 break
-            except httpx.HTTPError as exc:
-                obs.error = f"{type(exc).__name__}: {self._safe(str(exc)) or 'transport failure'} ({url})"
-                break
-            if status in (429, 503) and attempt < self.target.retries:
-                obs.retries = attempt + 1
-                await asyncio.sleep(_retry_delay({k.lower(): v for k, v in resp_headers}, attempt))
-                continue
-            secrets = [k for k in (self.target.api_key(),) if k]
-            # what is kept in memory (and so in every report) never holds a credential
-            obs.status, obs.body_text, obs.ttft_ms = status, scrub_text(text, secrets), ttft
-            obs.headers = public_headers({k.lower(): v for k, v in resp_headers}, secrets)
-            if status != 429:  # a rate-limit answer is not worth a replay
-                self.book.record(req.cassette, req.method, url, raw, headers, status, reason, resp_headers, text)
-            break
+            obs.retries += 1
+            obs.retry_reasons.append(step.reason)
+            if step.delay:
+                await asyncio.sleep(step.delay)
+        self._keep(req, url, raw, headers, attempt, obs)
         obs.elapsed_ms = round((time.monotonic() - started) * 1000, 1)
 
-    async def _exchange(self, method: str, url: str, raw: bytes, headers: dict[str, str], started: float
-                        ) -> tuple[int, str, list[tuple[str, str]], str, float | None]:
-        if not raw:
+    async def _attempt(self, method: str, url: str, raw: bytes, headers: dict[str, str], started: float,
+                       fresh: bool) -> Attempt:
+        """One try of a request; a failure is kept as data (with whether it reused a connection)."""
+        trace = _ConnectionTrace()
+        self.live_requests += 1
+        try:
+            answer = await asyncio.wait_for(self._exchange(method, url, raw, headers, started, trace, fresh),
+                                            timeout=self.target.timeouts.total)
+        except asyncio.TimeoutError:
+            return Attempt(error=f"no complete answer within the total timeout of {self.target.timeouts.total:g} s",
+                           timed_out=True)
+        except httpx.TimeoutException as exc:
+            return Attempt(error=f"{type(exc).__name__}: {self._safe(str(exc)) or 'timed out'}", timed_out=True)
+        except httpx.HTTPError as exc:
+            return Attempt(error=f"{type(exc).__name__}: {self._safe(str(exc)) or 'transport failure'} ({url})",
+                           transport=isinstance(exc, httpx.TransportError), reused=not trace.connected,
+                           answered=trace.answered)
+        return Attempt(answer=answer)
+
+    def _keep(self, req: Send, url: str, raw: bytes, headers: dict[str, str], attempt: Attempt,
+              obs: Observation) -> None:
+        """The last attempt becomes the observation (scrubbed) and, unless it is a 429, the recording."""
+        if attempt.answer is None:
+            obs.error, obs.timed_out = attempt.error, attempt.timed_out
+            return
+        status, reason, resp_headers, text, ttft = attempt.answer
+        secrets = [k for k in (self.target.api_key(),) if k]
+        # what is kept in memory (and so in every report) never holds a credential
+        obs.status, obs.body_text, obs.ttft_ms = status, scrub_text(text, secrets), ttft
+        obs.headers = public_headers({k.lower(): v for k, v in resp_headers}, secrets)
+        if status != 429:  # a rate-limit answer is not worth a replay
+            self.book.record(req.cassette, req.method, url, raw, headers, status, reason, resp_headers, text)
+
+    async def _exchange(self, method: str, url: str, raw: bytes, headers: dict[str, str], started: float,
+                        trace: _ConnectionTrace, fresh: bool) -> Answer:
+        http = self._fresh_http() if fresh else self._http
+        if not raw:  # a GET (models.list) carries no body and no content type
             headers = {k: v for k, v in headers.items() if k != "content-type"}
-        request = self._http.build_request(method, url, content=raw or None, headers=headers)
-        response = await self._http.send(request, stream=True)
+        request = http.build_request(method, url, content=raw or None, headers=headers, extensions={"trace": trace})
+        response = await http.send(request, stream=True)
+        trace.answered = True
         try:
             chunks: list[bytes] = []
             size = 0
@@ -214,6 +344,13 @@ class Client:
         dropped = ("content-encoding", "content-length")  # the stored body is decoded
         headers_out = [(k, v) for k, v in response.headers.multi_items() if k.lower() not in dropped]
         return response.status_code, response.reason_phrase, headers_out, body.decode("utf-8", "replace"), ttft
+
+    def _fresh_http(self) -> httpx.AsyncClient:
+        """A client that keeps no connection alive: every request it sends opens a new one."""
+        if self._fresh is None:
+            self._fresh = httpx.AsyncClient(timeout=self._http.timeout, follow_redirects=False,
+                                            limits=httpx.Limits(max_keepalive_connections=0))
+        return self._fresh
 
     def _safe(self, message: str) -> str:
         return scrub_text(message, [k for k in (self.target.api_key(),) if k])

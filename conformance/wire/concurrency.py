@@ -1,0 +1,112 @@
+"""Adaptive concurrency of one target (AIMD): how many live requests may be in flight at once.
+
+It starts at the configured concurrency. An overload seen while other requests were in flight (a dropped
+connection, a 503, a 429) halves the limit, down to 1; answers in a row add one back, up to the configured
+value: after `GROWTH_SUCCESSES × limit` of them, twice as many after each overload (a server that really
+takes one request at a time is not probed every few requests). A request may also ask to run alone: it waits
+until the others drain and nothing new starts meanwhile. Pure asyncio, no HTTP: testable with plain coroutines.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+GROWTH_SUCCESSES = 8  # answers in a row, per unit of the current limit, before the limit grows by one
+MAX_PATIENCE = 64  # the most GROWTH_SUCCESSES may double to
+
+
+@dataclass
+class Slot:
+    """One request's turn: what it needs to tell, when it fails, whether it shared the server."""
+
+    limit: AdaptiveLimit
+    others_at_start: int
+    sequence: int  # how many requests had started when this one did
+    generation: int  # the limit's generation when this one started (one decrease per generation)
+
+    def crowded(self) -> bool:
+        """Whether another request was in flight at some moment of this one (in flight at its start, or begun since)."""
+        return self.others_at_start > 0 or self.limit.started != self.sequence
+
+
+class AdaptiveLimit:
+    """The in-flight limit of one target, lowered by overloads and raised slowly by successes."""
+
+    def __init__(self, configured: int) -> None:
+        self.configured = max(1, configured)
+        self.limit = self.configured
+        self.lowest = self.configured
+        self.in_flight = 0
+        self.started = 0
+        self.reason: str | None = None  # why the lowest limit was reached
+        self._generation = 0
+        self._successes = 0
+        self._patience = GROWTH_SUCCESSES
+        self._alone_waiting = 0
+        self._alone_running = False
+        self._changed = asyncio.Condition()
+
+    def _may_start(self, alone: bool) -> bool:
+        if self._alone_running:
+            return False
+        if alone:
+            return self.in_flight == 0
+        return self._alone_waiting == 0 and self.in_flight < self.limit
+
+    @asynccontextmanager
+    async def slot(self, alone: bool = False) -> AsyncIterator[Slot]:
+        """Wait for a turn (alone: until nothing else is in flight, holding back new requests meanwhile)."""
+        async with self._changed:
+            self._alone_waiting += alone
+            try:
+                await self._changed.wait_for(lambda: self._may_start(alone))
+            finally:
+                self._alone_waiting -= alone
+            self._alone_running = alone
+            self.in_flight += 1
+            self.started += 1
+            turn = Slot(self, self.in_flight - 1, self.started, self._generation)
+        try:
+            yield turn
+        finally:
+            async with self._changed:
+                self.in_flight -= 1
+                if alone:
+                    self._alone_running = False
+                self._changed.notify_all()
+
+    @property
+    def successes_to_grow(self) -> int:
+        """Answers in a row it takes to allow one more request in flight."""
+        return self._patience * self.limit
+
+    def succeeded(self) -> None:
+        """An answer came back: after enough of them in a row, allow one more request in flight."""
+        self._successes += 1
+        if self.limit < self.configured and self._successes >= self.successes_to_grow:
+            self.limit += 1
+            self._successes = 0  # waiters are woken when the current slot ends
+
+    def overloaded(self, turn: Slot, reason: str) -> bool:
+        """The server failed a request that shared it: halve the limit (once per generation); True when lowered."""
+        self._successes = 0
+        if turn.generation != self._generation or self.limit == 1:
+            return False  # already lowered since this request started, or nothing left to lower
+        self._generation += 1
+        self.limit = (self.limit + 1) // 2
+        self._patience = min(self._patience * 2, MAX_PATIENCE)
+        if self.limit <= self.lowest:
+            self.lowest, self.reason = self.limit, reason
+        return True
+
+    def summary(self) -> dict[str, Any] | None:
+        """configured / reached / reason, for results.json; None when no live request went through."""
+        if not self.started:
+            return None
+        why = self.reason or "no sign of overload at this concurrency"
+        return {"configured": self.configured, "reached": self.lowest,
+                "reason": f"{self.lowest} of {self.configured}: {why}"}
