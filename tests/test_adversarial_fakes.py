@@ -33,6 +33,13 @@ REALLY_DOES = {
     "tools.tool_choice.auto": ("SUPPORTED", "the same: with tools (auto) a call, without tools none"),
     "stream.tool_call_deltas": ("SUPPORTED", "its streamed tool call reassembles into the unstreamed one"),
     "request.functions": ("PARTIAL", "it calls an offered legacy function, answering with tool_calls"),
+    "tools.call_shape": ("SUPPORTED", "its tool calls have id, type, name and string arguments; none without tools"),
+    "tools.no_parameters": ("SUPPORTED", "it calls the offered tool (parameters or not), and never without tools"),
+    "stream.padding": ("SUPPORTED", "its chunks carry only the fields OpenAI sends"),
+    "models.list": ("SUPPORTED", "GET /models lists its model"),
+    "sdk.openai.chat": ("SUPPORTED", "the openai SDK parses its answers"),
+    "sdk.openai.stream": ("SUPPORTED", "the SDK's stream helper assembles its streams"),
+    "sdk.openai.stream_tools": ("SUPPORTED", "the SDK's stream helper assembles its streamed tool call"),
 }
 
 

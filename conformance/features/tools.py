@@ -129,14 +129,16 @@ PROBES: list[Probe] = [
           "A function tool without `parameters` is valid for OpenAI (a tool that takes no arguments).",
           {"messages": user(WEATHER), "temperature": 0, "tools": [{"type": "function", "function": {
               "name": "get_weather", "description": "Get the current weather where the user is."}}]},
-          "tool_called", {"name": "get_weather", "absent": "UNVERIFIABLE"}, params=("tools",),
+          "tool_called", {"name": "get_weather", "absent": "UNVERIFIABLE"}, control="weather_no_tools",
+          params=("tools",),
           hint="always send `function.parameters` (an empty object schema is fine)"),
     Probe("tools.no_parameters.hint_empty_schema", "tools.no_parameters",
           "The same tool with an empty parameters schema: does the fix work?",
           {"messages": user(WEATHER), "temperature": 0, "tools": [{"type": "function", "function": {
               "name": "get_weather", "description": "Get the current weather where the user is.",
               "parameters": {"type": "object", "properties": {}}}}]},
-          "tool_called", {"name": "get_weather", "absent": "UNVERIFIABLE"}, role="hint", params=("tools",),
+          "tool_called", {"name": "get_weather", "absent": "UNVERIFIABLE"}, control="weather_no_tools", role="hint",
+          params=("tools",),
           hint="always send `function.parameters` (an empty object schema is fine)"),
     Probe("tools.empty_list", "tools.empty_list",
           "`tools: []` (agents with no tool enabled) must answer as if no tools were sent.",
