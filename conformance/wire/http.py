@@ -36,6 +36,9 @@ class Send:
     auth: str = "target"  # target | bad | none
 
 
+NO_RESPONSE = "Server disconnected without sending a response"  # httpx: not one byte of an answer came back
+
+
 def _retry_delay(headers: dict[str, str], attempt: int) -> float:
     """Seconds to wait before retrying a 429/503: Retry-After, x-ratelimit-reset-*, else capped backoff."""
     header = headers.get("retry-after")
@@ -173,6 +176,14 @@ class Client:
             except httpx.TimeoutException as exc:
                 obs.timed_out = True
                 obs.error = f"{type(exc).__name__}: {self._safe(str(exc)) or 'timed out'}"
+                break
+            except httpx.RemoteProtocolError as exc:
+                if NO_RESPONSE in str(exc) and attempt < self.target.retries:
+                    # a pooled keep-alive connection the server had closed (llama-server closes after 100 requests
+                    # and after every error): the request never reached it; send it again on a fresh connection
+                    obs.retries = attempt + 1
+                    continue
+                obs.error = f"{type(exc).__name__}: {self._safe(str(exc)) or 'transport failure'} ({url})"
                 break
             except httpx.HTTPError as exc:
                 obs.error = f"{type(exc).__name__}: {self._safe(str(exc)) or 'transport failure'} ({url})"
