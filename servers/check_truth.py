@@ -63,8 +63,11 @@ def _stream_summary(text: str) -> str:
             if ch.get("finish_reason"):
                 finishes[idx] = ch["finish_reason"]
     last = chunks[-1] if chunks else {}
+    created = sorted({c.get("created") for c in chunks if isinstance(c.get("created"), int)})
     return (f"SSE {len(datas)} data lines, [DONE] x{datas.count('[DONE]')}, last is [DONE]: "
-            f"{bool(datas) and datas[-1] == '[DONE]'}; content {json.dumps(content)[:160]}; tool-call deltas "
+            f"{bool(datas) and datas[-1] == '[DONE]'}; created {created[:3]}{'...' if len(created) > 3 else ''} "
+            f"({len(created)} distinct); top-level fields {sorted({k for c in chunks for k in c})}; "
+            f"content {json.dumps(content)[:160]}; tool-call deltas "
             f"{calls[:6]}; finish {finishes}; usage on chunks {usage} (last chunk choices: "
             f"{json.dumps(last.get('choices'))[:60]}, usage {last.get('usage')})")
 
@@ -82,7 +85,7 @@ def summary(status: int, ctype: str, text: str) -> str:
                f"{[type(m.get('created')).__name__ for m in body.get('data') or []]}; {json.dumps(body)[:300]}"
     if status >= 400 or not isinstance(body, dict) or "choices" not in body:
         return f"HTTP {status}: {json.dumps(body)[:300]}"
-    out = [f"HTTP {status} model={body.get('model')!r} usage={body.get('usage', {}) and {k: v for k, v in body['usage'].items() if k.endswith('_tokens')}}"]  # noqa: E501
+    out = [f"HTTP {status} model={body.get('model')!r} usage={body.get('usage', {}) and {k: v for k, v in sorted(body['usage'].items()) if k.endswith('_tokens')}}"]  # noqa: E501
     for ch in body.get("choices") or []:
         msg = ch.get("message") or {}
         calls = [f"{(c.get('function') or {}).get('name')}({(c.get('function') or {}).get('arguments')!r})"
