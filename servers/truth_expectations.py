@@ -38,7 +38,8 @@ def expectations() -> dict[str, Any]:
             "base_url": target["base_url"],
             "features": {fid: {"status": "OK", "support": e["support"], "conformance": e["conformance"]}
                          for fid, e in sorted(truth["features"].items())},
-            "flaky": [],
+            # cells whose conformance depends on timing (servers/truth/<target>.json "timing_dependent")
+            "flaky": sorted((truth.get("timing_dependent") or {}).get("features", [])),
         }
     return {"kind": "conformance-expectations", "version": 1, "targets": targets,
             "generated_from": {"truth_tables": {n: f"servers/truth/{n}.json" for n in targets}, "checked": checked}}
