@@ -39,7 +39,9 @@ def expectations() -> dict[str, Any]:
             "features": {fid: {"status": "OK", "support": e["support"], "conformance": e["conformance"]}
                          for fid, e in sorted(truth["features"].items())},
             # cells whose conformance depends on timing (servers/truth/<target>.json "timing_dependent")
-            "flaky": sorted((truth.get("timing_dependent") or {}).get("features", [])),
+            # and cells the server answers two ways at random (an entry's "alternative" verdict)
+            "flaky": sorted(set((truth.get("timing_dependent") or {}).get("features", []))
+                            | {fid for fid, e in truth["features"].items() if e.get("alternative")}),
         }
     return {"kind": "conformance-expectations", "version": 1, "targets": targets,
             "generated_from": {"truth_tables": {n: f"servers/truth/{n}.json" for n in targets}, "checked": checked}}
