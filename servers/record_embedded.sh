@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Re-record the bundled cassettes of every reference target (the embedded default), live, then stop the servers.
-# usage: servers/record_embedded.sh            (from anywhere; uses the ports of conformance/data/references.toml: vLLM 8011, LiteLLM 8012)
+# usage: servers/record_embedded.sh            (from anywhere; uses the ports of conformance/data/references.toml: vLLM
+#                                               8011, LiteLLM 8012 with UPSTREAM=vLLM for litellm-vllm, llama-server 8013)
 # env: CONFORMANCE_RUN_DIR (run dir of the servers, default /tmp/conformance-servers), PYTHON (default python3)
 # Servers this script starts are stopped on exit, even on failure; servers already running on those run dirs are
 # reused and left running. After recording, check the verdicts against the truth tables:
@@ -13,11 +14,17 @@ RUN_ROOT=${CONFORMANCE_RUN_DIR:-/tmp/conformance-servers}
 STARTED=()
 
 running() { [ -f "$RUN_ROOT/$1/server.pid" ] && kill -0 "$(cat "$RUN_ROOT/$1/server.pid")" 2>/dev/null; }
+serves() { curl -sf "http://127.0.0.1:$1/v1/models" | grep -q "\"$2\""; }
 cleanup() { for name in "${STARTED[@]}"; do "$HERE/stop.sh" "$name" || true; done; }
 trap cleanup EXIT
 
 if ! running vllm; then "$HERE/vllm.sh" 8011; STARTED+=(vllm); fi
 if ! running litellm; then UPSTREAM=http://127.0.0.1:8011/v1 "$HERE/litellm.sh" 8012; STARTED+=(litellm); fi
+if ! running llama; then "$HERE/llama.sh" 8013; STARTED+=(llama); fi
+# a server of another run dir (or another user of the port) would be recorded as if it were ours: refuse
+serves 8011 tiny || { echo "127.0.0.1:8011 does not serve vLLM's 'tiny'" >&2; exit 1; }
+serves 8012 tiny-upstream || { echo "127.0.0.1:8012 does not serve 'tiny-upstream' (LiteLLM needs UPSTREAM)" >&2; exit 1; }
+serves 8013 tiny || { echo "127.0.0.1:8013 does not serve llama-server's 'tiny'" >&2; exit 1; }
 
 cd "$ROOT"
 targets=$("$PY" - <<'PY'
@@ -29,6 +36,8 @@ PY
 )
 for name in $targets; do rm -rf "cassettes/$name"; done  # no stale recordings of probes that are gone (git has them)
 targets=$(printf -- '--target %s ' $targets)
+start=$(date +%s)
 # shellcheck disable=SC2086  # one word per option
 "$PY" -m pytest conformance $targets --record-mode=all -q -p no:cacheprovider --report-dir "${REPORT_DIR:-reports}" \
   || echo "recorded; some probes failed (conformance FAILED cells fail pytest by design): see the report"
+echo "recorded $(echo $targets | wc -w | awk '{print $1/2}') reference targets live in $(( $(date +%s) - start )) s"

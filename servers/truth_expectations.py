@@ -39,7 +39,10 @@ def expectations() -> dict[str, Any]:
             "base_url": target["base_url"],
             "features": {fid: {"status": "OK", "support": e["support"], "conformance": e["conformance"]}
                          for fid, e in sorted(truth["features"].items())},
-            "flaky": [],
+            # cells whose conformance depends on timing (servers/truth/<target>.json "timing_dependent")
+            # and cells the server answers two ways at random (an entry's "alternative" verdict)
+            "flaky": sorted(set((truth.get("timing_dependent") or {}).get("features", []))
+                            | {fid for fid, e in truth["features"].items() if e.get("alternative")}),
         }
     return {"kind": "conformance-expectations", "version": 1, "targets": targets,
             "generated_from": {"truth_tables": {n: f"servers/truth/{n}.json" for n in targets}, "checked": checked}}

@@ -33,13 +33,13 @@ REALLY_DOES = {
     "tools.tool_choice.auto": ("SUPPORTED", "the same: with tools (auto) a call, without tools none"),
     "stream.tool_call_deltas": ("SUPPORTED", "its streamed tool call reassembles into the unstreamed one"),
     "request.functions": ("PARTIAL", "it calls an offered legacy function, answering with tool_calls"),
-    "tools.no_parameters": ("SUPPORTED", "it calls an offered tool that has no parameters, and never without tools"),
-    "tools.call_shape": ("SUPPORTED", "its tool calls carry id, type and function"),
-    "stream.padding": ("SUPPORTED", "its chunks carry no fields OpenAI never sends"),
-    "models.list": ("SUPPORTED", "GET /models lists the configured model"),
+    "tools.call_shape": ("SUPPORTED", "its tool calls have id, type, name and string arguments; none without tools"),
+    "tools.no_parameters": ("SUPPORTED", "it calls the offered tool (parameters or not), and never without tools"),
+    "stream.padding": ("SUPPORTED", "its chunks carry only the fields OpenAI sends"),
+    "models.list": ("SUPPORTED", "GET /models lists its model"),
     "sdk.openai.chat": ("SUPPORTED", "the openai SDK parses its answers"),
-    "sdk.openai.stream": ("SUPPORTED", "the SDK's stream helper reads its streams"),
-    "sdk.openai.stream_tools": ("SUPPORTED", "the SDK's stream helper reads its streamed tool calls"),
+    "sdk.openai.stream": ("SUPPORTED", "the SDK's stream helper assembles its streams"),
+    "sdk.openai.stream_tools": ("SUPPORTED", "the SDK's stream helper assembles its streamed tool call"),
 }
 
 
@@ -145,3 +145,17 @@ def test_a_500_that_does_not_reproduce_stays_error(tmp_path: Path) -> None:
         results, _ = run_pairs([(target(srv), PROBES["conversation.developer_role"])], tmp_path / "c", "all")
     verdict = results[0].verdict
     assert (verdict.status.value, verdict.support) == ("ERROR", None), verdict
+
+
+def test_the_summary_names_a_reproducible_500_as_the_reason_a_cell_failed(tmp_path: Path) -> None:
+    """A reproducible 5xx has no schema finding: the summary's FAILED line gives that probe's reason, not the
+    feature's first note (llama-server's request.tools showed 'called get_weather' there)."""
+    probes = [PROBES[i] for i in ("request.top_p.tiny", "request.top_p.invalid")]
+    with FakeServer(FakeConfig(crash_on={"top_p": 2})) as srv:
+        tgt = target(srv)
+        results, _ = run_pairs([(tgt, p) for p in probes], tmp_path / "cassettes", "all")
+    doc = build_results([record_of(r) for r in results], [tgt], record_mode="all", probes=PROBES,
+                        started=now(), finished=now())
+    failed = render_summary_md(doc).split("**Conformance FAILED**")[1].split("**")[0]
+    line = next(x for x in failed.splitlines() if "request.top_p" in x)
+    assert "HTTP 500 twice" in line, failed

@@ -965,3 +965,25 @@ def test_finding_owners(part: str, pointer: str, rule: str, message: str, owner:
     from conformance.model.findings import Finding
 
     assert owner_of(Finding(part, pointer, rule, "strict", message)) == owner
+
+
+def test_an_error_probe_answered_with_the_same_5xx_twice_is_refused_with_conformance_failed() -> None:
+    """llama-server answers malformed JSON with a 500 parse error, every time: the mistake is refused (SUPPORTED),
+    but as a server error clients retry (FAILED) — not ERROR, which would say "not tested"."""
+    body = _server_error("[json.exception.parse_error.101] parse error at line 1")
+    v = classify(probe("errors.malformed_body"), [obs(500, body), obs(500, body, role="repeat")],
+                 [obs(200, completion("a b c"), role="control")])
+    check(v, Status.OK, Support.SUPPORTED, Conformance.FAILED, "clients retry it")
+    once = classify(probe("errors.malformed_body"), [obs(500, body)], [obs(200, completion("a b c"), role="control")])
+    assert once.status is Status.ERROR
+
+
+@pytest.mark.parametrize(("others", "support"), [
+    (["Hello", "JSON", "Hello"], Support.SUPPORTED),  # llama-server: 4242 repeats seed 42's text, 7 does not
+    (["Hello", "Hello", "Hello"], Support.PARTIAL),  # every other seed gives the same text
+])
+def test_one_other_seed_repeating_the_text_by_chance_is_not_partial(others: list[str], support: Support) -> None:
+    variant = [ok("Hello", role=f"variant-{i + 1}") for i in range(3)]
+    variant += [ok(t, role=f"alt-{i + 1}") for i, t in enumerate(others)]
+    control = [ok(t, role=f"control-{i + 1}") for i, t in enumerate(["JSON", "Hello", "Hello"])]
+    assert classify(probe("request.seed.repeat"), variant, control).support is support

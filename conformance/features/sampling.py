@@ -49,11 +49,12 @@ PROBES: list[Probe] = [
     invalid("top_p", 2, "top_p above 1"),
     Probe("request.seed.repeat", "request.seed", "A seed makes sampled answers reproducible.",
           {"messages": user(CREATIVE), "temperature": HIGH_T, "top_p": 1, "seed": 42}, "seed", control="high_temp",
-          stochastic=True, alternates=({"seed": 4242},), params=("seed",),
+          stochastic=True, alternates=({"seed": 4242}, {"seed": 7}, {"seed": 99}), params=("seed",),
           hint="send `random_seed` instead of `seed`"),
     Probe("request.seed.hint_random_seed", "request.seed", "Mistral's name for seed: does the alternative work?",
           {"messages": user(CREATIVE), "temperature": HIGH_T, "top_p": 1, "random_seed": 42}, "seed",
-          control="high_temp", stochastic=True, alternates=({"random_seed": 4242},), role="hint",
+          control="high_temp", stochastic=True,
+          alternates=({"random_seed": 4242}, {"random_seed": 7}, {"random_seed": 99}), role="hint",
           params=("random_seed",), hint="send `random_seed` instead of `seed`"),
     invalid("seed", "forty-two", "a seed that is not an integer"),
     Probe("request.n.choices", "request.n", "Several candidates in one call (ranking, self-consistency).",
@@ -220,9 +221,11 @@ def stop_from_control(probe: Probe, control: list[Observation]) -> dict[str, Any
 
 @detector("seed")
 def seed(ctx: Context) -> Detection:
-    """Same seed at a high temperature repeats across k samples; a different seed (the alternate) differs.
+    """Same seed at a high temperature repeats across k samples; a different seed (one of the alternates) differs.
 
-    The control (unseeded, same temperature) must vary, else nothing can be concluded.
+    The control (unseeded, same temperature) must vary, else nothing can be concluded. Several other seeds, because
+    a model with a few likely answers gives one other seed the same text by chance (llama-server: seeds 42 and 4242
+    both say 'Hello! I am a tiny test model.', seed 7 the JSON answer): PARTIAL only when every other seed repeats it.
     """
     same = [A.text(o) for o in ctx.samples]
     other = [A.text(o) for o in ctx.alternates]
@@ -235,9 +238,9 @@ def seed(ctx: Context) -> Detection:
         return Detection(Support.UNVERIFIABLE, [f"the unseeded control does not vary ({agree}): seed cannot show"], m)
     if distinct > 1:
         return Detection(Support.IGNORED, [f"the same seed does not repeat: {agree}"], m)
-    if other and other[0] == same[0]:
-        return Detection(Support.PARTIAL, [f"the same seed repeats but a different seed gives the same text ({agree})"],
-                         m)
+    if other and all(t == same[0] for t in other):
+        return Detection(Support.PARTIAL, [f"the same seed repeats but {len(other)} different seed(s) give the same "
+                                           f"text ({agree})"], m)
     return Detection(Support.SUPPORTED, [f"the same seed repeats, another seed differs ({agree})"], m)
 
 

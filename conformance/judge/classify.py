@@ -205,11 +205,10 @@ REPEATED_5XX = ("a client error answered with HTTP 5xx: clients retry it and the
 def _reproducible_5xx(probe: Probe, variant: list[Observation], control: list[Observation]) -> Verdict | None:
     """Control fine, variant 5xx, and the re-sent variant 5xx again with the same body (or naming the field).
 
-    That is how this target answers the parameter, every time: REJECTED, conformance FAILED. A 5xx that does
-    not reproduce, or that the control also gets, is left to `_unusable` (ERROR).
+    That is how this target answers the parameter, every time: REJECTED, conformance FAILED. An errors.* probe's
+    mistake answered that way is refused every time, with the wrong status: SUPPORTED, conformance FAILED. A 5xx
+    that does not reproduce, or that the control also gets, is left to `_unusable` (ERROR).
     """
-    if probe.kind == "error":
-        return None
     first = next((o for o in variant if o.role in ("variant", "variant-1")), None)
     repeat = next((o for o in variant if o.role == "repeat"), None)
     if first is None or repeat is None or first.status is None or first.status < 500 or first.status == 503:
@@ -224,6 +223,12 @@ def _reproducible_5xx(probe: Probe, variant: list[Observation], control: list[Ob
     if repeat.body_text != first.body_text and not named:
         return None
     names = f" (names {', '.join(ours or [p for p in probe.blamed_params if p in reading.message])})" if named else ""
+    if probe.kind == "error":  # the mistake is refused, every time, but as a server error OpenAI never gives
+        return Verdict(Status.OK, Support.SUPPORTED, Conformance.FAILED,
+                       [f"refused with HTTP {first.status} twice{names} where OpenAI answers "
+                        f"{probe.expect_status or '4xx'}: {REPEATED_5XX}",
+                        f"HTTP {first.status}: {reading.message[:400]}", "the control request succeeded"],
+                       measurements={"http_status": first.status, "error_params": blamed, "reproduced": True})
     return Verdict(Status.OK, Support.REJECTED, Conformance.FAILED,
                    [f"rejected with HTTP {first.status} twice{names}: {REPEATED_5XX}",
                     f"HTTP {first.status}: {reading.message[:400]}", "the control request succeeded"],

@@ -65,6 +65,8 @@ def _failed_rule(res: dict[str, Any]) -> str:
                          if f.get("level") == "compat"), None)
             if rule:
                 return f": {md_text(rule)}"
+            if ev.get("notes"):  # no schema finding (a reproducible 5xx): that probe's own reason
+                return f": {md_text(ev['notes'][0])}"
     return _first_note(res)
 
 

@@ -179,8 +179,9 @@ class Engine:
             alt_body = build_body(merge(fragment, alternate), target, probe.feature)
             alt = Send(f"alt-{i + 1}", probe.method, probe.path, alt_body, path, probe.auth)
             variant.append(await self._send(target, alt))
-        if probe.kind != "error" and _server_error(variant[0]):
-            # A 5xx may be this target's answer to the parameter: re-send once, beside a control that must pass.
+        if _server_error(variant[0]):
+            # A 5xx may be this target's answer to the parameter (or to the mistake of an errors.* probe): re-send
+            # once, beside a control that must pass.
             variant.append(await self._send(target, Send("repeat", "POST", CHAT_PATH, body, path, probe.auth)))
             if not control:
                 control = await self._control(target, CONTROLS[WITNESS_CONTROL], probe.feature)

@@ -37,6 +37,8 @@ class Send:
     auth: str = "target"  # target | bad | none
 
 
+
+
 def _retry_delay(headers: dict[str, str], attempt: int) -> float:
     """Seconds to wait before retrying a 429/503: Retry-After, x-ratelimit-reset-*, else capped backoff."""
     header = headers.get("retry-after")
