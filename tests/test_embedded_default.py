@@ -10,7 +10,7 @@ from pathlib import Path
 
 from conformance.features.registry import PROBES
 from conformance.model.targets import load_targets
-from conformance.report.results_io import validate_results
+from conformance.report.results_io import validate_results, verdict_text
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -57,23 +57,27 @@ def test_embedded_default_matches_its_golden_expectations(tmp_path: Path) -> Non
 
 def test_a_changed_verdict_fails_the_run_with_the_drift_listed(tmp_path: Path) -> None:
     doc = json.loads(EXPECTED.read_text())
-    doc["targets"]["vllm"]["features"]["request.max_tokens"]["support"] = "IGNORED"
+    cell = doc["targets"]["vllm"]["features"]["request.max_tokens"]
+    got = verdict_text(cell)
+    cell["support"] = "IGNORED"
     changed = tmp_path / "expect.json"
     changed.write_text(json.dumps(doc))
     proc = run_with_expectations(changed, tmp_path / "r")
     assert proc.returncode == 1
     assert "request.max_tokens" in proc.stdout and "IGNORED" in proc.stdout and "SUPPORTED" in proc.stdout
     # the failing test says it, with the verdict axes that differ
-    assert "vllm · request.max_tokens: expected IGNORED · NON_STRICT, got SUPPORTED · NON_STRICT" in proc.stdout
+    assert f"vllm · request.max_tokens: expected {verdict_text(cell)}, got {got}" in proc.stdout
 
 
 def test_a_known_deviation_that_disappears_fails_too(tmp_path: Path) -> None:
     """An expected FAILED cell that now passes is a changed verdict, not a silent pass (wpt: unexpected pass)."""
     doc = json.loads(EXPECTED.read_text())
     ok_cell = ("vllm", "request.max_tokens")
-    doc["targets"][ok_cell[0]]["features"][ok_cell[1]]["conformance"] = "FAILED"
+    cell = doc["targets"][ok_cell[0]]["features"][ok_cell[1]]
+    got = verdict_text(cell)
+    cell["conformance"] = "FAILED"
     changed = tmp_path / "expect.json"
     changed.write_text(json.dumps(doc))
     proc = run_with_expectations(changed, tmp_path / "r")
     assert proc.returncode == 1
-    assert "vllm · request.max_tokens: expected SUPPORTED · FAILED, got SUPPORTED · NON_STRICT" in proc.stdout
+    assert f"vllm · request.max_tokens: expected {verdict_text(cell)}, got {got}" in proc.stdout

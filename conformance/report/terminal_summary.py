@@ -46,11 +46,14 @@ def support_counts(results: dict[str, Any], target: str) -> str:
 
 
 def concurrency_text(info: dict[str, Any]) -> str:
-    """`concurrency 2 of 4: why` when a live run recorded it for a target (the reason starts with the numbers)."""
+    """`concurrency 2 of 4: why` when a live run recorded it for a target."""
     conc = info.get("concurrency")
     if not isinstance(conc, dict):
         return ""
-    return f"concurrency {conc.get('reason') or str(conc.get('reached')) + ' of ' + str(conc.get('configured'))}"
+    numbers, reason = f"{conc.get('reached')} of {conc.get('configured')}", str(conc.get("reason") or "")
+    if reason.startswith(numbers):  # the run's own reason already starts with the numbers
+        return f"concurrency {reason}"
+    return f"concurrency {numbers}" + (f" ({reason})" if reason else "")
 
 
 def differences(results: dict[str, Any]) -> list[str]:
