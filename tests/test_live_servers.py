@@ -121,7 +121,9 @@ def test_concurrency_1_gives_the_same_verdicts_as_the_default(server: live.LiveS
                 for f, per in doc["features"].items()}
 
     one, default = table(serial), table(live_results)
-    assert {f: (one[f], default.get(f)) for f in one if one[f] != default.get(f)} == {}
+    expected = json.loads((ROOT / "conformance" / "data" / "expected" / "embedded-default.json").read_text())
+    flaky = set(expected["targets"].get(server.name, {}).get("flaky", []))  # timing-dependent (truth tables)
+    assert {f: (one[f], default.get(f)) for f in one if one[f] != default.get(f) and f not in flaky} == {}
     assert serial["targets"][server.name]["concurrency"]["configured"] == 1
     assert live_results["targets"][server.name]["concurrency"]["configured"] == 4
 
@@ -137,7 +139,7 @@ def test_bundled_replay_agrees_with_the_live_run(server: live.LiveServer, live_r
     proc = run_suite("--target", server.name, report_dir=tmp_path)
     assert proc.returncode in (0, 1), proc.stdout[-3000:]
     replay = json.loads((tmp_path / "results.json").read_text())
-    expected = json.loads((ROOT / "tests" / "data" / "expected" / "embedded-default.json").read_text())
+    expected = json.loads((ROOT / "conformance" / "data" / "expected" / "embedded-default.json").read_text())
     flaky = set(expected["targets"].get(server.name, {}).get("flaky", []))  # two verdicts at random (truth tables)
     differ = {f: (per[server.name]["support"], live_results["features"][f][server.name]["support"])
               for f, per in replay["features"].items()
