@@ -381,7 +381,7 @@ def test_the_run_says_what_concurrency_the_server_took(tmp_path: Path) -> None:
     assert results["targets"]["single"]["requests"] == received  # every re-send is counted as a request
     concurrency = results["targets"]["single"]["concurrency"]
     assert concurrency["configured"] == 4 and concurrency["reached"] < 4, concurrency
-    assert f"single (" in proc.stdout and f"concurrency {concurrency['reason']}" in proc.stdout, output
+    assert "single (" in proc.stdout and f"concurrency {concurrency['reason']}" in proc.stdout, output
     retried = [ex for cells in results["features"].values() for ev in cells["single"]["evidence"]
                for ex in ev["exchanges"] if ex["retries"]]
     assert retried and all(len(ex["retry_reasons"]) == ex["retries"] for ex in retried)
