@@ -394,7 +394,7 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     shown = str(run.expect) if run.expect and not config.getoption("update_expectations") else None
     if run.expect == BUNDLED_EXPECTATIONS:
         shown = "of the embedded default"
-    drift = [line for line in run.drift_lines if line.startswith(("DRIFT ", "flaky "))]
+    drift = [line for line in run.drift_lines if line.startswith(("DRIFT ", "flaky ", "not run: "))]
     lines = summary_lines(run.final, str(run.report_dir), list(_CONFIRMED), shown, drift)
     _CONFIRMED.clear()
     for line in lines:

@@ -86,3 +86,19 @@ def test_bad_expectations_file(tmp_path: Path) -> None:
     bad.write_text("not json")
     with pytest.raises(ExpectationsError, match="x.json"):
         load_expectations(bad)
+
+
+def test_a_cell_skipped_for_a_missing_extra_is_not_drift_but_other_skips_are() -> None:
+    """Without the [sdk] extra the SDK probes end SKIPPED: their expectations are not checked (and the run says
+    what to install); a cell skipped for any other reason (no recording, no key) is still a changed verdict."""
+    expectations = {"kind": "conformance-expectations", "version": 1, "targets": {"t": {"features": {
+        "sdk.openai.chat": {"status": "OK", "support": "SUPPORTED", "conformance": "OK"},
+        "request.seed": {"status": "OK", "support": "SUPPORTED", "conformance": "OK"}}}}}
+    skipped = {"status": "SKIPPED", "support": None, "conformance": None, "evidence": []}
+    results = {"targets": {"t": {}}, "features": {
+        "sdk.openai.chat": {"t": {**skipped, "notes": ["the openai SDK is not installed: pip install "
+                                                       "'openai-conformance[sdk]' (tested openai>=2.0,<4)"]}},
+        "request.seed": {"t": {**skipped, "notes": ["no recording of this request (replay only)"]}}}}
+    changes = {c.feature: c for c in compare_to_expectations(results, expectations)}
+    assert changes["sdk.openai.chat"].kind == "not_installed" and not changes["sdk.openai.chat"].fails
+    assert changes["request.seed"].kind == "changed" and changes["request.seed"].fails

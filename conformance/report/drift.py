@@ -5,8 +5,9 @@ An expectations file is JSON: {"kind": "conformance-expectations", "version": 1,
 A results.json works too: the verdicts of its features are the expectations.
 
 Kinds of Change: "changed" (a verdict axis differs) and "absent" (expected, not tested now) fail the
-gate; "new" (tested now, not expected) and "target_absent" (a whole target did not run) are info only;
-a change on a feature listed as flaky is reported with flaky=True and never fails.
+gate; "new" (tested now, not expected), "target_absent" (a whole target did not run) and "not_installed"
+(SKIPPED because an optional extra such as [sdk] is not installed: the note says what to install) are info
+only; a change on a feature listed as flaky is reported with flaky=True and never fails.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from conformance.report.results_io import sorted_features, truncate, validate_re
 
 KIND = "conformance-expectations"
 FAILING_KINDS = ("changed", "absent")
+MISSING_EXTRA = "pip install 'openai-conformance["  # the start of a skip note naming an optional extra
 
 
 class ExpectationsError(ValueError):
@@ -35,7 +37,7 @@ class Change:
     was: dict[str, Any] | None
     now: dict[str, Any] | None
     evidence: str = ""
-    kind: str = "changed"  # changed | absent | new | target_absent
+    kind: str = "changed"  # changed | absent | new | target_absent | not_installed
     flaky: bool = False
     axes: list[str] = field(default_factory=list)
 
@@ -169,11 +171,20 @@ def compare_to_expectations(results: dict[str, Any], expectations: dict[str, Any
             elif now is None:
                 changes.append(Change(name, fid, was, None, "expected but not tested in this run", "absent",
                                       is_flaky))
+            elif now.get("status") == "SKIPPED" and _missing_extra(res):
+                changes.append(Change(name, fid, was, now, evidence_summary(res), "not_installed", is_flaky))
             else:
                 axes = [a for a in ("status", "support", "conformance") if was.get(a) != now.get(a)]
                 if axes:
                     changes.append(Change(name, fid, was, now, evidence_summary(res), "changed", is_flaky, axes))
     return changes
+
+
+def _missing_extra(res: dict[str, Any] | None) -> bool:
+    """The cell was skipped because an optional extra is not installed (not a verdict that changed)."""
+    notes = [str(n) for n in (res or {}).get("notes", [])]
+    notes += [str(n) for r in (res or {}).get("evidence", []) for n in r.get("notes", [])]
+    return any(MISSING_EXTRA in n for n in notes)
 
 
 def failing(changes: list[Change]) -> list[Change]:

@@ -166,6 +166,10 @@ def finish(results: dict[str, Any], expect: Path | None, update_expectations: bo
         for c in changes:
             if c.kind in ("changed", "absent"):
                 lines.append(("DRIFT " if c.fails else "flaky ") + c.describe())
+        skipped = [c for c in changes if c.kind == "not_installed"]
+        if skipped:  # once, not per cell: what to install to run them
+            lines.append(f"not run: {len(skipped)} expected cell(s) need an optional extra ({skipped[0].evidence}); "
+                         "their expectations were not checked")
         bad = failing(changes)
         if bad:
             return 1, lines + [f"{len(bad)} drift change(s) against {expect}"]
