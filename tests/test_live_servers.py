@@ -137,7 +137,7 @@ def test_bundled_replay_agrees_with_the_live_run(server: live.LiveServer, live_r
     proc = run_suite("--target", server.name, report_dir=tmp_path)
     assert proc.returncode in (0, 1), proc.stdout[-3000:]
     replay = json.loads((tmp_path / "results.json").read_text())
-    expected = json.loads((ROOT / "tests" / "data" / "expected" / "embedded-default.json").read_text())
+    expected = json.loads((ROOT / "conformance" / "data" / "expected" / "embedded-default.json").read_text())
     flaky = set(expected["targets"].get(server.name, {}).get("flaky", []))  # two verdicts at random (truth tables)
     differ = {f: (per[server.name]["support"], live_results["features"][f][server.name]["support"])
               for f, per in replay["features"].items()
