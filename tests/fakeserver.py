@@ -806,7 +806,7 @@ def _answer_words(eff: dict[str, Any], prompt: str, rng: random.Random | None, b
     return [rng.choice(pool) for _ in range(12)]
 
 
-_SAY_WORD = re.compile(r"answer with exactly one word: (\w+)", re.IGNORECASE)
+_SAY_WORD = re.compile(r"answer with (?:exactly one word:|the single word) (\w+)", re.IGNORECASE)
 _SECRET = re.compile(r"the secret word is (\w+)", re.IGNORECASE)
 
 

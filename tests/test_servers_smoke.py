@@ -50,6 +50,10 @@ def test_chat_template_chatml_and_tools() -> None:
                               {"id": "c", "type": "function",
                                "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'}}]},
                           {"role": "tool", "tool_call_id": "c", "content": "sunny"}], [tool])
-    assert "<tools>\n" + json.dumps(tool) + "\n</tools>" in with_tools
+    assert "<tools>\nget_weather: \n</tools>" in with_tools  # tools listed by name and description
     assert '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call><|im_end|>' in with_tools
     assert "<|im_start|>user\n<tool_response>\nsunny\n</tool_response><|im_end|>" in with_tools
+    named = _render([{"role": "developer", "content": "Answer with the single word zebra."},
+                     {"role": "user", "name": "ada", "content": "What is my name?"}])
+    assert "<|im_start|>developer\nAnswer with the single word zebra.<|im_end|>\n" in named
+    assert "<|im_start|>user name=ada\nWhat is my name?<|im_end|>\n" in named  # ChatML's name= on the role line

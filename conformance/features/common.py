@@ -36,10 +36,10 @@ PROSE_PROMPT = "Describe Paris in one sentence."
 
 
 NAME_QUESTION = "What is my name?"
-RECALL_QUESTION = "What is the secret word? Answer with the word only."
+RECALL_QUESTION = "What is the secret word?"
 
 
-ASK_NAME = "What is my name? Answer with my name only."
+ASK_NAME = "What is my name?"
 
 
 BASE_REQUEST: dict[str, Any] = {"messages": [{"role": "user", "content": HELLO}]}
@@ -80,6 +80,9 @@ CITY_SCHEMA = {
 
 
 TOOL_CALL_ID = "abc123XYZ"  # 9 alphanumerics: an id both OpenAI and Mistral accept, to isolate other rules
+# a tool result with an improbable value: only a history that reached the model explains "137" in the answer
+TOOL_RESULT = "Cloudy, 137 degrees"
+TOOL_RESULT_WORDS = ["137"]
 
 
 def tool_history(result_count: int = 1, calls: int = 1) -> list[dict[str, Any]]:
@@ -89,7 +92,7 @@ def tool_history(result_count: int = 1, calls: int = 1) -> list[dict[str, Any]]:
         {"role": "assistant", "content": None, "tool_calls": [
             {"id": i, "type": "function", "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'}}
             for i in ids]},
-        *[{"role": "tool", "tool_call_id": ids[k], "content": "Sunny, 21 degrees"} for k in range(result_count)],
+        *[{"role": "tool", "tool_call_id": ids[k], "content": TOOL_RESULT} for k in range(result_count)],
     ]
 
 

@@ -8,6 +8,8 @@ from conformance.features.common import (
     NAME_QUESTION,
     RECALL_QUESTION,
     TOOL_CALL_ID,
+    TOOL_RESULT,
+    TOOL_RESULT_WORDS,
     WEATHER,
     WEATHER_TOOL,
     tool_history,
@@ -19,10 +21,11 @@ from conformance.model.probes import Probe
 from conformance.model.verdicts import Support
 
 WORD = "pineapple"  # an unlikely word an instruction dictates: only an honoured instruction explains it
-SAY_WORD = f"Whatever the user writes, answer with exactly one word: {WORD.upper()}."
-NAME = "Zorblax"
+# wordings a small model can be taught (tests/fixtures/tiny-model/BEHAVIOURS.md): the word lower case, one piece
+SAY_WORD = f"Whatever the user says, answer with the single word {WORD}."
+NAME = "Margaret"  # never guessed: the anonymous control answers without it
 SECRET = "marmalade"
-RECALL = [{"role": "user", "content": f"Remember this: the secret word is {SECRET.upper()}."},
+RECALL = [{"role": "user", "content": f"The secret word is {SECRET}."},
           {"role": "assistant", "content": "Noted."},
           {"role": "user", "content": RECALL_QUESTION}]
 
@@ -94,8 +97,8 @@ PROBES: list[Probe] = [
                         {"role": "assistant", "content": "Let me check the weather.", "tool_calls": [
                             {"id": TOOL_CALL_ID, "type": "function",
                              "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'}}]},
-                        {"role": "tool", "tool_call_id": TOOL_CALL_ID, "content": "Sunny, 21 degrees"}],
-           "tools": [WEATHER_TOOL], "temperature": 0}, "answer_mentions", {"words": ["sunny", "21"]},
+                        {"role": "tool", "tool_call_id": TOOL_CALL_ID, "content": TOOL_RESULT}],
+           "tools": [WEATHER_TOOL], "temperature": 0}, "answer_mentions", {"words": TOOL_RESULT_WORDS},
           control="weather_no_tools", params=("messages",),
           hint="send assistant messages with tool_calls with content `\"\"` or null, not text"),
     Probe("conversation.reasoning_content_echo", "conversation.reasoning_content_echo",
@@ -110,7 +113,7 @@ PROBES: list[Probe] = [
     Probe("conversation.tool_after_user", "conversation.tool_after_user",
           "A tool message right after a user message (no tool call to answer) is a client bug OpenAI rejects.",
           {"messages": [{"role": "user", "content": WEATHER},
-                        {"role": "tool", "tool_call_id": TOOL_CALL_ID, "content": "Sunny, 21 degrees"}],
+                        {"role": "tool", "tool_call_id": TOOL_CALL_ID, "content": TOOL_RESULT}],
            "tools": [WEATHER_TOOL]}, kind="error", expect_status=400, params=("messages",)),
     Probe("conversation.tool_call_id.openai_style", "conversation.tool_call_id",
           "A history with OpenAI-style tool-call ids (call_…, 24+ characters), as an app migrating keeps them.",
@@ -119,14 +122,14 @@ PROBES: list[Probe] = [
                             {"id": "call_Conf0rmanceHistory000001", "type": "function",
                              "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'}}]},
                         {"role": "tool", "tool_call_id": "call_Conf0rmanceHistory000001",
-                         "content": "Sunny, 21 degrees"}],
-           "tools": [WEATHER_TOOL], "temperature": 0}, "answer_mentions", {"words": ["sunny", "21"]},
+                         "content": TOOL_RESULT}],
+           "tools": [WEATHER_TOOL], "temperature": 0}, "answer_mentions", {"words": TOOL_RESULT_WORDS},
           control="weather_no_tools", params=("messages", "tool_call_id", "id"),
           hint="tool-call ids must be 9 letters or digits: map call_… ids before sending them back"),
     Probe("conversation.tool_call_id.hint_nine_alnum", "conversation.tool_call_id",
           "The same history with 9-alphanumeric ids: does the fix work?",
           {"messages": tool_history(), "tools": [WEATHER_TOOL], "temperature": 0}, "answer_mentions",
-          {"words": ["sunny", "21"]}, control="weather_no_tools", role="hint", params=("messages",),
+          {"words": TOOL_RESULT_WORDS}, control="weather_no_tools", role="hint", params=("messages",),
           hint="tool-call ids must be 9 letters or digits: map call_… ids before sending them back"),
     Probe("conversation.assistant_last.hint_prefix", "conversation.assistant_last",
           "The trailing assistant message with Mistral's `prefix: true`: does the fix work?",

@@ -429,6 +429,14 @@ def tool_choice_effect(ctx: Context) -> Detection:
     forced_calls, prevented_calls = _call_names(forced), _call_names(prevented) if prevented else []
     default_calls = _call_names(default) if default else []
     m.update({"required_calls": forced_calls, "none_calls": prevented_calls, "auto_calls": default_calls})
+    if not forced_calls and default is not None and not default_calls and (
+            (A.text(forced), A.finish_reason(forced)) != (A.text(default), A.finish_reason(default))):
+        # the server acted on `required` (another answer than without it) but no call came back: a model that
+        # cannot finish a call under the constraint (vLLM's guided decoding runs to the length limit) hides it
+        return Detection(Support.UNVERIFIABLE, [
+            f"required changed the answer (finish_reason {A.finish_reason(forced)!r} vs "
+            f"{A.finish_reason(default)!r} without tool_choice) but returned no call: whether it forces one "
+            f"cannot be seen with this model", *notes], m, findings)
     if not forced_calls:
         return Detection(Support.IGNORED, ["tool_choice required did not force a call", *notes], m, findings)
     if prevented is not None and prevented_calls:
