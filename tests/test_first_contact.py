@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,17 +16,8 @@ except ModuleNotFoundError:  # Python 3.10
 
 from conformance import cli
 from conformance.plugin import PACKAGE_DIR
-from tests.fakeserver import FakeConfig, FakeServer
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeServer]:
-    with FakeServer(FakeConfig()) as srv:
-        yield srv
-
-
-def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
-    return pytester.runpytest_subprocess(str(PACKAGE_DIR), "-p", "no:cacheprovider", "-q", *args, timeout=180)
+from tests.fakeserver import FakeServer
+from tests.plugin_helpers import run
 
 
 def live(fake: FakeServer, tmp_path: Path, *extra: str) -> list[str]:

@@ -3,28 +3,19 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from conformance.plugin import PACKAGE_DIR
 from conformance.report.results_io import validate_results
 from tests.fakeserver import FakeConfig, FakeServer
+from tests.plugin_helpers import run
 
 QUICK = ["--probe", "chat.completion", "--probe", "request.max_tokens", "--probe", "request.stream.basic",
          "--probe", "errors.bad_key"]
 REPORT_FILES = ("results.json", "compat.html", "report.html", "summary.md", "junit.xml")
 
 
-@pytest.fixture
-def fake() -> Iterator[FakeServer]:
-    with FakeServer(FakeConfig()) as srv:
-        yield srv
-
-
-def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
-    return pytester.runpytest_subprocess(str(PACKAGE_DIR), "-p", "no:cacheprovider", "-q", *args, timeout=180)
 
 
 def results_of(report_dir: Path) -> dict:
