@@ -78,3 +78,39 @@ def test_a_request_answered_by_a_closed_connection_is_sent_again(tmp_path: Path)
     retried = [o for r in results for o in r.observations if o.retries]
     assert len(retried) == 1 and retried[0].retries == 1
     assert "reused connection" in retried[0].retry_reasons[0]
+
+
+def test_a_5xx_on_a_get_is_sent_again_as_the_same_get(tmp_path: Path) -> None:
+    """The reproducible-5xx re-send repeats the probe's own request (GET /models), not a chat completion."""
+    import http.server
+
+    seen: list[str] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def _answer(self, status: int, body: dict) -> None:
+            seen.append(f"{self.command} {self.path}")
+            out = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(out)))
+            self.end_headers()
+            self.wfile.write(out)
+
+        def do_GET(self) -> None:  # noqa: N802
+            self._answer(500, {"error": {"message": "models are down", "type": "server_error"}})
+
+        def do_POST(self) -> None:  # noqa: N802
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            self._answer(200, ANSWER)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        target = Target(name="m500", base_url=f"http://127.0.0.1:{srv.server_address[1]}/v1", model="m")
+        run_pairs([(target, registry.probe_by_id()["models.list"])], tmp_path / "c", "all")
+    finally:
+        srv.shutdown()
+    assert [s for s in seen if s.startswith("GET")] == ["GET /v1/models", "GET /v1/models"]

@@ -55,29 +55,28 @@ def test_embedded_default_matches_its_golden_expectations(tmp_path: Path) -> Non
     assert "DRIFT" not in proc.stdout, proc.stdout[-3000:]
 
 
-def test_a_changed_verdict_fails_the_run_with_the_drift_listed(tmp_path: Path) -> None:
+def run_with_one_cell_changed(tmp_path: Path, axis: str, value: str) -> tuple[subprocess.CompletedProcess[str], str]:
+    """The embedded default against its expectations with vllm · request.max_tokens changed on one axis; the
+    line the failing test must print."""
     doc = json.loads(EXPECTED.read_text())
     cell = doc["targets"]["vllm"]["features"]["request.max_tokens"]
     got = verdict_text(cell)
-    cell["support"] = "IGNORED"
+    cell[axis] = value
     changed = tmp_path / "expect.json"
     changed.write_text(json.dumps(doc))
-    proc = run_with_expectations(changed, tmp_path / "r")
+    line = f"vllm · request.max_tokens: expected {verdict_text(cell)}, got {got}"
+    return run_with_expectations(changed, tmp_path / "r"), line
+
+
+def test_a_changed_verdict_fails_the_run_with_the_drift_listed(tmp_path: Path) -> None:
+    proc, line = run_with_one_cell_changed(tmp_path, "support", "IGNORED")
     assert proc.returncode == 1
     assert "request.max_tokens" in proc.stdout and "IGNORED" in proc.stdout and "SUPPORTED" in proc.stdout
-    # the failing test says it, with the verdict axes that differ
-    assert f"vllm · request.max_tokens: expected {verdict_text(cell)}, got {got}" in proc.stdout
+    assert line in proc.stdout  # the failing test says it, with the verdict axes that differ
 
 
 def test_a_known_deviation_that_disappears_fails_too(tmp_path: Path) -> None:
     """An expected FAILED cell that now passes is a changed verdict, not a silent pass (wpt: unexpected pass)."""
-    doc = json.loads(EXPECTED.read_text())
-    ok_cell = ("vllm", "request.max_tokens")
-    cell = doc["targets"][ok_cell[0]]["features"][ok_cell[1]]
-    got = verdict_text(cell)
-    cell["conformance"] = "FAILED"
-    changed = tmp_path / "expect.json"
-    changed.write_text(json.dumps(doc))
-    proc = run_with_expectations(changed, tmp_path / "r")
+    proc, line = run_with_one_cell_changed(tmp_path, "conformance", "FAILED")
     assert proc.returncode == 1
-    assert f"vllm · request.max_tokens: expected {verdict_text(cell)}, got {got}" in proc.stdout
+    assert line in proc.stdout

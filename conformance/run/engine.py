@@ -182,7 +182,7 @@ class Engine:
         if _server_error(variant[0]):
             # A 5xx may be this target's answer to the parameter (or to the mistake of an errors.* probe): re-send
             # once, beside a control that must pass.
-            variant.append(await self._send(target, Send("repeat", "POST", CHAT_PATH, body, path, probe.auth)))
+            variant.append(await self._send(target, Send("repeat", probe.method, probe.path, body, path, probe.auth)))
             if not control:
                 control = await self._control(target, CONTROLS[WITNESS_CONTROL], probe.feature)
         if probe.followup and variant[0].status is not None and variant[0].status < 300:
