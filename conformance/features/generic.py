@@ -21,6 +21,38 @@ LONG_PROMPT = ("Read this list and then say hello: " + ", ".join(f"item number {
 SYNTHETIC_USAGE = "usage is synthetic on this target (prompt_tokens do not move with prompt length)"
 
 
+# strict against the same request without strict (tools.strict, json.json_schema): what each answer's problem
+# with the schema says. A problem of NOTHING_TO_CHECK (no tool call, no answer) cannot be compared.
+NO_ANSWER = "no answer"
+
+
+def schema_problem(value: Any, schema: dict[str, Any]) -> str | None:
+    """The first way `value` breaks `schema` (None: it validates)."""
+    import jsonschema
+
+    err = next(iter(jsonschema.Draft202012Validator(schema).iter_errors(value)), None)
+    return err.message[:120] if err else None
+
+
+def strict_verdict(got: str | None, loose: str | None, subject: str, nothing: str, nothing_why: str
+                   ) -> tuple[Support, str]:
+    """strict on a schema a free model tends to break (an enum, a pattern), against the same request without
+    strict: the strict answer valid where the loose one is not → SUPPORTED; both valid → UNVERIFIABLE (the model
+    conforms anyway); the strict answer invalid → IGNORED. `got`/`loose` are the answers' schema problems
+    (None = valid); `nothing` is the problem that means there is no answer to check (why: `nothing_why`)."""
+    if got == nothing:
+        return Support.UNVERIFIABLE, f"{nothing_why}: nothing to check"
+    if got:
+        return Support.IGNORED, f"strict {subject} break the schema: {got}"
+    if loose is None:
+        return Support.UNVERIFIABLE, (f"strict {subject} match the schema, and so do they without strict: the model "
+                                      "conforms without strict; whether strict is enforced cannot be seen")
+    if loose in (nothing, NO_ANSWER):
+        return Support.UNVERIFIABLE, (f"strict {subject} match the schema, but without strict there is {loose} to "
+                                      "compare: no effect to tell")
+    return Support.SUPPORTED, f"strict {subject} match the schema; without strict: {loose}"
+
+
 def usage_is_synthetic(short: Observation, long: Observation) -> bool | None:
     """Whether prompt_tokens stay put between a short and a much longer prompt (None: no usage to tell)."""
     a, b = A.tokens(short, "prompt"), A.tokens(long, "prompt")
