@@ -144,3 +144,37 @@ def test_xdist_workers_end_in_one_results_file(pytester: pytest.Pytester, fake: 
     data = results_of(tmp_path / "r")
     assert data["run"]["counts"]["probes"] == 5
     assert set(data["features"]) == {"chat.completion", "request.max_tokens", "request.stream", "errors.bad_key"}
+
+
+def test_a_finding_charged_back_fails_the_test_of_the_probe_that_saw_it(pytester: pytest.Pytester,
+                                                                         tmp_path: Path) -> None:
+    """A JSON body where a stream was asked: its findings belong to request.stream and stream.done_sentinel. With
+    only stream.padding run, their probes do not show them, so the findings come back to stream.padding: its cell
+    is FAILED, and so is the test of its probe (once), naming the rule and where it was seen."""
+    with FakeServer(FakeConfig(ignore={"stream"})) as srv:
+        result = run(pytester, "--base-url", srv.base_url, "--model", "fake-model", "--record-mode=all",
+                     "--cassette-dir", str(tmp_path / "c"), "--report-dir", str(tmp_path / "r"),
+                     "--probe", "stream.padding", "--probe", "chat.completion", "-rf")
+    cell = results_of(tmp_path / "r")["features"]["stream.padding"]["custom"]
+    assert cell["conformance"] == "FAILED", cell["notes"]
+    out = result.stdout.str()
+    failed = [line for line in out.splitlines() if line.startswith("FAILED ") and "test_probe[" in line]
+    assert len(failed) == 1 and "custom::stream.padding" in failed[0], out
+    assert "FAILED rule: stream.content_type at " in out and "seen in stream.padding" in out, out
+    assert "charged back from request.stream" in out, out
+    result.assert_outcomes(failed=1, passed=1)
+
+
+def test_a_finding_its_owner_shows_stays_with_the_owner(pytester: pytest.Pytester, tmp_path: Path) -> None:
+    """The same server with the owners' probes run too: the owners' tests fail, stream.padding's does not."""
+    with FakeServer(FakeConfig(ignore={"stream"})) as srv:
+        result = run(pytester, "--base-url", srv.base_url, "--model", "fake-model", "--record-mode=all",
+                     "--cassette-dir", str(tmp_path / "c"), "--report-dir", str(tmp_path / "r"),
+                     "--probe", "stream.padding", "--probe", "request.stream.basic", "--probe", "stream.done_sentinel",
+                     "-rf")
+    features = results_of(tmp_path / "r")["features"]
+    assert features["stream.padding"]["custom"]["conformance"] != "FAILED"
+    assert {f: features[f]["custom"]["conformance"] for f in ("request.stream", "stream.done_sentinel")} == {
+        "request.stream": "FAILED", "stream.done_sentinel": "FAILED"}
+    failed = [line for line in result.stdout.str().splitlines() if line.startswith("FAILED ") and "test_probe[" in line]
+    assert len(failed) == 2 and not any("stream.padding" in line for line in failed), failed
