@@ -11,6 +11,7 @@ from typing import Any
 from conformance.judge import answers as A
 from conformance.judge.detection import Context, Detection, detector
 from conformance.model.observation import Observation
+from conformance.model.probes import DROP
 from conformance.model.verdicts import Support
 
 ACCEPTED_ONLY = "accepted; whether it is honoured cannot be seen with this model"
@@ -18,6 +19,15 @@ ACCEPTED_ONLY = "accepted; whether it is honoured cannot be seen with this model
 # A prompt far longer than the probes' own: a target whose prompt_tokens do not move with it reports
 # synthetic usage, and no token-accounting verdict can be drawn from it.
 LONG_PROMPT = ("Read this list and then say hello: " + ", ".join(f"item number {i}" for i in range(60)) + ".")
+
+
+def usage_check(*drop: str) -> dict[str, Any]:
+    """The alternate that tests usage: the probe's request with only the long prompt (`drop` names the probe's
+    own fields), one token long — the same request for every probe that tests usage, so it is sent once per
+    target, and only its prompt_tokens are read."""
+    return {"messages": [{"role": "user", "content": LONG_PROMPT}], "max_tokens": 1, **{k: DROP for k in drop}}
+
+
 SYNTHETIC_USAGE = "usage is synthetic on this target (prompt_tokens do not move with prompt length)"
 
 

@@ -18,10 +18,10 @@ from conformance.features.common import (
 )
 from conformance.features.generic import (
     ACCEPTED_ONLY,
-    LONG_PROMPT,
     NO_ANSWER,
     schema_problem,
     strict_verdict,
+    usage_check,
     usage_is_synthetic,
 )
 from conformance.judge import answers as A
@@ -56,7 +56,7 @@ PROBES: list[Probe] = [
     Probe("request.tools.prompt_tokens", "request.tools", "Tool definitions must reach the model (token accounting).",
           {"messages": user(WEATHER), "temperature": 0, "tools": [WEATHER_TOOL], "tool_choice": "none"},
           "more_prompt_tokens", control="weather_no_tools", params=("tools", "tool_choice"),
-          alternates=({"messages": user(LONG_PROMPT)},)),
+          alternates=(usage_check("tools", "tool_choice"),)),
     invalid("tools", [{"type": "function"}], "a tool without its function"),
     Probe("request.tool_choice.required", "request.tool_choice",
           "Forcing a tool call, on a prompt that does not ask for one (so only tool_choice can explain a call).",
@@ -71,7 +71,7 @@ PROBES: list[Probe] = [
     Probe("request.functions.legacy", "request.functions", "The legacy function-calling API older clients use.",
           {"messages": user(WEATHER), "temperature": 0, "functions": [WEATHER_TOOL["function"]]},
           "legacy_function_called", {"name": "get_weather", "absent": "UNVERIFIABLE", "usage_check": True},
-          control="weather_no_tools", alternates=({"messages": user(LONG_PROMPT)},), params=("functions",),
+          control="weather_no_tools", alternates=(usage_check("functions"),), params=("functions",),
           hint="send `tools` instead of the legacy `functions`"),
     invalid("functions", "get_weather", "functions that is not a list"),
     Probe("request.function_call.legacy", "request.function_call", "Forcing a legacy function call.",

@@ -66,8 +66,8 @@ def _stats(records: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
         for ex in rec["exchanges"]:
             if not ex.get("sent", ex["response"].get("status") is not None):
                 continue  # never sent: no cassette, no key, budget
-            if ex["role"].startswith("control"):
-                key = (rec["target"], ex["role"], str(ex.get("cassette")))
+            if ex.get("shared") or ex["role"].startswith("control"):  # sent once, handed to several probes
+                key = (rec["target"], ex.get("shared") or ex["role"], str(ex.get("cassette")))
                 if key in seen:
                     continue
                 seen.add(key)
