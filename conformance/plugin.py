@@ -21,7 +21,15 @@ from conformance.report.drift import Change, compare_to_expectations, load_expec
 from conformance.report.results_io import record_text, verdict_text
 from conformance.report.terminal_summary import summary_lines
 from conformance.run.engine import make_engine, plan
-from conformance.run.results import build_results, failed, failed_rule, now, record_of, skip_causes
+from conformance.run.results import (
+    build_results,
+    charge_unseen_findings,
+    failed,
+    failed_rule,
+    now,
+    record_of,
+    skip_causes,
+)
 from conformance.wire.http import Budget
 from conformance.wire.recording import RECORD_MODES
 
@@ -150,8 +158,10 @@ class ConformanceRun:
             self.interrupted = "interrupted (Ctrl-C) before every probe ended"
             raise
         finally:  # what ended before an interruption still reaches results.json
-            for r in engine.done:
-                self.results[f"{r.target}::{r.probe.id}"] = record_of(r)
+            # Every probe has ended: a finding whose owner's probes do not show it is charged back to the probe that
+            # saw it now, so that probe's test fails (or xfails as a known deviation) like its cell.
+            for rec in charge_unseen_findings([record_of(r) for r in engine.done]):
+                self.results[f"{rec['target']}::{rec['probe']}"] = rec
             self.problems.extend(engine.save_problems)
         self.changes = self._cell_changes()
 

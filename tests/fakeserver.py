@@ -184,6 +184,10 @@ class FakeConfig:
         keep_stop: generation halts at a stop text but keeps it in the content (OpenAI strips it).
         crash_on: field → value: a request carrying that value answers HTTP 500 with a body naming the field,
             every time (``"role"`` matches a message role, e.g. ``{"role": "developer"}``).
+        json_schema: what a json_schema response_format gets: "strict" (like OpenAI: every value meets its
+            pattern and enum only with ``strict: true``; without it a string is the answer text) | "always" (every
+            value meets the schema, strict or not: a model that conforms anyway). ``ignore={"response_format"}``
+            drops the schema (prose).
     """
 
     ignore: set[str] = field(default_factory=set)
@@ -214,6 +218,7 @@ class FakeConfig:
     oblivious: bool = False
     keep_stop: bool = False
     crash_on: dict[str, Any] = field(default_factory=dict)
+    json_schema: str = "strict"
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -731,8 +736,22 @@ class _Plan:
     include_usage: bool
 
 
-def _schema_value(schema: Any, root: dict[str, Any], text: str, depth: int = 0) -> Any:
-    """A JSON value satisfying a (simple) JSON Schema; strings are ``text``."""
+_SIMPLE_PATTERN = re.compile(r"^\^\[(A-Z|a-z|0-9)\]\{(\d+)\}\$$")
+
+
+def _pattern_text(pattern: Any, text: str) -> str:
+    """A string meeting a simple pattern such as ``^[A-Z]{3}$`` (else ``text``)."""
+    m = _SIMPLE_PATTERN.match(pattern) if isinstance(pattern, str) else None
+    if not m:
+        return text
+    letters = "".join(ch for ch in text.upper() if ch.isalpha()) + "CDGXYZ"
+    pick = {"A-Z": letters, "a-z": letters.lower(), "0-9": "0123456789"}[m.group(1)]
+    return pick[: int(m.group(2))]
+
+
+def _schema_value(schema: Any, root: dict[str, Any], text: str, depth: int = 0, patterns: bool = True) -> Any:
+    """A JSON value satisfying a (simple) JSON Schema; strings are ``text`` (meeting a simple pattern when
+    ``patterns``)."""
     if not isinstance(schema, dict) or depth > 12:
         return text
     ref = schema.get("$ref")
@@ -740,7 +759,7 @@ def _schema_value(schema: Any, root: dict[str, Any], text: str, depth: int = 0) 
         target: Any = root
         for part in ref[2:].split("/"):
             target = target.get(part, {}) if isinstance(target, dict) else {}
-        return _schema_value(target, root, text, depth + 1)
+        return _schema_value(target, root, text, depth + 1, patterns)
     if "const" in schema:
         return schema["const"]
     if isinstance(schema.get("enum"), list) and schema["enum"]:
@@ -748,7 +767,7 @@ def _schema_value(schema: Any, root: dict[str, Any], text: str, depth: int = 0) 
     for key in ("anyOf", "oneOf", "allOf"):
         if isinstance(schema.get(key), list) and schema[key]:
             options = [s for s in schema[key] if not (isinstance(s, dict) and s.get("type") == "null")]
-            return _schema_value((options or schema[key])[0], root, text, depth + 1)
+            return _schema_value((options or schema[key])[0], root, text, depth + 1, patterns)
     kind = schema.get("type")
     if isinstance(kind, list):
         kind = next((k for k in kind if k != "null"), "null")
@@ -756,10 +775,10 @@ def _schema_value(schema: Any, root: dict[str, Any], text: str, depth: int = 0) 
         kind = "object" if "properties" in schema else "string"
     if kind == "object":
         props = schema.get("properties") or {}
-        return {name: _schema_value(sub, root, text, depth + 1) for name, sub in props.items()}
+        return {name: _schema_value(sub, root, text, depth + 1, patterns) for name, sub in props.items()}
     if kind == "array":
         count = max(1, int(schema.get("minItems", 1)))
-        return [_schema_value(schema.get("items", {}), root, text, depth + 1) for _ in range(count)]
+        return [_schema_value(schema.get("items", {}), root, text, depth + 1, patterns) for _ in range(count)]
     if kind == "integer":
         return int(schema.get("minimum", schema.get("maximum", 42)))
     if kind == "number":
@@ -768,7 +787,7 @@ def _schema_value(schema: Any, root: dict[str, Any], text: str, depth: int = 0) 
         return True
     if kind == "null":
         return None
-    return text
+    return _pattern_text(schema.get("pattern"), text) if patterns else text
 
 
 def _ban(words: list[str], banned: set[int]) -> list[str]:
@@ -837,8 +856,8 @@ def _asks_for_a_tool(prompt: str, tools: list[Any]) -> bool:
     return any(part in low for name in names for part in name.lower().split("_") if len(part) > 3)
 
 
-def _format_content(eff: dict[str, Any], text: str) -> str:
-    """Apply response_format (when honoured) to the answer text."""
+def _format_content(eff: dict[str, Any], text: str, json_schema: str = "strict") -> str:
+    """Apply response_format (when honoured) to the answer text (``json_schema``: see FakeConfig)."""
     fmt = eff.get("response_format")
     if not isinstance(fmt, dict):
         return text
@@ -849,7 +868,8 @@ def _format_content(eff: dict[str, Any], text: str) -> str:
             "type": "object",
             "properties": {"answer": {"type": "string"}},
         }
-        return json.dumps(_schema_value(schema, schema, text))
+        strict = fmt["json_schema"].get("strict") is True
+        return json.dumps(_schema_value(schema, schema, text, patterns=strict or json_schema == "always"))
     return text
 
 
@@ -912,7 +932,7 @@ def _tool_calls(cfg: FakeConfig, eff: dict[str, Any], prompt: str) -> list[dict[
     calls = []
     for i, fn in enumerate(targets):
         params = fn.get("parameters") or {"type": "object", "properties": {}}
-        args = _schema_value(params, params, ("Paris", "London")[i % 2])
+        args = _schema_value(params, params, ("Paris", "London")[i % 2], patterns=False)
         calls.append({
             "id": _call_id(cfg.tool_call_id_style, id_rng),
             "type": "function",
@@ -958,7 +978,7 @@ def _plan(cfg: FakeConfig, raw: dict[str, Any], eff: dict[str, Any], model: str)
             words = [instructed]
         else:
             words = _ban(_answer_words(eff, prompt, rng, banned), banned)
-        content, pieces, finish = _cut(eff, _format_content(eff, " ".join(words)), cfg.keep_stop)
+        content, pieces, finish = _cut(eff, _format_content(eff, " ".join(words), cfg.json_schema), cfg.keep_stop)
         lp = _logprobs(pieces, k, deterministic, banned) if want_logprobs else None
         choices.append(_Choice(content=content, finish_reason=finish, pieces=pieces, logprobs=lp))
 

@@ -159,3 +159,23 @@ def test_the_summary_names_a_reproducible_500_as_the_reason_a_cell_failed(tmp_pa
     failed = render_summary_md(doc).split("**Conformance FAILED**")[1].split("**")[0]
     line = next(x for x in failed.splitlines() if "request.top_p" in x)
     assert "HTTP 500 twice" in line, failed
+
+
+@pytest.mark.parametrize(("config", "support", "why"), [
+    (FakeConfig(), "SUPPORTED", "does not match '^[A-Z]{3}$'"),  # the pattern is met only with strict
+    (FakeConfig(json_schema="always"), "UNVERIFIABLE", "the model conforms without strict"),
+    (FakeConfig(ignore={"response_format"}), "IGNORED", "strict content break the schema"),
+], ids=["honours-strict", "always-valid", "ignores-schema"])
+def test_strict_json_schema_is_judged_against_the_same_request_without_strict(
+        tmp_path: Path, config: FakeConfig, support: str, why: str) -> None:
+    """strict is SUPPORTED only when the same prompt and schema without strict break the schema."""
+    cell = features_of(config, tmp_path, ["json.json_schema"])["json.json_schema"]
+    assert (cell["status"], cell["support"]) == ("OK", support), cell["notes"]
+    assert any(why in n for n in cell["notes"]), cell["notes"]
+    sent = [ex["request"]["body"]["response_format"]["json_schema"] for ex in cell["evidence"][0]["exchanges"]]
+    assert [s.get("strict") for s in sent] == [True, None] and sent[0]["schema"] == sent[1]["schema"], sent
+
+
+def test_strict_json_schema_rejected_is_rejected(tmp_path: Path) -> None:
+    cell = features_of(FakeConfig(reject={"response_format"}), tmp_path, ["json.json_schema"])["json.json_schema"]
+    assert (cell["status"], cell["support"]) == ("OK", "REJECTED"), cell["notes"]

@@ -69,8 +69,9 @@ def test_a_request_answered_by_a_closed_connection_is_sent_again(tmp_path: Path)
     probes = registry.probe_by_id()
     try:
         target = Target(name="closer", base_url=f"http://127.0.0.1:{sock.getsockname()[1]}/v1", model="m")
-        results, _ = run_pairs([(target, probes["request.model.echo"]), (target, probes["chat.completion"])],
-                               tmp_path / "c", "all", concurrency=1)
+        # two different requests (chat.completion would share request.model.echo's: identical requests go once)
+        pairs = [(target, probes["request.model.echo"]), (target, probes["conversation.assistant_last"])]
+        results, _ = run_pairs(pairs, tmp_path / "c", "all", concurrency=1)
     finally:
         sock.close()
     assert seen == ["answered", "closed", "answered"]

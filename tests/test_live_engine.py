@@ -10,8 +10,9 @@ import time
 from pathlib import Path
 
 from conformance.features import registry
-from conformance.model.targets import Target
-from conformance.run.engine import plan, run_pairs
+from conformance.model.targets import Target, load_targets
+from conformance.run.engine import ANSWER_CAP, build_body, plan, request_of, run_pairs
+from conformance.run.results import build_results, now, record_of
 from conformance.wire.http import Budget
 from tests.fakeserver import FakeConfig, FakeServer
 
@@ -38,6 +39,66 @@ def test_plan_counts_shared_controls_once() -> None:
     by_id = registry.probe_by_id()
     two = [(target, by_id["request.max_tokens.effect"]), (target, by_id["request.stop.string"])]
     assert plan(two)["requests"] == 1 + 1 + 1  # the plain_t0 control once, then each probe once
+
+
+def sent_bodies(srv: FakeServer) -> list[str]:
+    return [json.dumps(r["body"], sort_keys=True) for r in srv.requests if r.get("body") is not None]
+
+
+def test_identical_requests_are_sent_once_per_target_and_the_plan_is_exact(tmp_path: Path) -> None:
+    """Every probe of the registry against a fake that answers everything: a request several probes (or a probe
+    and a control) send alike goes out once, the pre-run plan is the count sent, and results.json counts the
+    same; each probe still gets its answers (no probe is left without a verdict)."""
+    by_id = registry.probe_by_id()
+    with FakeServer(FakeConfig()) as srv:
+        target = Target("fake", srv.base_url, "fake-model", high_temperature=2.0, samples=3)
+        pairs = [(target, p) for p in registry.PROBES if p.client == "http"]
+        results, _ = run_pairs(pairs, tmp_path / "c", "all")
+        bodies = sent_bodies(srv)
+        sent = len(srv.requests)
+    doc = build_results([record_of(r) for r in results], [target], record_mode="all", probes=by_id,
+                        started=now(), finished=now())
+    assert plan(pairs)["requests"] == sent == doc["targets"]["fake"]["requests"]
+    usage_checks = [b for b in bodies if '"max_tokens": 1,' in b and "item number 59" in b]
+    assert len(usage_checks) == 1, usage_checks  # the usage test: once per target and model, for three probes
+    same = build_body(by_id["request.response_format.prompt_tokens"].request, target, "request.response_format")
+    assert bodies.count(json.dumps(same, sort_keys=True)) == 1  # sent alike by two probes
+    assert all(r.verdict.status.value == "OK" for r in results if r.probe.id in (
+        "request.response_format.prompt_tokens", "request.response_format.json_schema")), results
+
+
+def test_cassettes_recorded_before_a_request_was_shared_still_replay(tmp_path: Path) -> None:
+    """A shared request is recorded in its own cassette (`_shared_<first probe>.yaml`); an older recording kept it in
+    the probe's own cassette, which is replayed from when the shared one lacks it."""
+    probe = registry.probe_by_id()["request.response_format.prompt_tokens"]
+    with FakeServer(FakeConfig()) as srv:
+        target = Target("fake", srv.base_url, "fake-model")
+        live, _ = run_pairs([(target, probe)], tmp_path / "c", "all")
+    shared = tmp_path / "c" / "fake" / "_shared_request.response_format.json_schema.yaml"
+    assert shared.is_file()
+    own = tmp_path / "c" / "fake" / f"{probe.id}.yaml"
+    own.write_text(shared.read_text())  # the old layout: the request in the probe's own cassette
+    shared.unlink()
+    replayed, _ = run_pairs([(target, probe)], tmp_path / "c", "none")
+    assert verdicts(replayed) == verdicts(live) and replayed[0].verdict.status.value == "OK", replayed[0].verdict
+
+
+def test_only_probes_whose_answer_is_never_read_are_capped() -> None:
+    """An invalid value or a client error is judged on the status alone: its answer is kept short. A probe whose
+    detector reads the answer, or one that sets its own limit, is sent as written."""
+    by_id = registry.probe_by_id()
+    assert request_of(by_id["request.logit_bias.invalid"])["max_tokens"] == ANSWER_CAP
+    assert request_of(by_id["errors.unknown_model"])["max_tokens"] == ANSWER_CAP
+    assert "max_tokens" not in request_of(by_id["request.tool_choice.required"])
+    assert request_of(by_id["request.max_tokens.invalid"]) == by_id["request.max_tokens.invalid"].request
+    assert "max_tokens" not in request_of(by_id["request.max_completion_tokens.invalid"])
+
+
+def test_reference_targets_plan_under_the_live_cost_rule() -> None:
+    """Product rule: a live run of a reference target sends under 200 requests (tokens: test_live_servers.py)."""
+    targets = load_targets(None)
+    for name in ("vllm", "litellm", "llama", "litellm-vllm"):
+        assert plan([(targets[name], p) for p in registry.PROBES])["requests"] < 200, name
 
 
 def test_request_budget_skips_the_rest_and_says_so(tmp_path: Path) -> None:

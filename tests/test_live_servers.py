@@ -108,6 +108,12 @@ def test_every_probe_runs_ok_live(server: live.LiveServer, live_results: dict) -
     assert live_results["targets"][server.name]["latency_ms"]["n"] > 100
 
 
+def test_live_cost_is_within_the_product_rule(server: live.LiveServer, live_results: dict) -> None:
+    """A live run of a reference target: under 200 requests and 25k tokens, and within its pre-run plan."""
+    cost = live_results["targets"][server.name]
+    assert cost["requests"] < 200 and cost["tokens"]["total"] < 25_000, (cost["requests"], cost["tokens"])
+
+
 def test_concurrency_1_gives_the_same_verdicts_as_the_default(server: live.LiveServer, live_results: dict,
                                                               tmp_path: Path) -> None:
     """Our own load is never a verdict: the live run at the default concurrency, again one request at a time."""

@@ -75,7 +75,12 @@ def test_record_then_replay_gives_the_same_verdicts(pytester: pytest.Pytester, f
     assert triples(results_of(live)) == triples(results_of(replay))
     assert all((replay / name).is_file() for name in REPORT_FILES)
     assert results_of(replay)["run"]["record_mode"] == "none"
-    assert (cassettes / "custom" / "chat.completion.yaml").is_file()
+    assert Path(cassette_of(results_of(live), "chat.completion")).is_file()
+
+
+def cassette_of(results: dict, feature: str) -> str:
+    """The cassette a feature's first request was recorded in (its own, or a shared request's)."""
+    return results["features"][feature]["custom"]["evidence"][0]["exchanges"][0]["cassette"]
 
 
 def test_replay_without_cassette_skips_with_the_record_command(pytester: pytest.Pytester, tmp_path: Path) -> None:
@@ -126,7 +131,7 @@ def test_malformed_cassette_is_an_error_naming_the_file_and_the_rest_runs(
     cassettes = tmp_path / "c"
     common = ["--base-url", fake.base_url, "--model", "fake-model", "--cassette-dir", str(cassettes), *QUICK]
     run(pytester, *common, "--record-mode=all", "--report-dir", str(tmp_path / "r1")).assert_outcomes(passed=5)
-    bad = cassettes / "custom" / "chat.completion.yaml"
+    bad = Path(cassette_of(results_of(tmp_path / "r1"), "chat.completion"))
     bad.write_text("interactions: [\n  {this is: not yaml")
     result = run(pytester, *common, "--report-dir", str(tmp_path / "r2"))
     result.assert_outcomes(passed=4, failed=1)
@@ -144,3 +149,37 @@ def test_xdist_workers_end_in_one_results_file(pytester: pytest.Pytester, fake: 
     data = results_of(tmp_path / "r")
     assert data["run"]["counts"]["probes"] == 5
     assert set(data["features"]) == {"chat.completion", "request.max_tokens", "request.stream", "errors.bad_key"}
+
+
+def test_a_finding_charged_back_fails_the_test_of_the_probe_that_saw_it(pytester: pytest.Pytester,
+                                                                         tmp_path: Path) -> None:
+    """A JSON body where a stream was asked: its findings belong to request.stream and stream.done_sentinel. With
+    only stream.padding run, their probes do not show them, so the findings come back to stream.padding: its cell
+    is FAILED, and so is the test of its probe (once), naming the rule and where it was seen."""
+    with FakeServer(FakeConfig(ignore={"stream"})) as srv:
+        result = run(pytester, "--base-url", srv.base_url, "--model", "fake-model", "--record-mode=all",
+                     "--cassette-dir", str(tmp_path / "c"), "--report-dir", str(tmp_path / "r"),
+                     "--probe", "stream.padding", "--probe", "chat.completion", "-rf")
+    cell = results_of(tmp_path / "r")["features"]["stream.padding"]["custom"]
+    assert cell["conformance"] == "FAILED", cell["notes"]
+    out = result.stdout.str()
+    failed = [line for line in out.splitlines() if line.startswith("FAILED ") and "test_probe[" in line]
+    assert len(failed) == 1 and "custom::stream.padding" in failed[0], out
+    assert "FAILED rule: stream.content_type at " in out and "seen in stream.padding" in out, out
+    assert "charged back from request.stream" in out, out
+    result.assert_outcomes(failed=1, passed=1)
+
+
+def test_a_finding_its_owner_shows_stays_with_the_owner(pytester: pytest.Pytester, tmp_path: Path) -> None:
+    """The same server with the owners' probes run too: the owners' tests fail, stream.padding's does not."""
+    with FakeServer(FakeConfig(ignore={"stream"})) as srv:
+        result = run(pytester, "--base-url", srv.base_url, "--model", "fake-model", "--record-mode=all",
+                     "--cassette-dir", str(tmp_path / "c"), "--report-dir", str(tmp_path / "r"),
+                     "--probe", "stream.padding", "--probe", "request.stream.basic", "--probe", "stream.done_sentinel",
+                     "-rf")
+    features = results_of(tmp_path / "r")["features"]
+    assert features["stream.padding"]["custom"]["conformance"] != "FAILED"
+    assert {f: features[f]["custom"]["conformance"] for f in ("request.stream", "stream.done_sentinel")} == {
+        "request.stream": "FAILED", "stream.done_sentinel": "FAILED"}
+    failed = [line for line in result.stdout.str().splitlines() if line.startswith("FAILED ") and "test_probe[" in line]
+    assert len(failed) == 2 and not any("stream.padding" in line for line in failed), failed

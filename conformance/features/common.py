@@ -79,6 +79,20 @@ CITY_SCHEMA = {
 }
 
 
+# An IATA code (pattern) and a unit (enum) that a free model tends to get wrong: what strict must be seen to
+# enforce, in a tool's parameters (tools.strict) and in a response_format schema (json.json_schema).
+AIRPORT_WEATHER_SCHEMA = {
+    "type": "object", "properties": {
+        "iata": {"type": "string", "pattern": "^[A-Z]{3}$", "description": "IATA airport code"},
+        "unit": {"type": "string", "enum": ["kelvin", "rankine"]}},
+    "required": ["iata", "unit"], "additionalProperties": False,
+}
+
+
+AIRPORT_JSON_PROMPT = ("What is the weather at the airport of Paris? Answer as a JSON object with the keys iata and "
+                       "unit. Answer in JSON only.")
+
+
 TOOL_CALL_ID = "abc123XYZ"  # 9 alphanumerics: an id both OpenAI and Mistral accept, to isolate other rules
 # a tool result with an improbable value: only a history that reached the model explains "137" in the answer
 TOOL_RESULT = "Cloudy, 137 degrees"

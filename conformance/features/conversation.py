@@ -14,7 +14,7 @@ from conformance.features.common import (
     WEATHER_TOOL,
     tool_history,
 )
-from conformance.features.generic import LONG_PROMPT
+from conformance.features.generic import usage_check
 from conformance.judge import answers as A
 from conformance.judge.detection import Context, Detection, detector
 from conformance.model.probes import Probe
@@ -48,8 +48,7 @@ PROBES: list[Probe] = [
           "Token accounting: the system message must add prompt tokens (reaching the prompt is not honouring it).",
           {"messages": [{"role": "system", "content": SAY_WORD}, {"role": "user", "content": HELLO}],
             "temperature": 0}, "more_prompt_tokens", control="plain_t0", role="check", params=("messages",),
-          alternates=({"messages": [{"role": "system", "content": SAY_WORD},
-                                    {"role": "user", "content": LONG_PROMPT}]},)),
+          alternates=(usage_check(),)),
     Probe("conversation.assistant_last", "conversation.assistant_last",
           "A trailing assistant message (prefill) is accepted by OpenAI.",
           {"messages": [{"role": "user", "content": HELLO}, {"role": "assistant", "content": "Hello! I am"}],

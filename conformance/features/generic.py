@@ -11,6 +11,7 @@ from typing import Any
 from conformance.judge import answers as A
 from conformance.judge.detection import Context, Detection, detector
 from conformance.model.observation import Observation
+from conformance.model.probes import DROP
 from conformance.model.verdicts import Support
 
 ACCEPTED_ONLY = "accepted; whether it is honoured cannot be seen with this model"
@@ -18,7 +19,48 @@ ACCEPTED_ONLY = "accepted; whether it is honoured cannot be seen with this model
 # A prompt far longer than the probes' own: a target whose prompt_tokens do not move with it reports
 # synthetic usage, and no token-accounting verdict can be drawn from it.
 LONG_PROMPT = ("Read this list and then say hello: " + ", ".join(f"item number {i}" for i in range(60)) + ".")
+
+
+def usage_check(*drop: str) -> dict[str, Any]:
+    """The alternate that tests usage: the probe's request with only the long prompt (`drop` names the probe's
+    own fields), one token long — the same request for every probe that tests usage, so it is sent once per
+    target, and only its prompt_tokens are read."""
+    return {"messages": [{"role": "user", "content": LONG_PROMPT}], "max_tokens": 1, **{k: DROP for k in drop}}
+
+
 SYNTHETIC_USAGE = "usage is synthetic on this target (prompt_tokens do not move with prompt length)"
+
+
+# strict against the same request without strict (tools.strict, json.json_schema): what each answer's problem
+# with the schema says. A problem of NOTHING_TO_CHECK (no tool call, no answer) cannot be compared.
+NO_ANSWER = "no answer"
+
+
+def schema_problem(value: Any, schema: dict[str, Any]) -> str | None:
+    """The first way `value` breaks `schema` (None: it validates)."""
+    import jsonschema
+
+    err = next(iter(jsonschema.Draft202012Validator(schema).iter_errors(value)), None)
+    return err.message[:120] if err else None
+
+
+def strict_verdict(got: str | None, loose: str | None, subject: str, nothing: str, nothing_why: str
+                   ) -> tuple[Support, str]:
+    """strict on a schema a free model tends to break (an enum, a pattern), against the same request without
+    strict: the strict answer valid where the loose one is not → SUPPORTED; both valid → UNVERIFIABLE (the model
+    conforms anyway); the strict answer invalid → IGNORED. `got`/`loose` are the answers' schema problems
+    (None = valid); `nothing` is the problem that means there is no answer to check (why: `nothing_why`)."""
+    if got == nothing:
+        return Support.UNVERIFIABLE, f"{nothing_why}: nothing to check"
+    if got:
+        return Support.IGNORED, f"strict {subject} break the schema: {got}"
+    if loose is None:
+        return Support.UNVERIFIABLE, (f"strict {subject} match the schema, and so do they without strict: the model "
+                                      "conforms without strict; whether strict is enforced cannot be seen")
+    if loose in (nothing, NO_ANSWER):
+        return Support.UNVERIFIABLE, (f"strict {subject} match the schema, but without strict there is {loose} to "
+                                      "compare: no effect to tell")
+    return Support.SUPPORTED, f"strict {subject} match the schema; without strict: {loose}"
 
 
 def usage_is_synthetic(short: Observation, long: Observation) -> bool | None:

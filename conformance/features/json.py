@@ -4,10 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from conformance.features.common import CITY_SCHEMA, JSON_PROMPT, PROSE_JSON_MODE, PROSE_PROMPT, invalid, user
+from conformance.features.common import (
+    AIRPORT_JSON_PROMPT,
+    AIRPORT_WEATHER_SCHEMA,
+    CITY_SCHEMA,
+    JSON_PROMPT,
+    PROSE_JSON_MODE,
+    PROSE_PROMPT,
+    invalid,
+    user,
+)
+from conformance.features.generic import NO_ANSWER, schema_problem, strict_verdict
 from conformance.judge import answers as A
 from conformance.judge.detection import Context, Detection, detector, sent_request
-from conformance.model.probes import Probe
+from conformance.model.observation import Observation
+from conformance.model.probes import DROP, Probe
 from conformance.model.verdicts import Support
 
 PROBES: list[Probe] = [
@@ -39,9 +50,14 @@ PROBES: list[Probe] = [
           "JSON mode must win over a system prompt that asks for prose.",
           {"messages": PROSE_JSON_MODE, "temperature": 0, "response_format": {"type": "json_object"}},
           "json_object", control="prose_no_format", params=("response_format",)),
-    Probe("json.json_schema", "json.json_schema", "strict structured outputs: content validates against the schema.",
-          {"messages": user(JSON_PROMPT), "temperature": 0, "response_format": {"type": "json_schema", "json_schema": {
-              "name": "city", "strict": True, "schema": CITY_SCHEMA}}}, "json_schema", control="json_no_format",
+    # strict against the same request without strict, on a schema a free model tends to break (enum, pattern).
+    Probe("json.json_schema", "json.json_schema",
+          "strict structured outputs: content validates against the schema where the same request without strict "
+          "does not.",
+          {"messages": user(AIRPORT_JSON_PROMPT), "temperature": 0, "response_format": {
+              "type": "json_schema", "json_schema": {"name": "airport_weather", "strict": True,
+                                                     "schema": AIRPORT_WEATHER_SCHEMA}}},
+          "strict_json_schema", alternates=({"response_format": {"json_schema": {"strict": DROP}}},),
           params=("response_format",)),
     Probe("json.json_schema.unsupported_keywords", "json.unsupported_keywords",
           "OpenAI strict mode rejects schema keywords it cannot enforce (here oneOf); silently dropping them "
@@ -94,7 +110,7 @@ def json_schema(ctx: Context) -> Detection:
     refusal = A.message(obs).get("refusal")
     if refusal:
         return Detection(Support.UNVERIFIABLE, [f"the model refused: {str(refusal)[:200]}"])
-    schema = (((sent_request(obs).get("response_format") or {}).get("json_schema") or {}).get("schema")) or {}
+    schema = _schema_of(obs)
     value, why = A.json_content(obs)
     m: dict[str, Any] = {"content": A.text(obs)[:200]}
     if ctx.control:
@@ -112,3 +128,31 @@ def json_schema(ctx: Context) -> Detection:
                                                     "response_format")], m)
     return Detection(Support.SUPPORTED, ["content matches the requested schema"], m)
 
+
+
+def _schema_of(obs: Observation) -> dict[str, Any]:
+    return (((sent_request(obs).get("response_format") or {}).get("json_schema") or {}).get("schema")) or {}
+
+
+@detector("strict_json_schema")
+def strict_json_schema(ctx: Context) -> Detection:
+    """strict: true gives content that validates against the schema where the same request without strict (the
+    alternate) does not; when both validate, a free model already complies (UNVERIFIABLE)."""
+    obs = ctx.samples[0]
+    refusal = A.message(obs).get("refusal")
+    if refusal:
+        return Detection(Support.UNVERIFIABLE, [f"the model refused: {str(refusal)[:200]}"])
+    schema = _schema_of(obs)
+
+    def problem(o: Observation) -> str | None:
+        if o.status is None or o.status >= 300 or A.message(o).get("refusal"):
+            return NO_ANSWER
+        value, why = A.json_content(o)
+        return why or schema_problem(value, schema)
+
+    got = problem(obs)
+    loose = problem(ctx.alternates[0]) if ctx.alternates else NO_ANSWER
+    m = {"content": A.text(obs)[:200], "strict_problem": got, "loose_problem": loose,
+         "loose_content": A.text(ctx.alternates[0])[:200] if ctx.alternates else None}
+    support, note = strict_verdict(got, loose, "content", NO_ANSWER, "the strict request got no answer")
+    return Detection(support, [note], m)

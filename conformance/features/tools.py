@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from conformance.features.common import (
+    AIRPORT_WEATHER_SCHEMA,
     CREATIVE,
     HELLO,
     TOOLS,
@@ -15,7 +16,14 @@ from conformance.features.common import (
     invalid,
     user,
 )
-from conformance.features.generic import ACCEPTED_ONLY, LONG_PROMPT, usage_is_synthetic
+from conformance.features.generic import (
+    ACCEPTED_ONLY,
+    NO_ANSWER,
+    schema_problem,
+    strict_verdict,
+    usage_check,
+    usage_is_synthetic,
+)
 from conformance.judge import answers as A
 from conformance.judge.detection import Context, Detection, detector, followup, sent_request
 from conformance.model.findings import Finding
@@ -29,13 +37,8 @@ IMPROBABLE_RESULT = "Cloudy, 137 degrees"
 
 def _weather_tool(strict: bool) -> dict[str, Any]:
     """get_weather with an IATA code (pattern) and a unit (enum) that a free model tends to get wrong."""
-    fn: dict[str, Any] = {
-        "name": "get_weather", "description": "Get the current weather at an airport.",
-        "parameters": {"type": "object", "properties": {
-            "iata": {"type": "string", "pattern": "^[A-Z]{3}$", "description": "IATA airport code"},
-            "unit": {"type": "string", "enum": ["kelvin", "rankine"]}},
-            "required": ["iata", "unit"], "additionalProperties": False},
-    }
+    fn: dict[str, Any] = {"name": "get_weather", "description": "Get the current weather at an airport.",
+                          "parameters": AIRPORT_WEATHER_SCHEMA}
     if strict:
         fn["strict"] = True
     return {"type": "function", "function": fn}
@@ -53,7 +56,7 @@ PROBES: list[Probe] = [
     Probe("request.tools.prompt_tokens", "request.tools", "Tool definitions must reach the model (token accounting).",
           {"messages": user(WEATHER), "temperature": 0, "tools": [WEATHER_TOOL], "tool_choice": "none"},
           "more_prompt_tokens", control="weather_no_tools", params=("tools", "tool_choice"),
-          alternates=({"messages": user(LONG_PROMPT)},)),
+          alternates=(usage_check("tools", "tool_choice"),)),
     invalid("tools", [{"type": "function"}], "a tool without its function"),
     Probe("request.tool_choice.required", "request.tool_choice",
           "Forcing a tool call, on a prompt that does not ask for one (so only tool_choice can explain a call).",
@@ -68,7 +71,7 @@ PROBES: list[Probe] = [
     Probe("request.functions.legacy", "request.functions", "The legacy function-calling API older clients use.",
           {"messages": user(WEATHER), "temperature": 0, "functions": [WEATHER_TOOL["function"]]},
           "legacy_function_called", {"name": "get_weather", "absent": "UNVERIFIABLE", "usage_check": True},
-          control="weather_no_tools", alternates=({"messages": user(LONG_PROMPT)},), params=("functions",),
+          control="weather_no_tools", alternates=(usage_check("functions"),), params=("functions",),
           hint="send `tools` instead of the legacy `functions`"),
     invalid("functions", "get_weather", "functions that is not a list"),
     Probe("request.function_call.legacy", "request.function_call", "Forcing a legacy function call.",
@@ -314,8 +317,6 @@ def _arguments_shape(raw: Any) -> str:
 def strict_arguments(ctx: Context) -> Detection:
     """strict: true gives arguments that validate against the tool's schema where the same tool without strict
     (the alternate) does not; when both validate, a free model already complies (UNVERIFIABLE)."""
-    import jsonschema
-
     obs = ctx.samples[0]
     notes, m, findings = _tool_notes(obs)
     tools = sent_request(obs).get("tools") or [{}]
@@ -330,23 +331,13 @@ def strict_arguments(ctx: Context) -> Detection:
             value = json.loads(raw) if isinstance(raw, str) else raw
         except ValueError:
             return "arguments are not JSON"
-        err = next(iter(jsonschema.Draft202012Validator(schema).iter_errors(value)), None)
-        return err.message[:120] if err else None
+        return schema_problem(value, schema)
 
-    got = problem(obs)
-    loose = problem(ctx.alternates[0]) if ctx.alternates else "no control"
+    got = problem(ctx.samples[0])
+    loose = problem(ctx.alternates[0]) if ctx.alternates else NO_ANSWER
     m.update({"strict_problem": got, "loose_problem": loose})
-    if got == "no tool call":
-        return Detection(Support.UNVERIFIABLE, ["tool_choice required made no call: nothing to check", *notes], m,
-                         findings)
-    if got:
-        return Detection(Support.IGNORED, [f"strict arguments break the schema: {got}", *notes], m, findings)
-    if loose in (None, "no tool call"):
-        return Detection(Support.UNVERIFIABLE, [("strict arguments match the schema, but without strict they "
-                                                 f"{'match too' if loose is None else 'cannot be compared'}: "
-                                                 "no effect to tell"), *notes], m, findings)
-    return Detection(Support.SUPPORTED, [f"strict arguments match the schema; without strict: {loose}", *notes], m,
-                     findings)
+    support, note = strict_verdict(got, loose, "arguments", "no tool call", "tool_choice required made no call")
+    return Detection(support, [note, *notes], m, findings)
 
 
 @detector("parallel_calls")

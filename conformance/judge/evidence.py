@@ -36,6 +36,7 @@ def exchange_evidence(obs: Observation) -> dict[str, Any]:
         "ttft_ms": obs.ttft_ms,
         "retries": obs.retries,
         "retry_reasons": list(obs.retry_reasons),
+        **({"shared": obs.shared} if obs.shared else {}),
     }
 
 

@@ -27,6 +27,7 @@ class Observation:
     retries: int = 0
     retry_reasons: list[str] = field(default_factory=list)  # one per retry: what failed and how it was re-sent
     skipped_reason: str | None = None  # not sent (no cassette, budget…)
+    shared: str | None = None  # a request sent once for several probes: its cassette name and sample (name#N)
     client: dict[str, Any] | None = None  # what a client library (the openai SDK) made of the answer: facts only
     reassembled: dict[str, Any] | None = field(default=None, repr=False, compare=False)  # cache of answers.completion
 

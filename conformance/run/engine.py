@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from conformance.features.registry import BASE_REQUEST, CONTROLS
+from conformance.features.registry import BASE_REQUEST, CONTROLS, PROBES
 from conformance.judge import answers
 from conformance.judge.classify import classify
 from conformance.judge.detection import DERIVERS, FOLLOWUPS
@@ -65,6 +66,76 @@ def build_body(fragment: dict[str, Any], target: Target, feature: str) -> dict[s
     return _substitute(body, target)
 
 
+# A probe whose answer's content is never read (an invalid value or a client error: a 2xx is IGNORED whatever it
+# says) asks for a short answer, so a server that runs to its length limit costs little.
+ANSWER_CAP = 16
+LIMIT_FIELDS = ("max_tokens", "max_completion_tokens")
+
+
+def request_of(probe: Probe) -> dict[str, Any]:
+    """The probe's request fragment, with the answer cap when its answer's content is never judged."""
+    unread = probe.kind in ("invalid", "error") and probe.client == "http" and probe.raw_body is None
+    if unread and probe.method == "POST" and not any(k in probe.request for k in LIMIT_FIELDS):
+        return {"max_tokens": ANSWER_CAP, **probe.request}
+    return dict(probe.request)
+
+
+def _shareable(probe: Probe) -> bool:
+    """A request built from the probe's data alone (not from a control's answer, not raw, with the target's key),
+    whose answer starts no conversation of the probe's own (a follow-up is built from it)."""
+    return (probe.client == "http" and probe.raw_body is None and probe.method == "POST" and probe.derive is None
+            and probe.auth == "target" and probe.followup is None)
+
+
+def request_key(method: str, path: str, body: Any, count: int) -> str:
+    """Two sends with the same key are the same request (sent `count` times)."""
+    return json.dumps([method, path, body, count], sort_keys=True, ensure_ascii=False)
+
+
+def control_send(control: Control, target: Target, feature: str) -> tuple[str, dict[str, Any], int]:
+    """A control's cassette name, body and sample count (one per target and model)."""
+    model = target.model_for(feature)
+    name = control.name if model == target.model else f"{control.name}@{model}"
+    return f"_controls/{name}", build_body(control.request, target, feature), (
+        target.samples if control.stochastic else 1)
+
+
+def _probe_sends(probe: Probe, target: Target) -> list[tuple[str, str]]:
+    """(request key, name) of each request of the probe's that may be shared (its variant, its alternates)."""
+    if not _shareable(probe):
+        return []
+    fragment = request_of(probe)
+    count = target.samples if probe.stochastic else 1
+    out = [(request_key(probe.method, probe.path, build_body(fragment, target, probe.feature), count), probe.id)]
+    for i, alternate in enumerate(probe.alternates):
+        body = build_body(merge(fragment, alternate), target, probe.feature)
+        out.append((request_key(probe.method, probe.path, body, 1), f"{probe.id}.alt-{i + 1}"))
+    return out
+
+
+def shared_requests(target: Target) -> dict[str, str]:
+    """The requests sent once per target and handed to every probe that sends them alike, by key: each control,
+    and a request several probes send identically (from the whole registry, so the cassette of a shared request
+    does not depend on which probes a run selects). Value: its cassette name (`_controls/<control>`, else
+    `_shared/<the first probe that sends it>`)."""
+    senders: dict[str, list[str]] = {}
+    for probe in PROBES:
+        sends = []
+        if probe.control:
+            name, body, count = control_send(CONTROLS[probe.control], target, probe.feature)
+            sends.append((request_key("POST", CHAT_PATH, body, count), name))
+        for key, name in [*sends, *_probe_sends(probe, target)]:
+            names = senders.setdefault(key, [])
+            if name not in names:
+                names.append(name)
+    out = {}
+    for key, names in senders.items():
+        controls = [n for n in names if n.startswith("_controls/")]
+        if controls or len(names) > 1:
+            out[key] = controls[0] if controls else f"_shared/{names[0]}"
+    return out
+
+
 WITNESS_CONTROL = "plain_t0"  # the healthy request a 5xx is compared with when the probe has no control
 
 
@@ -82,7 +153,8 @@ class Engine:
         self.concurrency = concurrency
         self.clients: dict[str, Client] = {}
         self.stats: dict[str, TargetStats] = {}
-        self._controls: dict[tuple[str, str, str], asyncio.Task[list[Observation]]] = {}
+        self._shared: dict[tuple[str, str], asyncio.Task[list[Observation]]] = {}  # (target, request key)
+        self._sharing: dict[str, dict[str, str]] = {}  # per target: shared_requests
         self.done: list[ProbeResult] = []  # results as they complete (kept when a run is interrupted)
         self.save_problems: list[str] = []  # cassettes that could not be written at the end
 
@@ -118,23 +190,46 @@ class Engine:
                 stats.ttfts_ms.append(obs.ttft_ms)
         stats.finished = time.time()
 
+    def _shared_name(self, target: Target, key: str) -> str | None:
+        if target.name not in self._sharing:
+            self._sharing[target.name] = shared_requests(target)
+        return self._sharing[target.name].get(key)
+
+    async def _once(self, target: Target, name: str, key: str, send: Send, count: int) -> list[Observation]:
+        """A shared request: sent once per target (`count` samples) to its own cassette; every asker gets the
+        same answers. `send.cassette` is the first asker's own, replayed from when the shared cassette lacks the
+        request (cassettes recorded before it was shared)."""
+        if (target.name, key) not in self._shared:
+            self._shared[(target.name, key)] = asyncio.ensure_future(self._send_shared(target, name, send, count))
+        return await self._shared[(target.name, key)]
+
+    async def _send_shared(self, target: Target, name: str, send: Send, count: int) -> list[Observation]:
+        shared = dataclasses.replace(send, cassette=self.book.path_for(target.name, name), fallback=send.cassette)
+        answers_ = list(await asyncio.gather(*[self._send(target, dataclasses.replace(shared, role=f"shared-{i + 1}"))
+                                               for i in range(count)]))
+        for i, obs in enumerate(answers_):
+            obs.shared = f"{name}#{i + 1}"
+        return answers_
+
     async def _control(self, target: Target, control: Control, feature: str) -> list[Observation]:
         """A shared control, sent once per target and model (the probe's feature may use another model)."""
-        model = target.model_for(feature)
-        key = (target.name, control.name, model)
-        if key not in self._controls:
-            self._controls[key] = asyncio.ensure_future(self._send_control(target, control, feature, model))
-        return await self._controls[key]
+        name, body, count = control_send(control, target, feature)
+        key = request_key("POST", CHAT_PATH, body, count)
+        name = self._shared_name(target, key) or name
+        send = Send("control", "POST", CHAT_PATH, body, self.book.path_for(target.name, name))
+        return _as("control", await self._once(target, name, key, send, count))
 
-    async def _send_control(self, target: Target, control: Control, feature: str, model: str) -> list[Observation]:
-        body = build_body(control.request, target, feature)
-        name = control.name if model == target.model else f"{control.name}@{model}"
-        path = self.book.path_for(target.name, f"_controls/{name}")
-        count = target.samples if control.stochastic else 1
+    async def _sends(self, target: Target, role: str, send: Send, count: int, own_control: str | None,
+                     shareable: bool) -> list[Observation]:
+        """A probe's request sent `count` times, or the shared answers when other probes send it alike (never
+        the probe's own control: a variant is compared with it)."""
+        key = request_key(send.method, send.path, send.body, count)
+        name = self._shared_name(target, key) if shareable and key != own_control else None
+        if name is not None:
+            return _as(role, await self._once(target, name, key, send, count))
         return list(await asyncio.gather(*[
-            self._send(target, Send(f"control-{i + 1}" if count > 1 else "control", "POST", CHAT_PATH, body, path))
-            for i in range(count)
-        ]))
+            self._send(target, dataclasses.replace(send, role=role if count == 1 else f"{role}-{i + 1}"))
+            for i in range(count)]))
 
     async def run_probe(self, target: Target, probe: Probe) -> ProbeResult:
         started = time.monotonic()
@@ -151,7 +246,7 @@ class Engine:
     async def _run_probe(self, target: Target, probe: Probe) -> tuple[Verdict, list[Observation]]:
         self._client(target)
         control = await self._control(target, CONTROLS[probe.control], probe.feature) if probe.control else []
-        fragment = dict(probe.request)
+        fragment = request_of(probe)
         if probe.derive:
             usable = [o for o in control if o.status is not None and o.status < 300]
             derived = DERIVERS[probe.derive](probe, usable) if usable else {}
@@ -170,15 +265,17 @@ class Engine:
             body = None
             probe = dataclasses.replace(probe, args={**probe.args, "model": target.model_for(probe.feature)})
         count = target.samples if probe.stochastic else 1
-        variant = list(await asyncio.gather(*[
-            self._send(target, Send("variant" if count == 1 else f"variant-{i + 1}", probe.method, probe.path, body,
-                                    path, probe.auth))
-            for i in range(count)
-        ]))
+        own_control = None
+        if probe.control:
+            _, control_body, control_count = control_send(CONTROLS[probe.control], target, probe.feature)
+            own_control = request_key("POST", CHAT_PATH, control_body, control_count)
+        shareable = _shareable(probe) and body is not None
+        variant = await self._sends(target, "variant", Send("variant", probe.method, probe.path, body, path,
+                                                            probe.auth), count, own_control, shareable)
         for i, alternate in enumerate(probe.alternates):
             alt_body = build_body(merge(fragment, alternate), target, probe.feature)
             alt = Send(f"alt-{i + 1}", probe.method, probe.path, alt_body, path, probe.auth)
-            variant.append(await self._send(target, alt))
+            variant.extend(await self._sends(target, f"alt-{i + 1}", alt, 1, own_control, shareable))
         if _server_error(variant[0]):
             # A 5xx may be this target's answer to the parameter (or to the mistake of an errors.* probe): re-send
             # once, beside a control that must pass.
@@ -214,19 +311,46 @@ def run_pairs(pairs: list[tuple[Target, Probe]], cassette_dir: Path, record_mode
     return asyncio.run(engine.run(pairs)), engine
 
 
-TOKENS_PER_REQUEST_ESTIMATE = 60  # a short prompt and a short answer; the report records the real count
+# A short prompt and a short answer: measured on the reference servers, 80-88 tokens per request (the LiteLLM mock
+# 28); the report records the real count.
+TOKENS_PER_REQUEST_ESTIMATE = 90
 
 
 def plan(pairs: list[tuple[Target, Probe]]) -> dict[str, int]:
-    """Requests a run sends at most (controls once per target and model) and a token estimate."""
+    """Requests a run sends at most (a control or a shared request once per target) and a token estimate."""
     requests = 0
-    controls: set[tuple[str, str, str]] = set()
+    sent: set[tuple[str, str]] = set()
+    tables: dict[str, dict[str, str]] = {}
+
+    def once(target: Target, key: str, count: int) -> int:
+        """`count` the first time a shared request is met on this target, 0 after; `count` when not shared."""
+        table = tables.setdefault(target.name, shared_requests(target))
+        if key not in table:
+            return count
+        if (target.name, key) in sent:
+            return 0
+        sent.add((target.name, key))
+        return count
+
     for target, probe in pairs:
-        requests += (target.samples if probe.stochastic else 1) + len(probe.alternates) + (1 if probe.followup else 0)
-        requests += 1 if probe.client == "openai-sdk" else 0  # an SDK scenario sends up to two requests
+        count = target.samples if probe.stochastic else 1
+        own_control = None
         if probe.control:
-            key = (target.name, probe.control, target.model_for(probe.feature))
-            if key not in controls:
-                controls.add(key)
-                requests += target.samples if CONTROLS[probe.control].stochastic else 1
+            _, body, control_count = control_send(CONTROLS[probe.control], target, probe.feature)
+            own_control = request_key("POST", CHAT_PATH, body, control_count)
+            requests += once(target, own_control, control_count)
+        sends = _probe_sends(probe, target)
+        if sends:
+            for (key, _), n in zip(sends, [count, *[1] * len(probe.alternates)], strict=True):
+                requests += n if key == own_control else once(target, key, n)
+        else:
+            requests += count + len(probe.alternates)
+        requests += 1 if probe.followup else 0
+        requests += 1 if probe.client == "openai-sdk" else 0  # an SDK scenario sends up to two requests
     return {"requests": requests, "tokens": requests * TOKENS_PER_REQUEST_ESTIMATE}
+
+
+def _as(role: str, observations: list[Observation]) -> list[Observation]:
+    """Copies of shared answers in the asker's role (`role`, or `role-N` for samples)."""
+    many = len(observations) > 1
+    return [dataclasses.replace(o, role=f"{role}-{i + 1}" if many else role) for i, o in enumerate(observations)]

@@ -66,8 +66,8 @@ def _stats(records: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
         for ex in rec["exchanges"]:
             if not ex.get("sent", ex["response"].get("status") is not None):
                 continue  # never sent: no cassette, no key, budget
-            if ex["role"].startswith("control"):
-                key = (rec["target"], ex["role"], str(ex.get("cassette")))
+            if ex.get("shared") or ex["role"].startswith("control"):  # sent once, handed to several probes
+                key = (rec["target"], ex.get("shared") or ex["role"], str(ex.get("cassette")))
                 if key in seen:
                     continue
                 seen.add(key)
@@ -152,7 +152,10 @@ def aggregate_feature(records: list[dict[str, Any]], probes: dict[str, Probe]) -
 
 def charge_unseen_findings(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """One finding, one owner — when the owner shows it. A finding charged to another feature ("also seen")
-    whose owner's own probes on that target do not show that rule comes back to the feature that saw it."""
+    whose owner's own probes on that target do not show that rule comes back to the feature that saw it.
+
+    Final only once every probe of the target ran (the owner's probes decide); idempotent: a finding charged back
+    leaves `also_seen` (for `charged_back`), so charging the charged records again changes nothing."""
     owned: set[tuple[str, str, str]] = {(r["target"], r["feature"], f["rule"]) for r in records
                                         for f in r.get("findings") or []}
     out = []
@@ -167,7 +170,10 @@ def charge_unseen_findings(records: list[dict[str, Any]]) -> list[dict[str, Any]
         notes = [n for n in r["notes"] if not any(n.startswith(f"also seen (see {f['owner']})") for f in unseen)]
         notes += [f"{f['rule']} at {f['pointer'] or '/'}: {f['message']} (charged here: {f['owner']}'s own probes "
                   "do not show it)" for f in unseen[:3]]
-        out.append({**r, "conformance": worst.value if worst else None, "notes": notes,
+        m = r["measurements"]
+        measurements = {**m, "also_seen": [f for f in m["also_seen"] if f not in unseen],
+                        "charged_back": [*(m.get("charged_back") or []), *unseen]}
+        out.append({**r, "conformance": worst.value if worst else None, "notes": notes, "measurements": measurements,
                     "findings": [*(r.get("findings") or []), *(f.to_dict() for f in found)]})
     return out
 
@@ -242,9 +248,13 @@ def failed_rule(record: dict[str, Any]) -> str | None:
     """The rule that made a conformance FAILED (the first MUST finding, or the reproducible-5xx note)."""
     if record.get("conformance") != "FAILED":
         return None
+    charged = (record.get("measurements") or {}).get("charged_back") or []
     for f in record.get("findings") or []:
         if f.get("level") == "compat":
-            return f"{f.get('rule')} at {f.get('pointer') or '/'}: {f.get('message')}"
+            back = next((c for c in charged if c["rule"] == f.get("rule") and c["pointer"] == f.get("pointer")), None)
+            where = (f" (seen in {record.get('probe')}; charged back from {back['owner']}, whose own probes do not "
+                     "show it)") if back else ""
+            return f"{f.get('rule')} at {f.get('pointer') or '/'}: {f.get('message')}{where}"
     return next((n for n in record.get("notes") or [] if "5xx" in n), (record.get("notes") or ["?"])[0])
 
 

@@ -35,6 +35,7 @@ class Send:
     body: Any  # JSON-able body, or str for a raw (malformed) body
     cassette: Path
     auth: str = "target"  # target | bad | none
+    fallback: Path | None = None  # replayed from when `cassette` lacks the request (a request shared since)
 
 
 
@@ -228,6 +229,9 @@ class Client:
                           cassette=str(req.cassette))
         try:
             recorded = self.book.play(req.cassette, req.method, url, raw)
+            if recorded is None and req.fallback is not None and self.book.record_mode != "all":
+                recorded = self.book.play(req.fallback, req.method, url, raw)
+                obs.cassette = str(req.fallback) if recorded is not None else obs.cassette
             may_record = recorded is None and self.book.may_record(req.cassette)
         except CassetteError as exc:
             obs.error = str(exc)
