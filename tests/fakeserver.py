@@ -1400,7 +1400,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(500, _openai_error(message, "server_error", None, crash))
             return
         try:
-            plan = _oblivious_plan(text) if cfg.oblivious else _validate_and_plan(cfg, text)
+            plan = _oblivious_plan(cfg, text) if cfg.oblivious else _validate_and_plan(cfg, text)
         except _ApiError as err:
             status, body = _error_response(cfg.error_style, err)
             self._send_json(status, body)
@@ -1437,13 +1437,15 @@ OBLIVIOUS_TEXT = "Hello! I am a helpful assistant."
 OBLIVIOUS_USAGE = {"prompt_tokens": 10, "completion_tokens": 20, "total_tokens": 30}
 
 
-def _oblivious_plan(text: str) -> _Plan:
-    """The answer of the server that honours nothing: fixed text, or a call to the first tool offered."""
+def _oblivious_plan(cfg: FakeConfig, text: str) -> _Plan:
+    """The answer of the server that honours nothing (but the fields of ``cfg.reject``): fixed text, or a call to the
+    first tool offered."""
     try:
         body = json.loads(text)
     except ValueError:
         raise _ApiError("We could not parse the JSON body of your request.", detail_type="json_invalid") from None
     body = body if isinstance(body, dict) else {}
+    _check_rejected(cfg, body)
     offered = [t.get("function") for t in body.get("tools") or [] if isinstance(t, dict)]
     offered += list(body.get("functions") or [])
     first = next((f for f in offered if isinstance(f, dict) and f.get("name")), None)

@@ -94,6 +94,21 @@ def test_only_probes_whose_answer_is_never_read_are_capped() -> None:
     assert "max_tokens" not in request_of(by_id["request.max_completion_tokens.invalid"])
 
 
+def test_a_target_that_refuses_the_cap_is_judged_on_the_probe_as_written(tmp_path: Path) -> None:
+    """OpenAI's reasoning models refuse `max_tokens`: the capped request's 400 names our cap, not the probe's value,
+    so the probe is re-sent without it. Against a server that accepts every invalid value, the invalid-value probes
+    stay IGNORED (without the re-send they would all read as REJECTED)."""
+    invalid = [p for p in registry.PROBES if p.kind == "invalid" and p.client == "http" and p.raw_body is None
+               and p.method == "POST" and "max_tokens" in request_of(p) and "max_tokens" not in p.request][:6]
+    assert invalid
+    with FakeServer(FakeConfig(oblivious=True, reject={"max_tokens"})) as srv:
+        target = Target("fake", srv.base_url, "fake-model")
+        results, _ = run_pairs([(target, p) for p in invalid], tmp_path / "c", "all")
+        sent = [r["body"] for r in srv.requests if r.get("body") is not None]
+    assert {r.verdict.support.value for r in results} == {"IGNORED"}, [(r.probe.id, r.verdict) for r in results]
+    assert sum("max_tokens" not in b for b in sent) == len(invalid)  # each re-sent once, as written
+
+
 def test_reference_targets_plan_under_the_live_cost_rule() -> None:
     """Product rule: a live run of a reference target sends under 200 requests (tokens: test_live_servers.py)."""
     targets = load_targets(None)

@@ -139,6 +139,11 @@ def shared_requests(target: Target) -> dict[str, str]:
 WITNESS_CONTROL = "plain_t0"  # the healthy request a 5xx is compared with when the probe has no control
 
 
+def _refuses_the_cap(obs: Observation) -> bool:
+    """A client error whose body names the answer cap request_of added."""
+    return obs.status is not None and 400 <= obs.status < 500 and "max_tokens" in obs.body_text
+
+
 def _server_error(obs: Observation) -> bool:
     """A 5xx answer other than 503 (overload, which the client already retries)."""
     return obs.status is not None and obs.status >= 500 and obs.status != 503 and not obs.error
@@ -276,6 +281,13 @@ class Engine:
             alt_body = build_body(merge(fragment, alternate), target, probe.feature)
             alt = Send(f"alt-{i + 1}", probe.method, probe.path, alt_body, path, probe.auth)
             variant.extend(await self._sends(target, f"alt-{i + 1}", alt, 1, own_control, shareable))
+        if "max_tokens" in fragment and "max_tokens" not in probe.request and _refuses_the_cap(variant[0]):
+            # Our answer cap, not the probe's value, was refused (OpenAI's reasoning models want
+            # max_completion_tokens): judging this answer would credit the target with rejecting the value.
+            fragment = dict(probe.request)
+            body = build_body(fragment, target, probe.feature)
+            variant = await self._sends(target, "variant", Send("variant", probe.method, probe.path, body, path,
+                                                                probe.auth), count, own_control, shareable)
         if _server_error(variant[0]):
             # A 5xx may be this target's answer to the parameter (or to the mistake of an errors.* probe): re-send
             # once, beside a control that must pass.
