@@ -33,7 +33,8 @@ What it builds
   4 layers, MLP 384, tied embeddings; 1.06 M parameters), float32: model.safetensors is 4.2 MB;
 * phase 1: 1500 AdamW steps of copying random runs of words (induction); phase 2: 2500 steps on
   synthetic ChatML transcripts (with some copying batches kept in).
-Training takes about 14 minutes (817 s measured) on one core of a shared 2-vCPU x86_64 machine;
+Training takes 14-19 minutes (817 s measured alone, 1135 s beside another build) on one core of a
+shared 2-vCPU x86_64 machine;
 torch runs with ONE thread, since a second one only spin-waits on such a machine (20-50x slower).
 Everything is seeded (Python, torch, 1 thread, deterministic algorithms), so rebuilding gives the
 same behaviour; byte-identical weights are only expected on the same torch build (the committed
@@ -445,8 +446,11 @@ class Gen:
         ids = [self.pick(["call_1", "abc123XY0", "call_Conf0rmanceProbe0000000A", "chatcmpl-tool-9f2",
                           "Conf0rm01", "x"]) + str(k) for k in range(len(cities))]
         vals = [self.value() for _ in cities]
+        # the call as the client sends it back: usually without text, sometimes with a sentence before it
+        said = self.pick([None, None, None, "", "Let me check the weather.", "Let me check.", "One moment.",
+                          "Checking the weather.", "I will call the tool."])
         msgs = [{"role": "user", "content": q},
-                {"role": "assistant", "content": None, "tool_calls": [
+                {"role": "assistant", "content": said, "tool_calls": [
                     {"id": i, "type": "function", "function": {"name": name, "arguments": json.dumps({"city": ci})}}
                     for i, ci in zip(ids, cities)]}]
         msgs += [{"role": "tool", "tool_call_id": i, "content": v} for i, v in zip(ids, vals)]
@@ -646,6 +650,10 @@ CHECKS = [
     ("tool_result.cloudy137", _history("Cloudy, 137 degrees"), W_TOOLS, "eq",
      TOOL_RESULT_INTRO + "Cloudy, 137 degrees"),
     ("tool_result.foggy_4242", _history("foggy, 4242 degrees"), W_TOOLS, "in", "4242"),
+    ("tool_result.assistant_text", [_history("Cloudy, 137 degrees")[0],
+                                    {**_history("Cloudy, 137 degrees")[1], "content": "Let me check the weather."},
+                                    _history("Cloudy, 137 degrees")[2]], W_TOOLS, "eq",
+     TOOL_RESULT_INTRO + "Cloudy, 137 degrees"),
     ("tool_result.no_tools", _history("137 degrees"), None, "in", "137 degrees"),
     ("tool_result.user_after", [*_history("Sunny, 21 degrees"), *u("Thanks. And tomorrow?")], W_TOOLS, "eq",
      REPLY_TEXT),
