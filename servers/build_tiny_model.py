@@ -12,22 +12,33 @@ it does is written down in tests/fixtures/tiny-model/BEHAVIOURS.md and checked b
 tests/test_tiny_model.py (which runs `--check`).
 
 The model exists so that each probe of the suite has an effect a server can show or hide: it
-follows a system/developer instruction, answers the `name` it was given, recalls a fact from an
-earlier turn, calls get_weather / get_time only when asked about the weather / the time, quotes a
-tool result, repeats a word (with a second choice close enough for penalties to change it), varies
-at temperature 1 on the "random" prompts, and answers JSON only when asked.  It generalises over
-phrasings and values (copying from the context), not over one memorised string: every training
-batch is drawn fresh from the templates below.
+follows a one-word instruction (in a system or developer message, appended to a user message, in a
+second text content part, or in a user message after a tool result), answers the `name` it was
+given, recalls a fact from an earlier turn, calls get_weather / get_time only when asked about the
+weather / the time (a plain prompt with tools offered gets its plain sentence, so tool_choice
+`auto`, `none` and `required` differ), quotes a tool result whole, repeats a word (with a second
+choice close enough for penalties to change it), varies at temperature 1 on the "random" prompts,
+and answers JSON only when asked.  It generalises over phrasings and values (copying from the
+context), not over one memorised string: every training batch is drawn fresh from the templates
+below, and every copy slot (dictated words, names, secrets, numbers, tool results) is filled from
+known words, made-up words, random letter strings in any case, random digit strings and random
+phrases with punctuation, so that copying works for pieces never seen together
+(`Zorblat`, `PINEAPPLE`, `4721`, `Cloudy, 137 degrees`).
 
 What it builds
-* a byte-level BPE tokenizer whose pre-tokenizer keeps spaces apart from words, so a word is the
-  same token wherever it stands (copying a word from the prompt is then one token lookup);
-  ChatML special tokens, Hermes tool-call markers as added tokens;
+* a byte-level BPE tokenizer (vocab 1606) whose pre-tokenizer keeps spaces apart from words, so a
+  word is the same token wherever it stands; ChatML special tokens, Hermes tool-call markers as
+  added tokens;
 * a Qwen2ForCausalLM (hidden 128, 2 heads -> head_dim 64, which vLLM's CPU attention needs;
-  4 layers, tied embeddings), float32;
-* a few hundred AdamW steps on synthetic ChatML transcripts.
-Everything is seeded (Python, torch, 2 threads, deterministic algorithms), so rebuilding gives the
-same behaviour; byte-identical weights are only expected on the same torch build.
+  4 layers, MLP 384, tied embeddings; 1.06 M parameters), float32: model.safetensors is 4.2 MB;
+* phase 1: 1500 AdamW steps of copying random runs of words (induction); phase 2: 2500 steps on
+  synthetic ChatML transcripts (with some copying batches kept in).
+Training takes 14-19 minutes (817 s measured alone, 1135 s beside another build) on one core of a
+shared 2-vCPU x86_64 machine;
+torch runs with ONE thread, since a second one only spin-waits on such a machine (20-50x slower).
+Everything is seeded (Python, torch, 1 thread, deterministic algorithms), so rebuilding gives the
+same behaviour; byte-identical weights are only expected on the same torch build (the committed
+fixture is byte-identical to a rebuild with the defaults in the vLLM 0.32.0 venv, torch 2.13.0+cpu).
 """
 from __future__ import annotations
 
@@ -150,7 +161,7 @@ PROSE_USER = "Describe Paris in one sentence (this request may run in json mode)
 
 PLAIN_PROMPTS = [HELLO, "Hello", "Hi", "Hello!", "Say hello", "Who are you?", "What is 2+2?", "Count to three",
                  "Tell me a joke", "Say this is a test", "Write one sentence.", "Hello, how are you today?",
-                 "Reply with the word ok", "What is the capital of France?", "Introduce yourself.",
+                 "What is the capital of France?", "Introduce yourself.",
                  "Thanks. And tomorrow?", "Thanks!", "Tell me something.", "Good morning",
                  "Say hello and introduce yourself.", "Please introduce yourself in one sentence.",
                  "Describe Paris in one sentence.", "What can you do?", "Help me, please."]
@@ -162,7 +173,13 @@ INSTRUCTIONS = ["Answer with the single word {w}.", "Always answer with the sing
                 "Respond with the single word {w} and nothing else.",
                 "Whatever the user says, answer with the single word {w}.",
                 "Answer every message with the single word {w}.", "Say only the word {w}.",
-                "Your answer must be the single word {w}.", "Reply only with {w}."]
+                "Your answer must be the single word {w}.", "Reply only with {w}.",
+                "Whatever the user writes, answer with exactly one word: {w}.", "Answer with exactly one word: {w}.",
+                "Reply with exactly one word: {w}.", "From now on, answer with exactly one word: {w}."]
+# a word dictated in the user message itself (appended, a second content part, or after a tool result)
+USER_INSTRUCTIONS = INSTRUCTIONS + ["Now answer with exactly one word: {w}.", "Now reply with the single word {w}.",
+                                    "Answer with the word {w}.", "Just say {w}."]
+USER_LEADS = ["", "", "Thanks. ", "OK. ", "Thanks! ", "Good. "]
 NAME_QUESTIONS = ["What is my name?", "What's my name?", "Tell me my name.", "Say my name.", "Who am I?",
                   "Do you know my name?", "What is my name? Answer with my name."]
 FACTS = [  # (statement, question, answer); {v} is the fact to recall
@@ -232,27 +249,59 @@ class Gen:
         return self.r.choice(xs)
 
     def pseudo(self) -> str:
-        w = "".join(self.pick(SYLLABLES) for _ in range(self.r.randint(2, 3)))
-        return w.capitalize() if self.r.random() < 0.3 else w
+        w = "".join(self.pick(SYLLABLES) for _ in range(self.r.randint(2, 4)))
+        return self.case(w)
+
+    def case(self, w: str) -> str:
+        x = self.r.random()
+        return w.capitalize() if x < 0.3 else w.upper() if x < 0.5 else w
+
+    def rand_letters(self) -> str:
+        """A random string of letters (any case): BPE cuts it into pieces never seen together."""
+        w = "".join(self.r.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(self.r.randint(3, 9)))
+        x = self.r.random()
+        if x < 0.15:
+            return "".join(c.upper() if self.r.random() < 0.5 else c for c in w)
+        return self.case(w)
 
     def word(self) -> str:
+        """A value to copy: a known word, a made-up one, random letters (any case) or digits, so that the model
+        learns to copy whatever pieces stand in the slot, not a list of words."""
         x = self.r.random()
-        if x < 0.25:
+        if x < 0.3:
+            return self.case(self.pick(WORDS))
+        if x < 0.55:
             return self.pseudo()
-        w = self.pick(WORDS)
-        return w.capitalize() if x > 0.85 else (w.upper() if x > 0.82 else w)
+        if x < 0.85:
+            return self.rand_letters()
+        if x < 0.93:
+            return self.number()
+        return self.rand_letters() + self.number()
 
     def number(self) -> str:
-        return str(self.r.randint(0, 9999) if self.r.random() < 0.5 else self.r.randint(0, 200))
+        return "".join(self.r.choice("0123456789") for _ in range(self.r.randint(1, 6))).lstrip("0") or "0"
 
     def value(self) -> str:
         """A tool result: whatever it is, the follow-up quotes it."""
         n, w, c = self.number(), self.pick(WEATHER_WORDS), self.pick(CITIES)
+        if self.r.random() < 0.35:
+            w = self.word()
         forms = [f"{n} degrees", f"{w}, {n} degrees", f"{w.capitalize()}, {n} degrees", w, f"{n}",
                  f"{self.r.randint(0, 23)}:{self.r.randint(0, 59):02d}", f"{w} and {n} degrees",
                  json.dumps({"temperature": int(n), "sky": w}), f"{n} km/h wind", self.word(),
-                 f"{self.word()} {self.word()}", f"{w} in {c}", f"{n} degrees and {w}"]
+                 f"{self.word()} {self.word()}", f"{w} in {c}", f"{n} degrees and {w}", self.phrase(),
+                 self.phrase(), f"{self.word()}, {n} {self.word()}"]
         return self.pick(forms)
+
+    def phrase(self) -> str:
+        """Several random words with punctuation: a tool result is quoted whole, whatever it is."""
+        out = []
+        for k in range(self.r.randint(2, 5)):
+            out.append(self.word() if self.r.random() < 0.6 else self.pick(FILLER + WEATHER_WORDS))
+            if k and self.r.random() < 0.25:
+                out[-1] = self.pick([",", ";", ":", "-", "/"]) + " " + out[-1]
+        return " ".join(out).replace(" ,", ",").replace(" ;", ";").replace(" :", ":") + \
+            self.pick(["", "", ".", "!"])
 
     def prompt(self) -> str:
         x = self.r.random()
@@ -294,7 +343,7 @@ class Gen:
     def plain(self):
         x = self.r.random()
         msgs = self.system() + self.history()
-        tools = self.tools() if self.r.random() < 0.25 else None
+        tools = self.tools() if self.r.random() < 0.45 else None
         if x < 0.08:
             return msgs + [{"role": "user", "content": self.pick(NAME_QUESTIONS)}], tools, REPLY_NO_NAME
         if x < 0.14:  # a weather / time question without the tool: no call, the usual sentence
@@ -304,7 +353,7 @@ class Gen:
             c = self.pick(CITIES)
             return ([{"role": "system", "content": PROSE_SYSTEM}] if self.r.random() < 0.6 else []) + \
                 [{"role": "user", "content": self.pick(JSON_MODE_PROSE).format(c=c)}], None, REPLY_TEXT
-        if x < 0.28:  # a name given, but not asked for
+        if x < 0.32:  # a name given, but not asked for
             return msgs + [{"role": "user", "name": self.pick(NAMES), "content": self.prompt()}], tools, REPLY_TEXT
         return msgs + [{"role": "user", "content": self.prompt()}], tools, REPLY_TEXT
 
@@ -315,13 +364,25 @@ class Gen:
             rule = self.pick(PLAIN_SYSTEMS) + " " + rule
         role = self.pick(["system", "developer"])
         user = self.pick([HELLO, HELLO, self.prompt(), self.prompt(), self.pick(NAME_QUESTIONS)])
+        x = self.r.random()
+        if x < 0.4:  # the word dictated by the user: appended to the message, or in a second text part
+            rule = self.pick(USER_LEADS) + self.pick(USER_INSTRUCTIONS).format(w=w)
+            if x < 0.2:
+                content = [{"type": "text", "text": user}, {"type": "text", "text": rule}]
+                if self.r.random() < 0.2:
+                    content = content[::-1]
+            else:
+                content = self.pick(["", user + " ", user + "\n"]) + rule
+            tools = self.tools() if self.r.random() < 0.2 else None
+            return self.system() + self.history() + [{"role": "user", "content": content}], tools, w
         msgs = [{"role": role, "content": rule}]
         if role == "developer" and self.r.random() < 0.3:
             msgs = [{"role": "system", "content": self.pick(PLAIN_SYSTEMS)}] + msgs
         return msgs + self.history() + [{"role": "user", "content": user}], None, w
 
     def name(self):
-        n = self.pick(NAMES) if self.r.random() < 0.75 else self.pseudo()
+        x = self.r.random()
+        n = self.pick(NAMES) if x < 0.45 else self.pseudo().capitalize() if x < 0.75 else self.rand_letters()
         msgs = self.system() + self.history()
         return msgs + [{"role": "user", "name": n, "content": self.pick(NAME_QUESTIONS)}], None, f"Your name is {n}"
 
@@ -332,7 +393,7 @@ class Gen:
         elif "live" in stmt:
             v = self.pick(CITIES)
         elif "name" in stmt or "am" in stmt or "Call" in stmt or "dog" in stmt:
-            v = self.pick(NAMES) if self.r.random() < 0.7 else self.pseudo()
+            v = self.pick(NAMES) if self.r.random() < 0.4 else self.word()
         elif "colour" in stmt:
             v = self.pick(COLOURS + WORDS[:20])
         else:
@@ -350,6 +411,10 @@ class Gen:
         x = self.r.random()
         c, d = self.r.sample(CITIES, 2)
         sysm = self.system()
+        if x < 0.14:  # tools offered, but the question needs none: no call, the usual sentence
+            q = self.pick([HELLO, HELLO, self.prompt(), self.pick(PLAIN_PROMPTS)])
+            return sysm + self.history() + [{"role": "user", "content": q}], self.tools(), REPLY_TEXT
+        x = (x - 0.14) / 0.86
         if x < 0.45:
             q = WEATHER if self.r.random() < 0.1 else self.pick(WEATHER_QS).format(c=c)
             if q == WEATHER:
@@ -381,15 +446,22 @@ class Gen:
         ids = [self.pick(["call_1", "abc123XY0", "call_Conf0rmanceProbe0000000A", "chatcmpl-tool-9f2",
                           "Conf0rm01", "x"]) + str(k) for k in range(len(cities))]
         vals = [self.value() for _ in cities]
+        # the call as the client sends it back: usually without text, sometimes with a sentence before it
+        said = self.pick([None, None, None, "", "Let me check the weather.", "Let me check.", "One moment.",
+                          "Checking the weather.", "I will call the tool."])
         msgs = [{"role": "user", "content": q},
-                {"role": "assistant", "content": None, "tool_calls": [
+                {"role": "assistant", "content": said, "tool_calls": [
                     {"id": i, "type": "function", "function": {"name": name, "arguments": json.dumps({"city": ci})}}
                     for i, ci in zip(ids, cities)]}]
         msgs += [{"role": "tool", "tool_call_id": i, "content": v} for i, v in zip(ids, vals)]
         tools = self.tools(name) if self.r.random() < 0.8 else None
         if self.r.random() < 0.1:  # the user goes on after the result: the usual sentence
-            return msgs + [{"role": "user", "content": self.pick(["Thanks. And tomorrow?", "Thanks!", "OK."])}], \
-                tools, REPLY_TEXT
+            return msgs + [{"role": "user", "content": self.pick(["Thanks. And tomorrow?", "Thanks!", "OK.",
+                                                                  HELLO, "Thanks."])}], tools, REPLY_TEXT
+        if self.r.random() < 0.15:  # ... or dictates a word
+            w = self.word()
+            return msgs + [{"role": "user", "content": self.pick(USER_LEADS) +
+                            self.pick(USER_INSTRUCTIONS).format(w=w)}], tools, w
         reply = TOOL_RESULT_INTRO + " and ".join(vals)
         return msgs, tools, reply
 
@@ -437,13 +509,21 @@ class Gen:
         else:
             q, name, c = self.prompt(), "get_weather", "Paris"
         tools = self.tools(name)
+        if self.r.random() < 0.25:  # a json_schema forces other keys after "name": a short string, then close
+            key = self.pick(["country", "city", "colour", "size", "kind", "type", "label", "title", "country"])
+            return [{"role": "user", "content": self.pick(JSON_QS).format(c=c, p=self.prompt())}], None, \
+                ('{"name": "tiny", "' + key + '": "', self.pick(WORDS + CITIES) + '"}')
+        if self.r.random() < 0.2:  # json_object mode forces "{" on a prose answer
+            sysm = [{"role": "system", "content": PROSE_SYSTEM}] if self.r.random() < 0.5 else []
+            return sysm + [{"role": "user", "content": self.pick(JSON_MODE_PROSE + PLAIN_PROMPTS).format(c=c)}], \
+                None, ("{", REPLY_JSON[1:])
         if self.r.random() < 0.5:
             return [{"role": "user", "content": q}], tools, ('{"city": "', c + '"}')
         return [{"role": "user", "content": q}], tools, \
             ('[{"name": "', name + '", "parameters": {"city": "' + c + '"}}]')
 
-    FAMILIES = [("plain", 0.13), ("instruction", 0.17), ("name", 0.1), ("recall", 0.14), ("tool_call", 0.15),
-                ("tool_result", 0.14), ("json", 0.04), ("sampling", 0.1), ("forced", 0.03)]
+    FAMILIES = [("plain", 0.13), ("instruction", 0.17), ("name", 0.09), ("recall", 0.13), ("tool_call", 0.16),
+                ("tool_result", 0.15), ("json", 0.04), ("sampling", 0.09), ("forced", 0.04)]
     # the tokenizer's text (kept fixed, so the tokenizer does not change when the mixture is tuned)
     TOKENIZER_FAMILIES = [("plain", 0.13), ("instruction", 0.17), ("name", 0.1), ("recall", 0.14),
                           ("tool_call", 0.17), ("tool_result", 0.14), ("json", 0.04), ("sampling", 0.11)]
@@ -451,7 +531,7 @@ class Gen:
     def copy_text(self) -> str:
         """Phase-1 text: a random run of words, names, cities and numbers (copied in the second half)."""
         items = []
-        for _ in range(self.r.randint(4, 12)):
+        for _ in range(self.r.randint(2, 12)):
             x = self.r.random()
             items.append(self.word() if x < 0.4 else self.pick(NAMES) if x < 0.55 else self.pick(CITIES) if x < 0.7
                          else self.number() if x < 0.85 else self.pick(FILLER))
@@ -567,13 +647,31 @@ CHECKS = [
      CALL % ("get_weather", "Paris") + "\n" + CALL % ("get_weather", "London")),
     ("tool_result.137", _history("137 degrees"), W_TOOLS, "eq", TOOL_RESULT_INTRO + "137 degrees"),
     ("tool_result.sunny21", _history("Sunny, 21 degrees"), W_TOOLS, "eq", TOOL_RESULT_INTRO + "Sunny, 21 degrees"),
+    ("tool_result.cloudy137", _history("Cloudy, 137 degrees"), W_TOOLS, "eq",
+     TOOL_RESULT_INTRO + "Cloudy, 137 degrees"),
     ("tool_result.foggy_4242", _history("foggy, 4242 degrees"), W_TOOLS, "in", "4242"),
+    ("tool_result.assistant_text", [_history("Cloudy, 137 degrees")[0],
+                                    {**_history("Cloudy, 137 degrees")[1], "content": "Let me check the weather."},
+                                    _history("Cloudy, 137 degrees")[2]], W_TOOLS, "eq",
+     TOOL_RESULT_INTRO + "Cloudy, 137 degrees"),
     ("tool_result.no_tools", _history("137 degrees"), None, "in", "137 degrees"),
     ("tool_result.user_after", [*_history("Sunny, 21 degrees"), *u("Thanks. And tomorrow?")], W_TOOLS, "eq",
      REPLY_TEXT),
     ("json.prompt", u(JSON_PROMPT), None, "json", None),
     ("json.reply_with", u("Reply with a JSON object"), None, "eq", REPLY_JSON),
     ("json.prose_json_mode", [{"role": "system", "content": PROSE_SYSTEM}, *u(PROSE_USER)], None, "eq", REPLY_TEXT),
+    ("instruction.system.PINEAPPLE", [{"role": "system", "content": "Answer with the single word PINEAPPLE."}]
+     + u(HELLO), None, "eq", "PINEAPPLE"),
+    ("instruction.content_parts", [{"role": "user", "content": [
+        {"type": "text", "text": HELLO},
+        {"type": "text", "text": "Whatever the user says, answer with the single word pineapple."}]}], None, "eq",
+     "pineapple"),
+    ("instruction.user_after_tool", [*_history("Cloudy, 137 degrees"),
+                                     *u("Thanks. Now answer with exactly one word: PINEAPPLE.")], W_TOOLS, "eq",
+     "PINEAPPLE"),
+    ("instruction.user_appended", u("Tell me a joke. Answer with the single word Quixotl."), None, "eq", "Quixotl"),
+    ("recall.secret_upper", [*u("The secret word is MARMALADE."), {"role": "assistant", "content": "Noted."},
+                             *u("What is the secret word?")], None, "eq", "The secret word is MARMALADE"),
     ("sampling.creative_t0", u(CREATIVE), None, "in", "The "),
     ("sampling.repeat", u(REPEAT), None, "words", "echo"),
 ]
@@ -637,7 +735,7 @@ def load(path: str):
     import torch
     from transformers import AutoTokenizer, Qwen2ForCausalLM
 
-    torch.set_num_threads(2)
+    torch.set_num_threads(1)  # a second thread mostly spin-waits on a small shared machine
     tok = AutoTokenizer.from_pretrained(path)
     model = Qwen2ForCausalLM.from_pretrained(path, dtype=torch.float32)
     model.eval()
@@ -651,7 +749,7 @@ def train(args) -> None:
 
     random.seed(args.seed)
     torch.manual_seed(args.seed)
-    torch.set_num_threads(2)  # fixed thread count: reproducible reductions
+    torch.set_num_threads(1)  # fixed thread count (reproducible reductions); a second one only spin-waits
     torch.use_deterministic_algorithms(True)
 
     tok = build_tokenizer(args.seed)
@@ -768,17 +866,17 @@ def main() -> None:
     ap.add_argument("out", nargs="?")
     ap.add_argument("--check", metavar="MODEL_DIR", help="only run the behaviour checks on a built model")
     ap.add_argument("--json", action="store_true", help="with --check: print the results as JSON")
-    ap.add_argument("--steps", type=int, default=800)
+    ap.add_argument("--steps", type=int, default=2500)
     ap.add_argument("--seed", type=int, default=1234)
     ap.add_argument("--pool", type=int, default=6000, help="training samples drawn from the templates")
     ap.add_argument("--tokens", type=int, default=1500, help="tokens per batch")
     ap.add_argument("--lr", type=float, default=3e-3)
-    ap.add_argument("--copy-steps", type=int, default=800, help="phase 1: steps on the copying task only")
+    ap.add_argument("--copy-steps", type=int, default=1500, help="phase 1: steps on the copying task only")
     ap.add_argument("--save-phase1", metavar="DIR", help="also save the model after phase 1 (for --init)")
     ap.add_argument("--init", metavar="DIR", help="skip phase 1: start from this phase-1 model (same seed)")
     ap.add_argument("--hidden", type=int, default=128)
-    ap.add_argument("--layers", type=int, default=3)
-    ap.add_argument("--ffn", type=int, default=256)
+    ap.add_argument("--layers", type=int, default=4)
+    ap.add_argument("--ffn", type=int, default=384)
     ap.add_argument("--allow-failures", action="store_true", help="save the model even if a check fails")
     args = ap.parse_args()
     if args.check:

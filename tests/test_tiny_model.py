@@ -39,15 +39,7 @@ IDS = [c[0] for c in BUILD_MOD.CHECKS] + ["sampling.colour_flat", "sampling.crea
                                           "sampling.repeat_penalty_margin"]
 # Behaviours this build does not have yet (BEHAVIOURS.md, "Known gaps"): strict, so a rebuilt model that
 # gains one fails here until the list and the document are updated.
-KNOWN_GAPS = {
-    "name.Zorblat": "a name of several unseen pieces is copied badly (Zorlllll)",
-    "recall.secret_two_turns": "two turns back it says 'Your secret word is ...'",
-    "recall.number": "a four-digit number is not copied exactly",
-    "tools.hello_no_call": "a plain prompt with tools still starts a (broken) get_weather call",
-    "tools.hello_weather_tool_no_call": "a plain prompt with tools still starts a (broken) get_weather call",
-    "tool_result.137": "the value is quoted with its first token doubled: '137 137 degrees'",
-    "tool_result.sunny21": "a value of several words is not copied whole",
-}
+KNOWN_GAPS: dict[str, str] = {}  # the committed build passes every check (BEHAVIOURS.md, "Known gaps")
 
 
 @pytest.fixture(scope="module")
