@@ -404,7 +404,7 @@ class Gen:
         return msgs + [{"role": "user", "content": q}], None, ans.format(v=v)
 
     def call(self, name: str, cities: list) -> str:
-        return "\n".join('<tool_call>\n{"name": "%s", "arguments": {"city": "%s"}}\n</tool_call>' % (name, c)
+        return "\n".join(f'<tool_call>\n{{"name": "{name}", "arguments": {{"city": "{c}"}}}}\n</tool_call>'
                          for c in cities)
 
     def tool_call(self):
@@ -452,8 +452,8 @@ class Gen:
         msgs = [{"role": "user", "content": q},
                 {"role": "assistant", "content": said, "tool_calls": [
                     {"id": i, "type": "function", "function": {"name": name, "arguments": json.dumps({"city": ci})}}
-                    for i, ci in zip(ids, cities)]}]
-        msgs += [{"role": "tool", "tool_call_id": i, "content": v} for i, v in zip(ids, vals)]
+                    for i, ci in zip(ids, cities, strict=False)]}]
+        msgs += [{"role": "tool", "tool_call_id": i, "content": v} for i, v in zip(ids, vals, strict=False)]
         tools = self.tools(name) if self.r.random() < 0.8 else None
         if self.r.random() < 0.1:  # the user goes on after the result: the usual sentence
             return msgs + [{"role": "user", "content": self.pick(["Thanks. And tomorrow?", "Thanks!", "OK.",
@@ -592,7 +592,7 @@ def _history(result: str, calls: int = 1):
     return [{"role": "user", "content": WEATHER if calls == 1 else TWO_CITIES},
             {"role": "assistant", "content": None, "tool_calls": [
                 {"id": i, "type": "function", "function": {"name": "get_weather", "arguments": json.dumps({"city": c})}}
-                for i, c in zip(ids, cities)]},
+                for i, c in zip(ids, cities, strict=False)]},
             *[{"role": "tool", "tool_call_id": i, "content": result} for i in ids]]
 
 
@@ -711,7 +711,7 @@ def run_checks(model, tok, as_json: bool = False) -> bool:
             probs = model(**ids).logits[0, -1].softmax(-1)
             top = probs.topk(8)
             dists[name] = [(tok.decode([int(i)]), round(p, 3)) for p, i in zip(top.values.tolist(),
-                                                                               top.indices.tolist())]
+                                                                               top.indices.tolist(), strict=False)]
     ok_colour = max(p for _, p in dists["colour"]) < 0.3
     ok_creative = max(p for _, p in dists["creative"]) < 0.35
     rep = dict(dists["repeat_second"])

@@ -86,7 +86,7 @@ def probes(m: str, tm: str):
                                           "top_logprobs": 2})
     add("top_logprobs_21", {"model": m, "messages": HELLO, "max_tokens": 2, "logprobs": True, "top_logprobs": 21})
     add("unknown_model", {"model": "no-such-model", "messages": HELLO, "max_tokens": 5})
-    add("malformed_json", '{"model": "%s", "messages": [ {"role": "user", "content": "hi"' % m)
+    add("malformed_json", f'{{"model": "{m}", "messages": [ {{"role": "user", "content": "hi"')
     add("missing_messages", {"model": m})
     add("missing_model", {"messages": HELLO, "max_tokens": 5})
     add("empty_messages", {"model": m, "messages": [], "max_tokens": 5})
