@@ -277,10 +277,6 @@ class Engine:
         shareable = _shareable(probe) and body is not None
         variant = await self._sends(target, "variant", Send("variant", probe.method, probe.path, body, path,
                                                             probe.auth), count, own_control, shareable)
-        for i, alternate in enumerate(probe.alternates):
-            alt_body = build_body(merge(fragment, alternate), target, probe.feature)
-            alt = Send(f"alt-{i + 1}", probe.method, probe.path, alt_body, path, probe.auth)
-            variant.extend(await self._sends(target, f"alt-{i + 1}", alt, 1, own_control, shareable))
         if "max_tokens" in fragment and "max_tokens" not in probe.request and _refuses_the_cap(variant[0]):
             # Our answer cap, not the probe's value, was refused (OpenAI's reasoning models want
             # max_completion_tokens): judging this answer would credit the target with rejecting the value.
@@ -288,6 +284,10 @@ class Engine:
             body = build_body(fragment, target, probe.feature)
             variant = await self._sends(target, "variant", Send("variant", probe.method, probe.path, body, path,
                                                                 probe.auth), count, own_control, shareable)
+        for i, alternate in enumerate(probe.alternates):  # built from the fragment the variant was judged on
+            alt_body = build_body(merge(fragment, alternate), target, probe.feature)
+            alt = Send(f"alt-{i + 1}", probe.method, probe.path, alt_body, path, probe.auth)
+            variant.extend(await self._sends(target, f"alt-{i + 1}", alt, 1, own_control, shareable))
         if _server_error(variant[0]):
             # A 5xx may be this target's answer to the parameter (or to the mistake of an errors.* probe): re-send
             # once, beside a control that must pass.
