@@ -157,11 +157,12 @@ def _rejection(probe: Probe, obs: Observation) -> Verdict:
     if blamed and not ours and probe.blamed_params and probe.kind != "invalid":
         return Verdict(Status.OK, Support.UNVERIFIABLE, conf,
                        [f"the 4xx blames {', '.join(blamed)}, not {', '.join(probe.blamed_params)}", evidence, *notes],
-                       measurements={"error_params": blamed, "error_shape": reading.shape})
+                       measurements={"error_params": blamed, "error_shape": reading.shape, "decisive": obs.role})
     named = f" (names {', '.join(ours)})" if ours else ""
     lead = "rejects the invalid value, as OpenAI does" if probe.kind == "invalid" else "rejected"
     return Verdict(Status.OK, Support.REJECTED, conf, [f"{lead}{named}", evidence, *notes],
-                   measurements={"error_params": blamed, "error_shape": reading.shape, "http_status": obs.status})
+                   measurements={"error_params": blamed, "error_shape": reading.shape, "http_status": obs.status,
+                                 "decisive": obs.role})
 
 
 def _error_probe(probe: Probe, obs: Observation) -> Verdict:
@@ -175,7 +176,7 @@ def _error_probe(probe: Probe, obs: Observation) -> Verdict:
         return Verdict(Status.OK, Support.SUPPORTED, conf,
                        [f"HTTP {obs.status}: {reading.message[:300]}", names, *notes],
                        measurements={"http_status": obs.status, "error_shape": reading.shape,
-                                     "names_field": bool(named)})
+                                     "names_field": bool(named), "decisive": obs.role})
     body = obs.json() if not obs.is_sse else None
     served = body.get("model") if isinstance(body, dict) else None
     note = "accepted silently with a 2xx where OpenAI answers " + str(probe.expect_status or "4xx")
@@ -228,11 +229,13 @@ def _reproducible_5xx(probe: Probe, variant: list[Observation], control: list[Ob
                        [f"refused with HTTP {first.status} twice{names} where OpenAI answers "
                         f"{probe.expect_status or '4xx'}: {REPEATED_5XX}",
                         f"HTTP {first.status}: {reading.message[:400]}", "the control request succeeded"],
-                       measurements={"http_status": first.status, "error_params": blamed, "reproduced": True})
+                       measurements={"http_status": first.status, "error_params": blamed, "reproduced": True,
+                                     "decisive": first.role})
     return Verdict(Status.OK, Support.REJECTED, Conformance.FAILED,
                    [f"rejected with HTTP {first.status} twice{names}: {REPEATED_5XX}",
                     f"HTTP {first.status}: {reading.message[:400]}", "the control request succeeded"],
-                   measurements={"http_status": first.status, "error_params": blamed, "reproduced": True})
+                   measurements={"http_status": first.status, "error_params": blamed, "reproduced": True,
+                                 "decisive": first.role})
 
 
 def classify(probe: Probe, variant: list[Observation], control: list[Observation] | None = None) -> Verdict:

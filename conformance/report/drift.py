@@ -190,3 +190,29 @@ def _missing_extra(res: dict[str, Any] | None) -> bool:
 def failing(changes: list[Change]) -> list[Change]:
     """The changes that fail the drift gate."""
     return [c for c in changes if c.fails]
+
+
+def _fails(triple: dict[str, Any] | None) -> bool:
+    return bool(triple) and (triple.get("conformance") == "FAILED" or triple.get("status") in ("ERROR", "TIMEOUT"))
+
+
+def known_deviations(results: dict[str, Any], expectations: dict[str, Any],
+                     changes: list[Change]) -> list[dict[str, str]]:
+    """The failing cells this run confirmed as expected ({"target", "feature"}): the cell fails (conformance FAILED,
+    ERROR or TIMEOUT), its expectation fails the same way, and no drift change of that cell fails the gate."""
+    drifted = {(c.target, c.feature) for c in changes if c.fails}
+    out: list[dict[str, str]] = []
+    for fid in sorted_features(results):
+        for name, res in results["features"][fid].items():
+            was = expectations.get("targets", {}).get(name, {}).get("features", {}).get(fid)
+            now = verdict_triple(res)
+            if _fails(now) and _fails(was) and (name, fid) not in drifted and (
+                    now.get("status") == was.get("status") and now.get("conformance") == was.get("conformance")):
+                out.append({"target": name, "feature": fid})
+    return out
+
+
+def is_known_deviation(results: dict[str, Any], target: str, fid: str) -> bool:
+    """Whether this run confirmed the (target, feature) cell as a known deviation (run.known_deviations)."""
+    return any(k.get("target") == target and k.get("feature") == fid
+               for k in results.get("run", {}).get("known_deviations") or [])

@@ -1,20 +1,27 @@
-"""Migration diff: what changes for an app that moves from a baseline target to another target.
+"""Migration plan: what breaks for an app that moves from a baseline to another target, ranked by harm.
 
-Ranking of one feature that differs between baseline and target, from the user's side (the worst axis wins):
-- blocker: the target REJECTS it, whatever the baseline said (every request carrying it fails); the target
-  IGNORES what the baseline SUPPORTS (silently ignored); or the target's answer FAILS conformance.
+Rank of one feature that differs between baseline and target (the worst axis wins):
+- blocker: the target's answer FAILS conformance where the baseline's does not (client code breaks on it), the
+  target REJECTS it whatever the baseline said (every request carrying it fails), or IGNORES what the baseline
+  SUPPORTS (silently wrong), or an official SDK call breaks;
 - warning: UNVERIFIABLE on either side ("check by hand": this run cannot tell, never "go"); the target is
   weaker without breaking (PARTIAL, NON_STRICT); or it could not be verified (ERROR, TIMEOUT, SKIPPED, not
-  tested) where the baseline works. A used feature UNVERIFIABLE on both sides is listed too.
+  tested) where the baseline works. A used feature UNVERIFIABLE on both sides is listed too;
 - info: the target is better, or both are unsupported, or anything else that differs.
+Without a baseline a target is judged on its own answers (see `self_plan`).
 
-Fixes: a probe's hint only where its hint probe was SUPPORTED on the target; a known fix only where its
-evidence (KNOWN_FIXES) was SUPPORTED there, else the item says why no fix is offered.
+Blockers come first, by harm, never in catalogue order: the used ones (with --uses), then client code breaks
+(an SDK call raises, a MUST broken) before a request refused before a parameter silently ignored, then those
+without a verified fix, then the ones on every request's path (chat, streaming) before rarer parameters.
 
-Decision per target, only when the app's `uses` are known (only used features count):
-- "no-go": a used feature is a blocker and no fix is known for it;
-- "go with changes": every used blocker has a fix, or a used feature has a warning;
-- "go": no used feature is a blocker or a warning.
+Each item quotes the exchange that decided the target's cell (report/decisive) and a fix: "verified" when the suite
+sent the changed request to that target and it worked (a hint probe, the fix's evidence probe, or for "drop X" the
+same request without X, its control), "unverified" when it is a client-side change the suite cannot run, else none.
+
+Decision per pair (only used features count when the app's `uses` are known; otherwise every feature does):
+- NO-GO: a blocker without a verified fix;
+- GO WITH CHANGES: every blocker has a verified fix, or a warning is left to check by hand;
+- GO: no blocker and no warning.
 """
 
 from __future__ import annotations
@@ -29,6 +36,8 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
+from conformance.report.decisive import decisive_evidence, decisive_record, evidence_line
+from conformance.report.drift import is_known_deviation
 from conformance.report.results_io import (
     cell,
     feature_group,
@@ -42,11 +51,17 @@ from conformance.report.results_io import (
 
 RANKS = ("blocker", "warning", "info")
 DECISIONS = {
-    "go": "no feature the app uses is a blocker or a warning",
-    "go with changes": "every blocker the app uses has a fix a probe showed to work on that target, or a used "
-    "feature is weaker (warning)",
-    "no-go": "a feature the app uses is a blocker with no fix shown to work on that target",
+    "go": "no blocker and no warning",
+    "go with changes": "every blocker has a fix the suite verified on that target (it sent the changed request and "
+    "it worked), or warnings are left to check by hand",
+    "no-go": "a blocker without a verified fix",
 }
+FIX_STATES = ("verified", "unverified")
+# Harm of a blocker, worst first: client code breaks on the answer, the request is refused, the value is ignored.
+HARMS = ("client code breaks", "request refused", "silently ignored", "weaker")
+# How many of an app's requests pass through a feature: every chat call before rarer parameters and error paths.
+_REACH = (("chat.", 0), ("stream.", 0), ("sdk.", 0), ("tools.", 1), ("json.", 1), ("conversation.", 1),
+          ("request.", 2))
 
 # Known fixes keyed by feature id (globs allowed; exact ids are tried first): (fix, evidence). The evidence is
 # the probe or feature that must be SUPPORTED on that target for the fix to be offered ("send X instead" only
@@ -203,28 +218,32 @@ def rank_difference(base: dict[str, Any] | None, tgt: dict[str, Any] | None) -> 
     """Rank one differing feature: "blocker", "warning" or "info" (see the module docstring)."""
     b_ok = base is not None and base.get("status") == "OK"
     t_ok = tgt is not None and tgt.get("status") == "OK"
+    if t_ok and tgt.get("conformance") == "FAILED" and not (b_ok and base.get("conformance") == "FAILED"):
+        return "blocker"  # a MUST broken: client code reading the answer breaks, whatever support says
     if t_ok and tgt.get("support") == "REJECTED" and not (b_ok and base.get("support") == "REJECTED"):
         return "blocker"  # every request the app sends with it fails, whatever the baseline could show
     if b_ok and t_ok and base.get("support") == "SUPPORTED" and tgt.get("support") == "IGNORED":
         return "blocker"  # silently ignored
     if (b_ok and base.get("support") == "UNVERIFIABLE") or (t_ok and tgt.get("support") == "UNVERIFIABLE"):
         return "warning"  # check by hand: this run cannot tell
-    if _works(base) and t_ok:
-        if tgt.get("support") in ("IGNORED", "REJECTED"):
-            return "blocker"
-        if tgt.get("conformance") == "FAILED" and base.get("conformance") != "FAILED":
-            return "blocker"
+    if _works(base) and t_ok and tgt.get("support") in ("IGNORED", "REJECTED"):
+        return "blocker"
     if b_ok and t_ok:
         bs, ts = _SUPPORT_SCORE.get(base.get("support"), 4), _SUPPORT_SCORE.get(tgt.get("support"), 4)
         bc, tc = _CONF_SCORE.get(base.get("conformance"), 2), _CONF_SCORE.get(tgt.get("conformance"), 2)
-        if tc == 0 and bc > 0:
-            return "blocker"
         if (ts < bs and bs >= 2) or tc < bc:
             return "warning"
         return "info"
     if _works(base) and not t_ok:
         return "warning"  # not verified on the target: a 502 or a skip is never blamed on the feature
     return "info"
+
+
+def refuses_some_values(res: dict[str, Any] | None) -> bool:
+    """A PARTIAL cell whose deciding variant was REJECTED (e.g. temperature 2.0 refused where 0-1.5 work)."""
+    if not res or res.get("status") != "OK" or res.get("support") != "PARTIAL":
+        return False
+    return (decisive_record(res) or {}).get("support") == "REJECTED"
 
 
 def _unverifiable(base: dict[str, Any] | None, tgt: dict[str, Any] | None) -> bool:
@@ -241,22 +260,155 @@ def _difference(base: dict[str, Any] | None, tgt: dict[str, Any] | None) -> str:
         t = (tgt or {}).get(axis) if tgt else "not tested"
         if b != t and not (base is None and tgt is None):
             parts.append(f"{axis}: {b or '—'} → {t or '—'}")
-    text = "; ".join(parts)
-    notes = (tgt or {}).get("notes") or []
-    if notes:
-        text += f" ({notes[0]})"
-    return text
+    return "; ".join(parts)
+
+
+def harm_of(tgt: dict[str, Any] | None, sdk_call: str | None) -> str:
+    """What kind of harm a cell does to client code (one of HARMS): a MUST broken or an SDK call that breaks on an
+    accepted request is worse than a refused request (loud, at once), which is worse than a silently ignored one."""
+    tgt = tgt or {}
+    if tgt.get("conformance") == "FAILED" or (sdk_call and tgt.get("support") != "REJECTED"):
+        return "client code breaks"
+    if tgt.get("support") == "REJECTED" or refuses_some_values(tgt):
+        return "request refused"
+    if tgt.get("support") == "IGNORED":
+        return "silently ignored"
+    return "weaker"
+
+
+def _reach(fid: str) -> int:
+    return next((n for prefix, n in _REACH if fid.startswith(prefix)), 3)
+
+
+def what_breaks(tgt: dict[str, Any] | None, sdk_call: str | None, evidence: dict[str, Any] | None,
+                fid: str) -> str:
+    """For client code: the SDK call that raises, the field that changes, or the effect that is lost."""
+    if sdk_call:
+        return sdk_call
+    if not tgt or tgt.get("status") != "OK":
+        return ""
+    if tgt.get("conformance") == "FAILED" and evidence and evidence.get("finding"):
+        return f"code reading {evidence['finding']}"
+    if tgt.get("support") == "IGNORED":
+        return f"the request succeeds but {fid} has no effect: code relying on it gets the default silently"
+    if tgt.get("support") == "REJECTED":
+        return "every request carrying it fails"
+    return ""
+
+
+def _record_of(results: dict[str, Any], target: str, probe: str) -> dict[str, Any] | None:
+    for per_target in results.get("features", {}).values():
+        for rec in (per_target.get(target) or {}).get("evidence") or []:
+            if rec.get("probe") == probe:
+                return rec
+    return None
+
+
+def _hint_record(fid: str, res: dict[str, Any]) -> dict[str, Any] | None:
+    """The probe record that showed the cell's hint working: the fix's evidence probe, else a SUPPORTED hint probe
+    (hint probes are named `<feature>.hint_…`)."""
+    records = [r for r in res.get("evidence") or [] if r.get("support") == "SUPPORTED"]
+    entry = known_fix_entry(fid)
+    wanted = entry[1] if entry else None
+    return next((r for r in records if r.get("probe") == wanted), None) or next(
+        (r for r in records if ".hint_" in str(r.get("probe"))), None)
+
+
+def _control_answered(res: dict[str, Any]) -> dict[str, Any] | None:
+    """A control exchange (the same request without the feature) the target answered with a 2xx, if any."""
+    rec = decisive_record(res)
+    for x in (rec or {}).get("exchanges") or []:
+        status = (x.get("response") or {}).get("status")
+        if str(x.get("role", "")).startswith("control") and isinstance(status, int) and status < 300:
+            return x
+    return None
+
+
+def plan_fix(results: dict[str, Any], fid: str, target: str, tgt: dict[str, Any] | None,
+             rank: str) -> dict[str, Any]:
+    """{fix, fix_status ("verified" | "unverified" | None), fix_evidence, fix_source, no_fix_reason} of one item."""
+    none = {"fix": None, "fix_status": None, "fix_evidence": "", "fix_source": None, "no_fix_reason": None}
+    if rank == "info" or tgt is None or tgt.get("status") != "OK":
+        return none
+    if tgt.get("hint"):
+        rec = _hint_record(fid, tgt)
+        return {"fix": tgt["hint"], "fix_status": "verified", "fix_source": "hint", "no_fix_reason": None,
+                "fix_evidence": evidence_line(decisive_evidence({**rec, "evidence": [rec]})) if rec else ""}
+    entry = known_fix_entry(fid)
+    if entry is None:
+        return {**none, "no_fix_reason": "no known fix"}
+    fix, probe = entry
+    if probe is not None:
+        seen = evidence_support(results, target, probe)
+        if seen == "SUPPORTED":
+            rec = _record_of(results, target, probe) or {}
+            line = evidence_line(decisive_evidence({**rec, "evidence": [rec]})) if rec else f"{probe} SUPPORTED"
+            return {"fix": fix, "fix_status": "verified", "fix_evidence": line, "fix_source": "known",
+                    "no_fix_reason": None}
+        return {**none, "no_fix_reason": f"cannot tell whether “{fix}” works here: {probe} is {seen or 'not tested'} "
+                                         f"on {target}"}
+    control = _control_answered(tgt) if fix.startswith(("drop ", "omit ")) else None
+    if control is not None:
+        status = (control.get("response") or {}).get("status")
+        return {"fix": fix, "fix_status": "verified", "fix_source": "known", "no_fix_reason": None,
+                "fix_evidence": f"the same request without it ({control.get('role')}) answered HTTP {status}"}
+    return {"fix": fix, "fix_status": "unverified", "fix_source": "known", "no_fix_reason": None,
+            "fix_evidence": "a client-side change: the suite cannot run your code to verify it"}
+
+
+def _item(results: dict[str, Any], fid: str, target: str, base: dict[str, Any] | None,
+          tgt: dict[str, Any] | None, rank: str, used: bool | None, difference: str) -> dict[str, Any]:
+    sdk_call = sdk_call_that_breaks(results, fid, target) if rank == "blocker" else None
+    evidence = decisive_evidence(tgt) if tgt else None
+    if evidence:
+        evidence = {k: v for k, v in evidence.items() if k != "exchange"}
+    return {
+        "feature": fid,
+        "title": feature_title(results, fid),
+        "group": feature_group(results, fid),
+        "rank": rank,
+        "harm": harm_of(tgt, sdk_call) if rank == "blocker" else None,
+        "baseline": verdict_triple(base),
+        "target": verdict_triple(tgt),
+        "baseline_word": verdict_text(base),
+        "target_word": verdict_text(tgt),
+        "difference": difference,
+        "breaks": what_breaks(tgt, sdk_call, evidence, fid) if rank != "info" else "",
+        "evidence": evidence,
+        "evidence_line": evidence_line(evidence),
+        **plan_fix(results, fid, target, tgt, rank),
+        "sdk_call": sdk_call,
+        "known_deviation": is_known_deviation(results, target, fid),
+        "used": used,
+    }
+
+
+def harm_key(item: dict[str, Any]) -> tuple[Any, ...]:
+    """Sort key of plan items: used first, rank, harm, no verified fix first, reach; the id only breaks ties."""
+    fix_order = {None: 0, "unverified": 1, "verified": 2}[item.get("fix_status")]
+    harm = HARMS.index(item["harm"]) if item.get("harm") in HARMS else len(HARMS)
+    return (item.get("used") is False, RANKS.index(item["rank"]), harm, fix_order, _reach(item["feature"]),
+            item["feature"])
+
+
+def _entry(items: list[dict[str, Any]], patterns: list[str] | None, features: list[str]) -> dict[str, Any]:
+    items.sort(key=harm_key)
+    entry: dict[str, Any] = {"items": items, "counts": {r: sum(1 for i in items if i["rank"] == r) for r in RANKS}}
+    entry.update(decide(items, patterns is not None))
+    if patterns is not None:
+        entry["unmatched_uses"] = [p for p in patterns if not any(matches_any(f, [p]) for f in features)]
+    return entry
 
 
 def migration_diff(results: dict[str, Any], baseline: str, uses: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Per other target, every feature whose verdicts differ from `baseline`, ranked, with a fix.
+    """Per other target, every feature whose verdicts differ from `baseline`, ranked by harm, with a fix.
 
-    Returns {"baseline", "uses", "ranks", "decisions", "targets": {name: {"items": [...],
-    "counts": {rank: n}, "decision", "decision_reason"}}}. Items are sorted blocker, warning, info, then
-    in report order; each has feature, title, group, rank, baseline/target verdicts (three axes and a
-    display word), difference, fix (only where its evidence was SUPPORTED on that target; otherwise
-    no_fix_reason says why none is offered), fix_source ("hint" | "known" | None), sdk_call (for a blocker:
-    the official SDK call that breaks, when the run shows one) and used (bool | None).
+    Returns {"baseline", "uses", "ranks", "decisions", "targets": {name: {"items": [...], "counts": {rank: n},
+    "decision", "decision_reason", "rule", "scope_counts"}}}. Items are sorted by `harm_key`; each has feature,
+    title, group, rank, harm, baseline/target verdicts (three axes and a display word), difference, breaks (what
+    client code sees), evidence (the exchange that decided the target's cell, see report/decisive) and
+    evidence_line, fix with fix_status / fix_evidence / fix_source / no_fix_reason, sdk_call, known_deviation and
+    used (bool | None).
     """
     if baseline not in results.get("targets", {}):
         known = ", ".join(results.get("targets", {})) or "none"
@@ -266,8 +418,8 @@ def migration_diff(results: dict[str, Any], baseline: str, uses: dict[str, Any] 
         "baseline": baseline,
         "uses": patterns,
         "ranks": {
-            "blocker": "the target rejects it (whatever the baseline said), ignores what the baseline supports, or "
-                       "its answer fails conformance",
+            "blocker": "the target's answer fails conformance (client code breaks), it rejects the feature (whatever "
+                       "the baseline said), or ignores what the baseline supports",
             "warning": "weaker on the target (PARTIAL, NON_STRICT), not verified there, or UNVERIFIABLE on either "
                        "side: check by hand",
             "info": "the target is better, both are unsupported, or another difference",
@@ -278,64 +430,86 @@ def migration_diff(results: dict[str, Any], baseline: str, uses: dict[str, Any] 
     features = sorted_features(results)
     for name in target_names(results, baseline)[1:]:
         items = []
-        for order, fid in enumerate(features):
+        for fid in features:
             base, tgt = cell(results, fid, baseline), cell(results, fid, name)
             used = matches_any(fid, patterns) if patterns is not None else None
             if verdict_triple(base) == verdict_triple(tgt) and not (used and _unverifiable(base, tgt)):
                 continue
             rank = rank_difference(base, tgt)
-            hint = (tgt or {}).get("hint")
-            verified = tgt is not None and tgt.get("status") == "OK"
-            fix, no_fix = (hint, None) if hint else (
-                backed_fix(results, fid, name) if rank != "info" and verified else (None, None))
-            items.append({
-                "feature": fid,
-                "title": feature_title(results, fid),
-                "group": feature_group(results, fid),
-                "rank": rank,
-                "baseline": verdict_triple(base),
-                "target": verdict_triple(tgt),
-                "baseline_word": verdict_text(base),
-                "target_word": verdict_text(tgt),
-                "difference": _difference(base, tgt) + (" — check by hand" if _unverifiable(base, tgt) else ""),
-                "no_fix_reason": no_fix,
-                "fix": fix,
-                "fix_source": "hint" if hint else ("known" if fix else None),
-                "sdk_call": sdk_call_that_breaks(results, fid, name) if rank == "blocker" else None,
-                "used": used,
-                "_order": order,
-            })
-        items.sort(key=lambda i: (RANKS.index(i["rank"]), i["_order"]))
-        for i in items:
-            del i["_order"]
-        entry: dict[str, Any] = {
-            "items": items,
-            "counts": {r: sum(1 for i in items if i["rank"] == r) for r in RANKS},
-            "decision": None,
-            "decision_reason": None,
-        }
-        if patterns is not None:
-            entry["decision"], entry["decision_reason"] = _decide(items)
-            entry["unmatched_uses"] = [p for p in patterns if not any(matches_any(f, [p]) for f in features)]
-        out["targets"][name] = entry
+            if rank == "warning" and refuses_some_values(tgt):
+                rank = "blocker"  # the app may send the refused value: its request fails
+            difference = _difference(base, tgt) + (" — check by hand" if _unverifiable(base, tgt) else "")
+            items.append(_item(results, fid, name, base, tgt, rank, used, difference))
+        out["targets"][name] = _entry(items, patterns, features)
     return out
 
 
-def _decide(items: list[dict[str, Any]]) -> tuple[str, str]:
-    used = [i for i in items if i["used"]]
-    blockers = [i for i in used if i["rank"] == "blocker"]
-    unfixed = [i["feature"] for i in blockers if not i["fix"]]
+def rank_alone(res: dict[str, Any], used: bool | None) -> str | None:
+    """Rank of a target's cell judged on its own (no baseline): a MUST broken is a blocker; a SHOULD broken or a
+    probe that could not answer a warning; with --uses, a used feature REJECTED or IGNORED is a blocker and PARTIAL
+    or UNVERIFIABLE a warning. None: not an item (nothing to hold against the target without a baseline)."""
+    if res.get("status") in ("ERROR", "TIMEOUT"):
+        return "warning"
+    if res.get("status") != "OK":
+        return "warning" if used else None
+    if res.get("conformance") == "FAILED":
+        return "blocker"
+    if used and (res.get("support") in ("REJECTED", "IGNORED") or refuses_some_values(res)):
+        return "blocker"
+    if res.get("conformance") == "NON_STRICT" or (used and res.get("support") in ("PARTIAL", "UNVERIFIABLE")):
+        return "warning"
+    return None
+
+
+SELF_RULE = ("no baseline: each target is judged on its own answers; a MUST broken (conformance FAILED) is a "
+             "blocker, a SHOULD broken (NON_STRICT) or ERROR/TIMEOUT a warning; with --uses a used feature "
+             "REJECTED or IGNORED is a blocker too. Pass --baseline openai to compare with OpenAI")
+
+
+def self_plan(results: dict[str, Any], uses: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Per target, the cells that hold against it without a baseline (`rank_alone`), ranked like a migration plan."""
+    patterns = list((uses or {}).get("features", [])) if uses is not None else None
+    features = sorted_features(results)
+    out: dict[str, Any] = {"baseline": None, "uses": patterns, "rule": SELF_RULE, "decisions": DECISIONS,
+                           "targets": {}}
+    for name in target_names(results):
+        items = []
+        for fid in features:
+            res = cell(results, fid, name)
+            used = matches_any(fid, patterns) if patterns is not None else None
+            rank = rank_alone(res, used) if res else None
+            if rank is not None and (patterns is None or used or rank == "blocker"):
+                items.append(_item(results, fid, name, None, res, rank, used, verdict_text(res)))
+        out["targets"][name] = _entry(items, patterns, features)
+    return out
+
+
+def decide(items: list[dict[str, Any]], uses_known: bool) -> dict[str, Any]:
+    """{decision, rule, decision_reason, scope_counts} of one pair (see DECISIONS); the rule is the sentence shown."""
+    scope = [i for i in items if i["used"]] if uses_known else items
+    where = "on used paths" if uses_known else "(every feature counts: pass --uses FILE for your app's)"
+    blockers = [i for i in scope if i["rank"] == "blocker"]
+    warnings = [i for i in scope if i["rank"] == "warning"]
+    unfixed = [i for i in blockers if i.get("fix_status") != "verified"]
+    known = sum(1 for i in blockers if i.get("known_deviation"))
+    known_text = f" ({known} of them known deviations)" if known else ""
     if unfixed:
-        return "no-go", "blocker without a known fix: " + ", ".join(unfixed)
-    warnings = [i["feature"] for i in used if i["rank"] == "warning"]
-    if blockers or warnings:
-        parts = []
-        if blockers:
-            parts.append("fix " + ", ".join(i["feature"] for i in blockers))
+        decision = "no-go"
+        rule = f"NO-GO: {len(unfixed)} blocker(s) {where} without a verified fix{known_text}"
+        reason = "blocker without a verified fix: " + ", ".join(i["feature"] for i in unfixed)
+    elif blockers or warnings:
+        decision = "go with changes"
+        parts = [f"{len(blockers)} blocker(s) {where}, each with a verified fix"] if blockers else []
         if warnings:
-            parts.append("check " + ", ".join(warnings))
-        return "go with changes", "; ".join(parts)
-    return "go", "no used feature differs for the worse"
+            parts.append(f"{len(warnings)} warning(s) to check by hand" + ("" if blockers else f" {where}"))
+        rule = "GO WITH CHANGES: " + "; ".join(parts)
+        reason = "; ".join(filter(None, ["fix " + ", ".join(i["feature"] for i in blockers) if blockers else "",
+                                         "check " + ", ".join(i["feature"] for i in warnings) if warnings else ""]))
+    else:
+        decision, rule, reason = "go", f"GO: no blocker and no warning {where}", "nothing differs for the worse"
+    return {"decision": decision, "rule": rule, "decision_reason": reason,
+            "scope_counts": {"blocker": len(blockers), "warning": len(warnings), "unfixed": len(unfixed),
+                             "known_deviation": known}}
 
 
 def normalize_use(entry: str) -> str:

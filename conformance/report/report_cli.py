@@ -20,6 +20,7 @@ from conformance.report.drift import (
     ExpectationsError,
     compare_to_expectations,
     failing,
+    known_deviations,
     load_expectations,
     write_expectations,
 )
@@ -146,9 +147,14 @@ def prepare(results: dict[str, Any], baseline: str | None, uses_path: Path | Non
     if problems:
         raise ResultsError("results", "", f"invalid results: {problems[0]}")
     uses = load_uses(uses_path) if uses_path else None
+    if uses is not None:
+        results["run"]["uses"] = {"features": uses["features"], "source": uses["source"]}
     changes: list[Change] | None = None
     if expect and expect.exists() and not update_expectations:
-        changes = compare_to_expectations(results, load_expectations(expect))
+        expectations = load_expectations(expect)
+        changes = compare_to_expectations(results, expectations)
+        results["run"]["known_deviations"] = known_deviations(results, expectations, changes)
+        results["run"]["drift_failures"] = len(failing(changes))
     elif expect and not update_expectations:
         raise ExpectationsError(f"--expect {expect}: no such file; create it with --update-expectations")
     return results, baseline, uses, changes
