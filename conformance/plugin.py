@@ -373,6 +373,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
                             probes=registry.probe_by_id(), started=run.started, finished=now(), complete=complete,
                             interrupted_reason=reason)
     results["run"]["problems"] = list(run.problems)
+    results["run"]["exit_status"] = int(exitstatus)  # the report's first screen alerts on a failing run
     from conformance.report import report_cli
 
     opt = config.getoption

@@ -21,7 +21,12 @@ INVALID_CHECK_NOTE = "rejects the invalid value"  # judge/classify's note on a c
 
 
 def server_message(body: Any) -> str:
-    """The server's own error text from a body of any common shape (OpenAI, flat, FastAPI/pydantic detail)."""
+    """The server's own error text from a body of any common shape (OpenAI, flat, FastAPI/pydantic detail), on one
+    line."""
+    return " ".join(_server_message(body).split())[:MESSAGE_LIMIT]
+
+
+def _server_message(body: Any) -> str:
     if isinstance(body, str):
         return body.strip()[:MESSAGE_LIMIT]
     if not isinstance(body, dict):
@@ -114,7 +119,7 @@ def _changed_fields(body: Any, control: Any) -> dict[str, Any]:
     return {k: v for k, v in body.items() if k not in _FRAME and (k not in base or base[k] != v)}
 
 
-def _compact(value: Any, limit: int = 80) -> str:
+def _compact(value: Any, limit: int = 60) -> str:
     import json
 
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, separators=(",", ":"))

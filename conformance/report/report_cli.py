@@ -15,11 +15,13 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
+from conformance.report.decision import decision_lines
 from conformance.report.drift import (
     Change,
     ExpectationsError,
     compare_to_expectations,
     failing,
+    is_known_deviation,
     known_deviations,
     load_expectations,
     write_expectations,
@@ -28,6 +30,7 @@ from conformance.report.migration import UsesError, load_uses
 from conformance.report.report_html import write_compat_html, write_report_html
 from conformance.report.results_io import (
     ResultsError,
+    is_failed,
     iter_cells,
     load_results,
     merge_results,
@@ -86,7 +89,7 @@ def _merge_baseline_file(results: dict[str, Any], base: dict[str, Any], source: 
 
 def junit_xml(results: dict[str, Any]) -> bytes:
     """A JUnit XML document: one testcase per target::feature; failures for conformance FAILED and
-    status ERROR/TIMEOUT, skipped for SKIPPED."""
+    status ERROR/TIMEOUT, skipped for SKIPPED and for a confirmed known deviation (type "known-deviation")."""
     suite = ET.Element("testsuite", name="conformance")
     tests = fails = skips = 0
     for fid, target, res in iter_cells(results):
@@ -94,7 +97,11 @@ def junit_xml(results: dict[str, Any]) -> bytes:
         case = ET.SubElement(suite, "testcase", classname=f"conformance.{target}", name=f"{target}::{fid}")
         notes = "\n".join(res.get("notes") or [])
         word = verdict_text(res)
-        if res.get("status") in ("ERROR", "TIMEOUT") or res.get("conformance") == "FAILED":
+        if is_failed(res) and is_known_deviation(results, target, fid):  # expected: never a plain failure
+            skips += 1
+            ET.SubElement(case, "skipped", type="known-deviation",
+                          message=_XML_BAD.sub("?", f"known deviation (expected, confirmed): {word}: {notes[:300]}"))
+        elif res.get("status") in ("ERROR", "TIMEOUT") or res.get("conformance") == "FAILED":
             fails += 1
             probes = failing_probes(res, fid)  # the pytest test ids of the same failure
             via = f" (probe {', '.join(probes)})" if probes else ""
@@ -198,6 +205,9 @@ def main(argv: list[str] | None = None, prog: str = "python -m conformance repor
         print(f"note: {note}")
     print(f"reports written to {args.output}/ (compat.html, report.html, summary.md, junit.xml, results.json)")
     code, lines = finish(results, args.expect, args.update_expectations, args.output, changes)
+    if baseline:  # the output ends with the decision
+        lines = [*lines[:-1], *decision_lines(results, baseline, uses), *lines[-1:]] if code else [
+            *lines, *decision_lines(results, baseline, uses)]
     for i, line in enumerate(lines):
         print(line, file=sys.stderr if code and i == len(lines) - 1 else sys.stdout)  # the count goes to stderr
     return code

@@ -8,6 +8,8 @@ same results give the same bytes.
 
 from __future__ import annotations
 
+import base64
+import gzip
 import json
 from pathlib import Path
 from typing import Any
@@ -15,7 +17,8 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from conformance import __version__
-from conformance.report.migration import migration_diff
+from conformance.report.decision import first_screen, plan
+from conformance.report.drift import is_known_deviation
 from conformance.report.results_io import (
     GROUPS,
     NOT_TESTED,
@@ -23,6 +26,8 @@ from conformance.report.results_io import (
     cell,
     feature_group,
     feature_title,
+    is_failed,
+    iter_cells,
     sorted_features,
     target_names,
     truncate,
@@ -66,6 +71,10 @@ CELL_RULE = (
     "A cell shows the support word when the status is OK (or OK when the probe judges only conformance), "
     "otherwise the status word; the conformance word is added when it is not OK."
 )
+# compat.html carries the evidence compressed and opens it on demand (the page stays small); bodies are cut here,
+# report.html and results.json keep them whole.
+EMBED_BODY_LIMIT = 1_500
+EMBED_SSE_EVENTS = 40
 BAR_WORDS = ("SUPPORTED", "PARTIAL", "UNVERIFIABLE", "IGNORED", "REJECTED")
 
 
@@ -154,9 +163,12 @@ def _cell_view(results: dict[str, Any], fid: str, tname: str, i: int, j: int) ->
     return {
         "target": tname,
         "id": f"ev-{i}-{j}",
+        "key": f"{fid}|{tname}",
         "word": word,
         "slug": _slug(word),
         "conf": conf if conf and conf != "OK" else None,
+        "known": bool(res) and is_failed(res) and is_known_deviation(results, tname, fid),
+        "failed": bool(res) and is_failed(res),
         "result": res,
     }
 
@@ -190,12 +202,16 @@ def build_context(results: dict[str, Any], baseline: str | None = None,
             "cells": cells,
             "words": " ".join(w.replace(" ", "_") for w in words),
             "diff": len(tested_texts) > 1,
+            "failed": any(c["failed"] and not c["known"] for c in cells),
             "search": f"{fid} {title} {notes}".lower(),
         })
     group_list = [{"name": g, "rows": rows} for g, rows in groups.items() if rows]
     all_words = sorted({w for g in group_list for r in g["rows"] for w in r["words"].split()})
-    migration = migration_diff(results, baseline, uses) if baseline else None
+    the_plan = plan(results, baseline, uses)
     return {
+        "screen": first_screen(results, baseline, uses, the_plan),
+        "plan": the_plan,
+        "evidence_blob": evidence_payload(results),
         "suite_version": results["run"].get("suite_version", __version__),
         "run": results["run"],
         "targets": targets,
@@ -205,11 +221,55 @@ def build_context(results: dict[str, Any], baseline: str | None = None,
         "cell_rule": CELL_RULE,
         "latency": _timing_chart(targets, "latency_ms"),
         "ttft": _timing_chart(targets, "ttft_ms"),
-        "migration": migration,
+        "migration": the_plan if baseline else None,
+        "baseline_documented": bool(baseline and results["targets"].get(baseline, {}).get("documented")),
+        "embed_limit": EMBED_BODY_LIMIT,
         "baseline": baseline,
         "features": results.get("features", {}),
         "feature_info": info_all,
     }
+
+
+def _embed_exchange(x: dict[str, Any]) -> list[Any]:
+    req, resp = x.get("request") or {}, x.get("response") or {}
+    sse = resp.get("sse") or []
+    events = [_compact(ev, 300) for ev in sse[:EMBED_SSE_EVENTS]]
+    if len(sse) > EMBED_SSE_EVENTS:
+        events.append(f"… {len(sse) - EMBED_SSE_EVENTS} more events (report.html has them all)")
+    body = resp.get("body")
+    return [x.get("role"), f"{req.get('method') or 'POST'} {req.get('path') or ''}",
+            _pretty(req.get("body"), EMBED_BODY_LIMIT), resp.get("status"),
+            None if body is None else _pretty(body, EMBED_BODY_LIMIT), events, resp.get("error"),
+            str(x.get("cassette") or "").split("/cassettes/")[-1], x.get("replayed")]
+
+
+def evidence_payload(results: dict[str, Any]) -> str:
+    """Every cell's evidence as gzip'd, base64'd JSON ({"x": [exchange…], "c": {"fid|target": [notes, hint,
+    [[probe, status, support, conformance, notes, findings, [exchange index…]]…]]}}): exchanges the probes share
+    (controls) are stored once. The page decompresses it in the browser (DecompressionStream) when a cell is opened
+    and renders it as text. Deterministic: the same results give the same bytes."""
+    index: dict[str, int] = {}
+    exchanges: list[list[Any]] = []
+    cells: dict[str, Any] = {}
+    for fid, name, res in iter_cells(results):
+        records = []
+        for rec in res.get("evidence") or []:
+            refs = []
+            for x in rec.get("exchanges") or []:
+                item = _embed_exchange(x)
+                key = json.dumps(item, sort_keys=True, ensure_ascii=False)
+                if key not in index:
+                    index[key] = len(exchanges)
+                    exchanges.append(item)
+                refs.append(index[key])
+            findings = [[f.get("part"), f.get("pointer"), f.get("rule"), f.get("level"), truncate(str(f.get("message")),
+                         400), _compact(f.get("expected"), 300), _compact(f.get("actual"), 300)]
+                        for f in rec.get("findings") or []]
+            records.append([rec.get("probe"), rec.get("status"), rec.get("support"), rec.get("conformance"),
+                            rec.get("notes") or [], findings, refs])
+        cells[f"{fid}|{name}"] = [res.get("notes") or [], res.get("hint"), records]
+    doc = json.dumps({"x": exchanges, "c": cells}, ensure_ascii=False, separators=(",", ":"))
+    return base64.b64encode(gzip.compress(doc.encode("utf-8"), mtime=0)).decode("ascii")
 
 
 def render_compat_html(results: dict[str, Any], baseline: str | None = None,

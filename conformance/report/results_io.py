@@ -178,6 +178,12 @@ def merge_results(results: list[dict[str, Any]], sources: list[str] | None = Non
                 run["problems"].append(line)
         if src_run.get("baseline"):
             run["baseline"] = rename.get(src_run["baseline"], src_run["baseline"])
+        for known in src_run.get("known_deviations") or []:  # confirmed by the run that tested the cell
+            entry = {"target": rename.get(known["target"], known["target"]), "feature": known["feature"]}
+            if entry not in run.setdefault("known_deviations", []):
+                run["known_deviations"].append(entry)
+        if isinstance(src_run.get("exit_status"), int):
+            run["exit_status"] = max(run.get("exit_status", 0), src_run["exit_status"])
     merged["features"] = {fid: cells for fid, cells in merged["features"].items() if cells}
     # a live run among replays makes the merge live: never label live traffic "none"
     live_modes = [m for m in run["record_modes"].values() if m != "none"]
@@ -285,6 +291,11 @@ def verdict_triple(result: dict[str, Any] | None) -> dict[str, Any] | None:
     if result is None:
         return None
     return {k: result.get(k) for k in ("status", "support", "conformance")}
+
+
+def is_failed(cell: dict[str, Any]) -> bool:
+    """A cell that fails the run unless expected: conformance FAILED, or the target could not answer."""
+    return cell.get("conformance") == "FAILED" or cell.get("status") in ("ERROR", "TIMEOUT")
 
 
 def iter_cells(results: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:

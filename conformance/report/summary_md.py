@@ -1,8 +1,9 @@
 """summary.md: a short Markdown report that fits a GitHub step summary (well under 1 MB).
 
-Top findings come first (conformance FAILED, REJECTED / IGNORED cells, drift changes, migration
-blockers), then the migration table and a compact matrix of verdict words. Untrusted text (notes,
-error messages) is escaped for tables and truncated.
+The decision comes first (GO / GO WITH CHANGES / NO-GO per pair with its rule, alerts), then the top findings
+(unexpected conformance FAILED apart from confirmed known deviations, REJECTED / IGNORED cells, drift changes,
+migration blockers), then the ranked plan with the evidence that decided each row, and a compact matrix of verdict
+words. Untrusted text (notes, error messages) is escaped for tables and truncated.
 """
 
 from __future__ import annotations
@@ -10,8 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from conformance.report.drift import Change
-from conformance.report.migration import migration_diff
+from conformance.report.decision import first_screen, plan
+from conformance.report.drift import Change, is_known_deviation
 from conformance.report.results_io import (
     cell,
     iter_cells,
@@ -70,6 +71,13 @@ def _failed_rule(res: dict[str, Any]) -> str:
     return _first_note(res)
 
 
+def _fix_text(item: dict[str, Any]) -> str:
+    """The change to make, with whether the suite verified it on that target."""
+    if item.get("fix"):
+        return f"{item['fix_status']}: {md_fix(item['fix'])}"
+    return "no known fix"
+
+
 def _bullets(title: str, lines: list[str]) -> list[str]:
     if not lines:
         return []
@@ -115,9 +123,27 @@ def render_summary_md(results: dict[str, Any], baseline: str | None = None, uses
         lines.append(f"> **Problem:** {md_text(problem)}")
         lines.append("")
 
-    failed, rejected, ignored, errors = [], [], [], []
+    the_plan = plan(results, baseline, uses)
+    screen = first_screen(results, baseline, uses, the_plan)
+    lines += ["## Decision", ""]
+    for alert in screen["alerts"]:
+        lines += [f"> **{md_text(alert, 300)}**", ""]
+    for pair in screen["pairs"]:
+        where = f"{md_text(baseline)} → {md_text(pair['target'])}" if baseline else md_text(pair["target"])
+        lines.append(f"- {where} — **{md_text(pair['rule'], 300)}** "
+                     f"({pair['counts']['blocker']} blocker(s), {pair['counts']['warning']} warning(s); unexpected "
+                     f"failures {pair['unexpected']}, known deviations {pair['known']})")
+    lines += ["", f"Unexpected failures: **{len(screen['unexpected'])}** · known deviations (expected, confirmed): "
+                  f"**{len(screen['known'])}**", ""]
+
+    failed, known, rejected, ignored, errors = [], [], [], [], []
     for fid, t, res in iter_cells(results):
         where = f"{md_text(t)} · {_code(fid)}"
+        if res.get("conformance") == "FAILED" or res.get("status") in ("ERROR", "TIMEOUT"):
+            if is_known_deviation(results, t, fid):
+                known.append(f"{where}: {verdict_text(res)} — known deviation (expected, confirmed)"
+                             f"{_failed_rule(res)}")
+                continue
         if res.get("conformance") == "FAILED":
             failed.append(f"{where}{_failed_rule(res)}")
         if res.get("support") == "REJECTED":
@@ -129,23 +155,20 @@ def render_summary_md(results: dict[str, Any], baseline: str | None = None, uses
     lines += ["## Top findings", ""]
     drift_fail = [c for c in drift_changes or [] if c.fails]
     drift_flaky = [c for c in drift_changes or [] if c.flaky and c.kind in ("changed", "absent")]
-    mig = migration_diff(results, baseline, uses) if baseline else None
     blockers = []
-    for name, entry in (mig or {}).get("targets", {}).items():
+    for name, entry in (the_plan if baseline else {"targets": {}})["targets"].items():
         for item in entry["items"]:
             if item["rank"] == "blocker":
-                fix = f" → fix: {md_fix(item['fix'])}" if item["fix"] else (
-                    f" ({md_text(item['no_fix_reason'], 300)})" if item.get("no_fix_reason") else " (no known fix)")
-                if item.get("sdk_call"):
-                    fix += f"; breaks the SDK call {md_fix(item['sdk_call'], 200)}"
-                blockers.append(f"{md_text(name)} · {_code(item['feature'])}: {md_text(item['difference'])}{fix}")
+                blockers.append(f"{md_text(name)} · {_code(item['feature'])} ({item['harm']}): "
+                                f"{md_text(item['evidence_line'], 240)} → {_fix_text(item)}")
     sections = [
-        ("Conformance FAILED", failed),
+        ("Conformance FAILED (unexpected)", failed),
         ("Drift changes (fail the gate)", [md_text(c.describe(), 300) for c in drift_fail]),
         ("REJECTED", rejected),
         ("IGNORED (silently)", ignored),
-        (f"Migration blockers (from {md_text(baseline or '')})", blockers),
+        (f"Migration blockers (from {md_text(baseline or '')}), by harm", blockers),
         ("ERROR / TIMEOUT", errors),
+        ("Known deviations (expected, confirmed: the run stays green)", known),
         ("Flaky drift (reported, never fails)", [md_text(c.describe(), 300) for c in drift_flaky]),
     ]
     found = False
@@ -158,26 +181,28 @@ def render_summary_md(results: dict[str, Any], baseline: str | None = None, uses
         lines += ["Nothing failed, rejected or ignored." if tested else "Nothing was tested: every probe was skipped.",
                   ""]
 
-    if mig:
-        lines += [f"## Migration from {md_text(baseline or '')}", ""]
-        for name, entry in mig["targets"].items():
-            c = entry["counts"]
-            decision = f" — **{entry['decision'].upper()}**: {md_text(entry['decision_reason'], 300)}" \
-                if entry["decision"] else ""
-            head = (f"### {md_text(baseline or '')} → {md_text(name)}: {c['blocker']} blocker(s), "
-                    f"{c['warning']} warning(s), {c['info']} info{decision}")
-            lines += [head, ""]
-            if entry["items"]:
-                lines += ["| rank | feature | baseline | target | fix |", "|---|---|---|---|---|"]
-                for item in entry["items"][:MAX_ITEMS * 2]:
-                    lines.append(f"| {item['rank']} | {_code(item['feature'])} | {item['baseline_word']} | "
-                                 f"{item['target_word']} | {md_fix(item['fix'] or '—')} |")
-                lines.append("")
-        lines.append("Ranks: " + "; ".join(f"**{k}**: {v}" for k, v in mig["ranks"].items()))
-        if uses is not None:
+    title = f"Migration plan from {md_text(baseline)}" if baseline else "What holds against each target (no baseline)"
+    lines += [f"## {title}", ""]
+    if the_plan.get("rule"):
+        lines += [md_text(the_plan["rule"], 400), ""]
+    for name, entry in the_plan["targets"].items():
+        c = entry["counts"]
+        pair = f"{md_text(baseline)} → {md_text(name)}" if baseline else md_text(name)
+        lines += [f"### {pair} — {md_text(entry['rule'], 300)}", "",
+                  f"{c['blocker']} blocker(s), {c['warning']} warning(s), {c.get('info', 0)} info", ""]
+        rows = [i for i in entry["items"] if i["rank"] != "info"]
+        if rows:
+            lines += ["| # | rank | feature | verdict | evidence that decided it | change to make |",
+                      "|---|---|---|---|---|---|"]
+            for n, item in enumerate(rows[:MAX_ITEMS * 2], 1):
+                rank = item["rank"] + (f" ({item['harm']})" if item.get("harm") else "")
+                rank += " · known deviation" if item.get("known_deviation") else ""
+                verdict = (f"{item['baseline_word']} → " if baseline else "") + item["target_word"]
+                lines.append(f"| {n} | {rank} | {_code(item['feature'])} | {verdict} | "
+                             f"{md_text(item['evidence_line'], 240)} | {_fix_text(item)} |")
             lines.append("")
-            lines.append("Decisions: " + "; ".join(f"**{k}**: {v}" for k, v in mig["decisions"].items()))
-        lines.append("")
+    lines.append("Decision rule: " + "; ".join(f"**{k.upper()}**: {v}" for k, v in the_plan["decisions"].items()))
+    lines.append("")
 
     lines += ["## Matrix", "", "| feature | " + " | ".join(md_text(n) for n in names) + " |",
               "|---|" + "---|" * len(names)]

@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from conformance.report.results_io import SUPPORT_WORDS, iter_cells, verdict_text, verdict_word
+from conformance.report.decision import decision_lines
+from conformance.report.drift import is_known_deviation
+from conformance.report.results_io import SUPPORT_WORDS, is_failed, iter_cells, verdict_text, verdict_word
 
 MAX_DIFFERENCES = 8
 MAX_FAILED = 20
@@ -27,11 +29,6 @@ def failing_probes(cell: dict[str, Any], feature: str) -> list[str]:
     ids = [ev["probe"] for ev in cell.get("evidence") or [] if isinstance(ev, dict) and ev.get("probe")
            and is_failed(ev)]
     return [] if ids == [feature] else ids
-
-
-def is_failed(cell: dict[str, Any]) -> bool:
-    """A cell that fails the run unless expected: conformance FAILED, or the target could not answer."""
-    return cell.get("conformance") == "FAILED" or cell.get("status") in ("ERROR", "TIMEOUT")
 
 
 def support_counts(results: dict[str, Any], target: str) -> str:
@@ -94,17 +91,24 @@ def summary_lines(results: dict[str, Any], report_dir: str, confirmed: list[str]
         lines.append(f"  {name} ({info.get('base_url')}, {info.get('model')}): {support_counts(results, name)}"
                      + (f"; {extra}" if extra else ""))
     failed = [(fid, name, cell) for fid, name, cell in iter_cells(results) if is_failed(cell)]
-    if failed:
-        lines.append(f"failed cells ({len(failed)}):")
-        for fid, name, cell in failed[:MAX_FAILED]:
+    known = {f"{name} · {fid}" for fid, name, cell in failed if f"{name} · {fid}" in confirmed
+             or is_known_deviation(results, name, fid)}
+    unexpected = [f for f in failed if f"{f[1]} · {f[0]}" not in known]
+    expected = [f for f in failed if f"{f[1]} · {f[0]}" in known]
+    for title, cells, tag in ((f"failed cells ({len(unexpected)} unexpected):", unexpected, ""),
+                              (f"known deviations ({len(expected)}, expected and confirmed: not failures):", expected,
+                               " [known deviation, expected]")):
+        if not cells:
+            continue
+        lines.append(title)
+        for fid, name, cell in cells[:MAX_FAILED]:
             rules = failed_rules(cell)
             why = f"rule {rules[0]}" if rules else (cell.get("notes") or ["no note"])[0]
-            known = " [known deviation, expected]" if f"{name} · {fid}" in confirmed else ""
             probes = failing_probes(cell, fid)
             via = f" (probe {', '.join(probes)})" if probes else ""
-            lines.append(f"  {name} · {fid}{via}: {verdict_text(cell)}; {why}{known}")
-        if len(failed) > MAX_FAILED:
-            lines.append(f"  … and {len(failed) - MAX_FAILED} more (summary.md lists them all)")
+            lines.append(f"  {name} · {fid}{via}: {verdict_text(cell)}; {why}{tag}")
+        if len(cells) > MAX_FAILED:
+            lines.append(f"  … and {len(cells) - MAX_FAILED} more (summary.md lists them all)")
     diffs = differences(results)
     if diffs:
         lines.append(f"biggest differences between targets ({len(diffs)} features differ):")
@@ -118,4 +122,7 @@ def summary_lines(results: dict[str, Any], report_dir: str, confirmed: list[str]
         changed = sum(1 for d in drift if d.startswith("DRIFT"))
         lines.append(f"expectations {expectations}: {len(confirmed)} known {word} confirmed"
                      + (f", {changed} verdict(s) changed" if changed else ", no verdict changed"))
+    baseline = run.get("baseline")
+    if baseline and baseline in results.get("targets", {}):  # the terminal ends with the decision
+        lines.extend(decision_lines(results, baseline, run.get("uses")))
     return lines
