@@ -16,6 +16,7 @@ from conformance.report.migration import (
     load_uses,
     migration_diff,
     rank_difference,
+    self_plan,
 )
 from conformance.report.results_io import load_results, matches_any
 from conformance.report.summary_md import render_summary_md
@@ -53,6 +54,7 @@ def _v(status: str = "OK", support: str | None = "SUPPORTED", conformance: str |
     (_v(support="UNVERIFIABLE"), _v(support="IGNORED"), "warning"),  # check by hand
     (_v(support="UNVERIFIABLE"), _v(), "warning"),  # check by hand, never "go"
     (_v(support="PARTIAL"), _v(support="IGNORED"), "warning"),
+    (_v(support="UNVERIFIABLE"), _v(support="PARTIAL", conformance="FAILED"), "blocker"),  # a MUST broken first
 ])
 def test_rank_table(base: dict | None, tgt: dict | None, rank: str) -> None:
     assert rank_difference(base, tgt) == rank
@@ -63,7 +65,10 @@ def test_expected_differences_openai_to_mistral(both: dict) -> None:
     assert items["request.seed"]["rank"] == "blocker"
     assert items["request.seed"]["fix"] == "send `random_seed` instead of `seed`"
     assert items["request.seed"]["fix_source"] == "hint"
-    assert "422 extra_forbidden" in items["request.seed"]["difference"]
+    assert items["request.seed"]["evidence"]["status"] == 422  # the exchange that decided the cell, quoted
+    assert items["request.seed"]["evidence"]["sent"].startswith("seed=42")
+    assert "Extra inputs are not permitted" in items["request.seed"]["evidence"]["message"]
+    assert items["request.seed"]["fix_status"] == "verified"  # the random_seed probe worked on that target
     assert items["tools.tool_choice.required"]["fix"] == 'map `tool_choice: "required"` to `"any"`'
     assert items["tools.tool_choice.required"]["fix_source"] == "hint"  # the `any` probe was SUPPORTED there
     assert items["request.max_completion_tokens"]["fix"] == "send `max_tokens` instead of `max_completion_tokens`"
@@ -100,28 +105,81 @@ def test_known_fix_globs() -> None:
 def test_decisions(both: dict) -> None:
     diff = migration_diff(both, "openai", {"features": ["request.seed", "tools.tool_choice.required"]})
     entry = diff["targets"]["mistral"]
-    assert entry["decision"] == "go with changes"
+    assert entry["decision"] == "go with changes"  # both used blockers have a fix the suite saw working there
+    assert entry["rule"].startswith("GO WITH CHANGES: 2 blocker(s) on used paths, each with a verified fix")
     assert "request.seed" in entry["decision_reason"]
-    # stream.tool_call_deltas is a blocker with a client-side fix (read whole tool calls): go, with changes
-    streams = migration_diff(both, "openai", {"features": ["request.seed", "stream.*"]})
-    assert streams["targets"]["mistral"]["decision"] == "go with changes"
-    assert _items(streams)["stream.tool_call_deltas"]["fix"]
-    # the same blocker without a fix is a no-go
-    both["features"]["stream.tool_call_deltas"]["mistral"]["hint"] = None
-    import conformance.report.migration as migration
-    saved = migration.KNOWN_FIXES.pop("stream.tool_call_deltas")
-    try:
-        streams = migration_diff(both, "openai", {"features": ["request.seed", "stream.*"]})["targets"]["mistral"]
-    finally:
-        migration.KNOWN_FIXES["stream.tool_call_deltas"] = saved
+    # stream.tool_call_deltas is a blocker whose fix is a client-side change the suite cannot try: no-go
+    streams = migration_diff(both, "openai", {"features": ["request.seed", "stream.*"]})["targets"]["mistral"]
+    assert _items({"targets": {"mistral": streams}})["stream.tool_call_deltas"]["fix_status"] == "unverified"
     assert streams["decision"] == "no-go" and "stream.tool_call_deltas" in streams["decision_reason"]
+    assert streams["rule"] == "NO-GO: 1 blocker(s) on used paths without a verified fix"
     assert _items(diff)["request.seed"]["used"] is True
     assert _items(diff)["request.logprobs"]["used"] is False
     assert migration_diff(both, "openai", {"features": ["request.n"]})["targets"]["mistral"]["decision"] == "go"
     both["features"]["request.n"]["mistral"]["support"] = "IGNORED"  # no known fix for request.n
     entry = migration_diff(both, "openai", {"features": ["request.n"]})["targets"]["mistral"]
     assert entry["decision"] == "no-go" and "request.n" in entry["decision_reason"]
-    assert migration_diff(both, "openai")["targets"]["mistral"]["decision"] is None
+    whole = migration_diff(both, "openai")["targets"]["mistral"]  # without --uses every feature counts
+    assert whole["decision"] == "no-go" and "every feature counts" in whole["rule"]
+
+
+def test_blockers_are_ranked_by_harm_never_by_catalogue_order(both: dict) -> None:
+    items = [i for i in migration_diff(both, "openai")["targets"]["mistral"]["items"] if i["rank"] == "blocker"]
+    harms = [i["harm"] for i in items]
+    assert harms == sorted(harms, key=["client code breaks", "request refused", "silently ignored"].index)
+    assert items[0]["feature"] == "stream.tool_call_deltas"  # client code breaks on the answer: first
+    refused = [i for i in items if i["harm"] == "request refused"]
+    fixes = [i["fix_status"] == "verified" for i in refused]
+    assert fixes == sorted(fixes)  # without a verified fix before with one
+    assert [i["feature"] for i in items] != sorted(i["feature"] for i in items)
+    uses = migration_diff(both, "openai", {"features": ["request.seed"]})["targets"]["mistral"]["items"]
+    assert uses[0]["feature"] == "request.seed"  # the app's own features come first
+
+
+def test_a_partial_cell_whose_deciding_variant_was_refused_is_a_blocker_quoting_that_answer() -> None:
+    """temperature 0-1.5 work, 2.0 gets a 422: the row quotes the 422, not a note about another variant."""
+    def rec(probe: str, support: str, value: float, status: int, body: dict) -> dict:
+        return {"probe": probe, "status": "OK", "support": support, "conformance": "OK", "notes": [],
+                "measurements": {}, "findings": [], "exchanges": [
+                    {"role": "control-1", "request": {"body": {"model": "m", "temperature": 0}},
+                     "response": {"status": 200, "body": {}}},
+                    {"role": "variant-1", "request": {"body": {"model": "m", "temperature": value}},
+                     "response": {"status": status, "body": body}}]}
+    refused = {"object": "error", "message": {"detail": [{"loc": ["body", "temperature"],
+                                                          "msg": "Input should be less than or equal to 1.5"}]}}
+    invalid = rec("request.temperature.invalid", "REJECTED", 5, 422, refused)
+    invalid["notes"] = ["rejects the invalid value, as OpenAI does (names temperature)"]
+    cell = _cell("PARTIAL", notes=["variants differ: request.temperature.zero: SUPPORTED, "
+                                   "request.temperature.top_of_range: REJECTED"],
+                 evidence=[rec("request.temperature.zero", "SUPPORTED", 0, 200, {}), invalid,
+                           rec("request.temperature.top_of_range", "REJECTED", 2.0, 422, refused)])
+    results = {"targets": {"openai": {}, "mistral": {}},
+               "features": {"request.temperature": {"openai": _cell("SUPPORTED"), "mistral": cell}}}
+    item = _items(migration_diff(results, "openai"))["request.temperature"]
+    assert item["rank"] == "blocker" and item["harm"] == "request refused"
+    assert item["evidence"]["probe"] == "request.temperature.top_of_range"
+    assert item["evidence"]["sent"] == "temperature=2.0" and item["evidence"]["status"] == 422
+    assert item["evidence"]["message"] == "temperature: Input should be less than or equal to 1.5"
+
+
+def test_a_known_deviation_is_marked_and_counted_apart() -> None:
+    results = {"run": {"known_deviations": [{"target": "mistral", "feature": "stream.tool_call_deltas"}]},
+               "targets": {"openai": {}, "mistral": {}}, "features": {
+                   "stream.tool_call_deltas": {"openai": _cell("SUPPORTED"), "mistral": _cell("SUPPORTED", "FAILED")}}}
+    entry = migration_diff(results, "openai")["targets"]["mistral"]
+    assert entry["items"][0]["known_deviation"] is True
+    assert "(1 of them known deviations)" in entry["rule"]
+
+
+def test_without_a_baseline_each_target_is_judged_on_its_own(both: dict) -> None:
+    alone = self_plan(both)
+    mistral = _items(alone)
+    assert mistral["stream.tool_call_deltas"]["rank"] == "blocker"  # a MUST broken, whatever any baseline does
+    # REJECTED holds against a target only for an app that sends it; the 422 (a SHOULD broken) is a warning
+    assert mistral["request.seed"]["rank"] == "warning"
+    used = _items(self_plan(both, {"features": ["request.seed"]}))
+    assert used["request.seed"]["rank"] == "blocker" and used["request.seed"]["used"] is True
+    assert "no baseline" in alone["rule"]
 
 
 def test_unknown_baseline(both: dict) -> None:
@@ -148,9 +206,10 @@ def test_load_uses_toml_json_and_parameter_names(tmp_path: Path) -> None:
 
 def test_summary_markdown_has_migration(both: dict) -> None:
     md = render_summary_md(both, "openai", {"features": ["request.seed"]})
-    assert "## Migration from openai" in md
-    assert "send `random_seed` instead of `seed`" in md
-    assert "**GO WITH CHANGES**" in md
+    assert "## Migration plan from openai" in md
+    assert "verified: send `random_seed` instead of `seed`" in md
+    assert "openai → mistral — **GO WITH CHANGES: 1 blocker(s) on used paths, each with a verified fix" in md
+    assert md.index("## Decision") < md.index("## Top findings")
 
 
 def _reachable(pattern: str, ids: set[str]) -> bool:
@@ -195,13 +254,14 @@ def test_a_blocker_names_the_sdk_call_that_breaks_and_a_fix_only_when_shown() ->
     assert deltas["rank"] == "blocker"
     assert deltas["sdk_call"].startswith("client.chat.completions.stream(..., tools=[...])")
     assert "TypeError" in deltas["sdk_call"]
-    assert deltas["fix"]  # a client-side change: offered on any target
+    assert deltas["fix"] and deltas["fix_status"] == "unverified"  # a client-side change the suite cannot try
     seed = items["request.seed"]
     assert seed["sdk_call"] == "client.chat.completions.create(...) raises openai.UnprocessableEntityError (HTTP 422)"
     assert seed["fix"] is None and "random_seed" in seed["no_fix_reason"]  # no hint probe ran on the target
     results["features"]["request.seed"]["mistral"]["evidence"].append(
         {"probe": "request.seed.hint_random_seed", "status": "OK", "support": "SUPPORTED"})
-    assert _items(migration_diff(results, "openai"))["request.seed"]["fix"] == "send `random_seed` instead of `seed`"
+    seed = _items(migration_diff(results, "openai"))["request.seed"]
+    assert seed["fix"] == "send `random_seed` instead of `seed`" and seed["fix_status"] == "verified"
 
 
 def test_fixtures_and_fixes_name_only_features_the_registry_produces() -> None:

@@ -26,7 +26,7 @@ def test_report_writes_every_file(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert list(merged["targets"]) == ["openai", "mistral"]
     assert merged["run"]["baseline"] == "openai"
     assert merged["run"]["sources"] == [str(OPENAI), str(MISTRAL)]
-    assert "Migration view: from openai" in (tmp_path / "compat.html").read_text()
+    assert "Migration plan: from openai" in (tmp_path / "compat.html").read_text()
     assert "reports written" in capsys.readouterr().out
 
 
