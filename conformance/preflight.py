@@ -52,7 +52,8 @@ def probes_matching(prefixes: list[str], probes: list[Probe]) -> list[Probe]:
 
 
 def baseline(value: str | None, targets: list[Target]) -> None:
-    """`--baseline` names a target of this run or a readable, valid results.json."""
+    """`--baseline` names a target of this run, `openai` (measured, else OpenAI's documented behaviour) or a
+    readable, valid results.json."""
     if value is None:
         return
     if value.endswith(".json") or Path(value).is_file():
@@ -62,7 +63,7 @@ def baseline(value: str | None, targets: list[Target]) -> None:
             raise UsageProblem(f"--baseline {exc}") from None
         return
     names = [t.name for t in targets]
-    if value not in names:
+    if value not in names and value != "openai":  # openai without an OpenAI target: its documented behaviour
         raise UsageProblem(f"--baseline {value}: neither a results.json file nor a target of this run "
                            f"(targets: {', '.join(names)})")
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from conformance.report.documented import resolve_baseline
 from conformance.report.drift import is_known_deviation
 from conformance.report.migration import migration_diff, self_plan
 from conformance.report.results_io import is_failed, iter_cells
@@ -78,6 +79,7 @@ def first_screen(results: dict[str, Any], baseline: str | None, uses: dict[str, 
 
 def decision_lines(results: dict[str, Any], baseline: str | None, uses: dict[str, Any] | None) -> list[str]:
     """The terminal's closing lines: verdict per pair with its rule, and the top blockers with their fixes."""
+    results, baseline = resolve_baseline(results, baseline)
     screen = first_screen(results, baseline, uses)
     lines = [f"migration decision (from {baseline}" + (f", for the {len(screen['uses'])} features the app uses"
                                                        if screen["uses"] is not None else "") + "):"]

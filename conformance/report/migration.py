@@ -45,6 +45,7 @@ from conformance.report.results_io import (
     matches_any,
     sorted_features,
     target_names,
+    truncate,
     verdict_text,
     verdict_triple,
 )
@@ -288,7 +289,7 @@ def what_breaks(tgt: dict[str, Any] | None, sdk_call: str | None, evidence: dict
     if not tgt or tgt.get("status") != "OK":
         return ""
     if tgt.get("conformance") == "FAILED" and evidence and evidence.get("finding"):
-        return f"code reading {evidence['finding']}"
+        return truncate(f"code reading {evidence['finding']}", 200)
     if tgt.get("support") == "IGNORED":
         return f"the request succeeds but {fid} has no effect: code relying on it gets the default silently"
     if tgt.get("support") == "REJECTED":

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from conformance.report.decision import decision_lines
+from conformance.report.documented import OPENAI, resolve_baseline
 from conformance.report.drift import (
     Change,
     ExpectationsError,
@@ -130,8 +131,9 @@ def write_reports(results: dict[str, Any], out: Path, baseline: str | None = Non
     """Write results.json, compat.html, summary.md, and (unless pytest writes them) report.html and junit.xml."""
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    write_compat_html(results, out / "compat.html", baseline, uses)
-    write_summary_md(results, out / "summary.md", baseline, uses, changes)
+    view, shown = resolve_baseline(results, baseline)  # `openai` without an OpenAI target: the documented one
+    write_compat_html(view, out / "compat.html", shown, uses)
+    write_summary_md(view, out / "summary.md", shown, uses, changes)
     if not pytest_files:
         write_report_html(results, out / "report.html")
         (out / "junit.xml").write_bytes(junit_xml(results))
@@ -143,12 +145,13 @@ def prepare(results: dict[str, Any], baseline: str | None, uses_path: Path | Non
     """Resolve --baseline (a target or a results file), --uses and --expect; raises ResultsError and friends."""
     if baseline and (baseline.endswith(".json") or Path(baseline).is_file()):
         results, baseline = _merge_baseline_file(results, load_results(baseline), baseline)
-    if baseline is None and results["run"].get("baseline") in results["targets"]:
+    if baseline is None and (results["run"].get("baseline") in results["targets"]
+                             or results["run"].get("baseline") == OPENAI):
         baseline = results["run"]["baseline"]
-    if baseline is not None and baseline not in results["targets"]:
+    if baseline is not None and baseline not in results["targets"] and baseline != OPENAI:  # openai: documented
         known = ", ".join(results["targets"])
         raise ResultsError(baseline, "", f"--baseline {baseline!r} is neither a results file nor a target "
-                                         f"(targets: {known})")
+                                         f"(targets: {known}), nor `openai` (OpenAI's documented behaviour)")
     results["run"]["baseline"] = baseline
     problems = validate_results(results)
     if problems:

@@ -18,6 +18,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from conformance import __version__
 from conformance.report.decision import first_screen, plan
+from conformance.report.documented import is_documented
 from conformance.report.drift import is_known_deviation
 from conformance.report.results_io import (
     GROUPS,
@@ -222,7 +223,7 @@ def build_context(results: dict[str, Any], baseline: str | None = None,
         "latency": _timing_chart(targets, "latency_ms"),
         "ttft": _timing_chart(targets, "ttft_ms"),
         "migration": the_plan if baseline else None,
-        "baseline_documented": bool(baseline and results["targets"].get(baseline, {}).get("documented")),
+        "baseline_documented": is_documented(results, baseline),
         "embed_limit": EMBED_BODY_LIMIT,
         "baseline": baseline,
         "features": results.get("features", {}),
