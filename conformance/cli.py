@@ -17,6 +17,7 @@ USAGE = """usage: {prog} COMMAND …
 commands:
   validate PATH…   lint recorded traffic (cassettes, raw JSON bodies, SSE text) against the schemas
   report RESULTS…  rebuild every report file from one or several results.json files
+  uses PATH…       the features an app sends, from its recorded traffic (cassettes, HAR, JSONL): the --uses file
   run …            the conformance suite itself, from any directory: same as `pytest --pyargs conformance …`
 """
 
@@ -35,6 +36,10 @@ def main(argv: list[str] | None = None) -> int:
         from conformance.report.report_cli import main as report
 
         return report(rest, f"{prog()} report")
+    if command == "uses":
+        from conformance.uses import main as uses
+
+        return uses(rest, f"{prog()} uses")
     if command == "run":
         import pytest
 
