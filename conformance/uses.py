@@ -175,14 +175,15 @@ def _from_har(path: Path) -> Iterator[tuple[dict[str, Any], str]]:
                 yield body, f"{path}#entry{i}"
 
 
-def _from_jsonl(path: Path) -> Iterator[tuple[dict[str, Any], str]]:
+def _from_jsonl(path: Path, problems: list[str]) -> Iterator[tuple[dict[str, Any], str]]:
     for n, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
         if not line.strip():
             continue
         try:
             obj = json.loads(line)
-        except ValueError as exc:
-            raise TrafficError(path, f"line {n} is not JSON ({exc.msg}): expected one JSON object per line") from exc
+        except ValueError as exc:  # one bad line loses nothing else
+            problems.append(f"{path}: line {n} is not JSON ({exc.msg}): expected one JSON object per line")
+            continue
         if not isinstance(obj, dict):
             continue
         req = obj.get("request") if isinstance(obj.get("request"), dict) else obj
@@ -201,13 +202,14 @@ def _from_cassette(path: Path) -> Iterator[tuple[dict[str, Any], str]]:
             yield it.request_body, f"{path}#{it.index}"
 
 
-def requests_in(path: Path) -> Iterator[tuple[dict[str, Any], str]]:
-    """(request body, where) of every chat-completions request recorded in one file."""
+def requests_in(path: Path, problems: list[str]) -> Iterator[tuple[dict[str, Any], str]]:
+    """(request body, where) of every chat-completions request recorded in one file; unusable lines become
+    `problems`."""
     name = path.name.lower()
     if name.endswith(".har"):
         yield from _from_har(path)
     elif name.endswith((".jsonl", ".ndjson")):
-        yield from _from_jsonl(path)
+        yield from _from_jsonl(path, problems)
     else:
         yield from _from_cassette(path)
 
@@ -227,7 +229,7 @@ def scan(paths: list[Path]) -> Usage:
     for path in files_under(paths):
         usage.files += 1
         try:
-            for body, where in requests_in(path):
+            for body, where in requests_in(path, usage.problems):
                 usage.add(body, where)
         except (TrafficError, OSError, UnicodeDecodeError) as exc:
             usage.problems.append(str(exc))

@@ -30,8 +30,8 @@ def test_the_file_matches_its_schema_and_names_only_features_the_suite_produces(
 
 
 def _resolve(data: object, pointer: str) -> object:
-    for part in pointer.strip("/").split("/"):
-        part = part.replace("~1", "/").replace("~0", "~")
+    for raw in pointer.strip("/").split("/"):
+        part = raw.replace("~1", "/").replace("~0", "~")
         data = data[int(part)] if isinstance(data, list) else data[part]  # type: ignore[index]
     return data
 
