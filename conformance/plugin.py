@@ -409,7 +409,8 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     lines = summary_lines(run.final, str(run.report_dir), list(_CONFIRMED), shown, drift)
     _CONFIRMED.clear()
     for line in lines:
-        bad = line.startswith(("PROBLEM", "INCOMPLETE", "DRIFT")) or "changed" in line and "no verdict" not in line
+        bad = line.startswith(("PROBLEM", "INCOMPLETE", "DRIFT")) or "changed" in line and "no verdict" not in line \
+            or ": NO-GO:" in line
         terminalreporter.write_line(line, red=bad)
 
 

@@ -488,26 +488,27 @@ def self_plan(results: dict[str, Any], uses: dict[str, Any] | None = None) -> di
 def decide(items: list[dict[str, Any]], uses_known: bool) -> dict[str, Any]:
     """{decision, rule, decision_reason, scope_counts} of one pair (see DECISIONS); the rule is the sentence shown."""
     scope = [i for i in items if i["used"]] if uses_known else items
-    where = "on used paths" if uses_known else "(every feature counts: pass --uses FILE for your app's)"
+    where = " on used paths" if uses_known else ""
+    tail = "" if uses_known else " (every feature counts: --uses FILE narrows it to your app's)"
     blockers = [i for i in scope if i["rank"] == "blocker"]
     warnings = [i for i in scope if i["rank"] == "warning"]
     unfixed = [i for i in blockers if i.get("fix_status") != "verified"]
     known = sum(1 for i in blockers if i.get("known_deviation"))
-    known_text = f" ({known} of them known deviations)" if known else ""
+    known_text = f", {known} of them known deviations" if known else ""
     if unfixed:
         decision = "no-go"
-        rule = f"NO-GO: {len(unfixed)} blocker(s) {where} without a verified fix{known_text}"
+        rule = f"NO-GO: {len(unfixed)} blocker(s){where} without a verified fix{known_text}{tail}"
         reason = "blocker without a verified fix: " + ", ".join(i["feature"] for i in unfixed)
     elif blockers or warnings:
         decision = "go with changes"
-        parts = [f"{len(blockers)} blocker(s) {where}, each with a verified fix"] if blockers else []
+        parts = [f"{len(blockers)} blocker(s){where}, each with a verified fix"] if blockers else []
         if warnings:
-            parts.append(f"{len(warnings)} warning(s) to check by hand" + ("" if blockers else f" {where}"))
-        rule = "GO WITH CHANGES: " + "; ".join(parts)
+            parts.append(f"{len(warnings)} warning(s){'' if blockers else where} to check by hand")
+        rule = "GO WITH CHANGES: " + "; ".join(parts) + tail
         reason = "; ".join(filter(None, ["fix " + ", ".join(i["feature"] for i in blockers) if blockers else "",
                                          "check " + ", ".join(i["feature"] for i in warnings) if warnings else ""]))
     else:
-        decision, rule, reason = "go", f"GO: no blocker and no warning {where}", "nothing differs for the worse"
+        decision, rule, reason = "go", f"GO: no blocker and no warning{where}{tail}", "nothing differs for the worse"
     return {"decision": decision, "rule": rule, "decision_reason": reason,
             "scope_counts": {"blocker": len(blockers), "warning": len(warnings), "unfixed": len(unfixed),
                              "known_deviation": known}}
