@@ -294,3 +294,16 @@ def test_unverifiable_used_feature_is_check_by_hand_never_go(both: dict) -> None
     assert entry["decision"] != "go"
     assert "check by hand" in _items(migration_diff(both, "openai", {"features": ["request.n"]}))["request.n"][
         "difference"]
+
+
+def test_a_deviation_the_baseline_shares_is_listed_never_hidden() -> None:
+    """Flat 422 error bodies on the baseline too: the app meets them either way, so the row says so."""
+    flat = _cell("SUPPORTED", "NON_STRICT")
+    results = {"targets": {"vllm": {}, "mistral": {}}, "features": {
+        "errors.invalid_value": {"vllm": flat, "mistral": dict(flat)},
+        "request.n": {"vllm": _cell("SUPPORTED"), "mistral": _cell("SUPPORTED")}}}
+    item = _items(migration_diff(results, "vllm"))["errors.invalid_value"]
+    assert item["rank"] == "info" and item["difference"] == "the same on vllm: SUPPORTED · NON_STRICT"
+    used = _items(migration_diff(results, "vllm", {"features": ["errors.*"]}))["errors.invalid_value"]
+    assert used["rank"] == "warning"
+    assert "request.n" not in _items(migration_diff(results, "vllm"))  # clean on both: nothing to say

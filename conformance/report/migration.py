@@ -8,6 +8,8 @@ Rank of one feature that differs between baseline and target (the worst axis win
   weaker without breaking (PARTIAL, NON_STRICT); or it could not be verified (ERROR, TIMEOUT, SKIPPED, not
   tested) where the baseline works. A used feature UNVERIFIABLE on both sides is listed too;
 - info: the target is better, or both are unsupported, or anything else that differs.
+A deviation both sides share (a MUST or SHOULD broken, a refusal: e.g. flat 422 error bodies on both) is listed
+too: a warning when the app uses the feature, else info.
 Without a baseline a target is judged on its own answers (see `self_plan`).
 
 Blockers come first, by harm, never in catalogue order: the used ones (with --uses), then client code breaks
@@ -247,6 +249,12 @@ def refuses_some_values(res: dict[str, Any] | None) -> bool:
     return (decisive_record(res) or {}).get("support") == "REJECTED"
 
 
+def _shared_deviation(res: dict[str, Any] | None) -> bool:
+    """A deviation from OpenAI both sides show (a MUST or SHOULD broken, a refusal): the app meets it on either."""
+    return bool(res) and res.get("status") == "OK" and (
+        res.get("conformance") in ("FAILED", "NON_STRICT") or res.get("support") in ("REJECTED", "IGNORED"))
+
+
 def _unverifiable(base: dict[str, Any] | None, tgt: dict[str, Any] | None) -> bool:
     return any(r is not None and r.get("support") == "UNVERIFIABLE" for r in (base, tgt))
 
@@ -434,7 +442,13 @@ def migration_diff(results: dict[str, Any], baseline: str, uses: dict[str, Any] 
         for fid in features:
             base, tgt = cell(results, fid, baseline), cell(results, fid, name)
             used = matches_any(fid, patterns) if patterns is not None else None
-            if verdict_triple(base) == verdict_triple(tgt) and not (used and _unverifiable(base, tgt)):
+            if verdict_triple(base) == verdict_triple(tgt):
+                if _shared_deviation(tgt):  # the baseline does it too: listed, never hidden
+                    items.append(_item(results, fid, name, base, tgt, "warning" if used else "info", used,
+                                       f"the same on {baseline}: {verdict_text(tgt)}"))
+                elif used and _unverifiable(base, tgt):
+                    items.append(_item(results, fid, name, base, tgt, "warning", used,
+                                       "UNVERIFIABLE on both — check by hand"))
                 continue
             rank = rank_difference(base, tgt)
             if rank == "warning" and refuses_some_values(tgt):
