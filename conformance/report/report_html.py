@@ -175,8 +175,9 @@ def _cell_view(results: dict[str, Any], fid: str, tname: str, i: int, j: int) ->
 
 
 def build_context(results: dict[str, Any], baseline: str | None = None,
-                  uses: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Everything the templates show, computed from results alone (no clock, no environment)."""
+                  uses: dict[str, Any] | None = None, decide: bool = True) -> dict[str, Any]:
+    """Everything the templates show, computed from results alone (no clock, no environment); `decide=False` leaves
+    out what only compat.html shows (the decision, the plan, the embedded evidence)."""
     names = target_names(results, baseline)
     targets = []
     for name in names:
@@ -208,11 +209,11 @@ def build_context(results: dict[str, Any], baseline: str | None = None,
         })
     group_list = [{"name": g, "rows": rows} for g, rows in groups.items() if rows]
     all_words = sorted({w for g in group_list for r in g["rows"] for w in r["words"].split()})
-    the_plan = plan(results, baseline, uses)
+    the_plan = plan(results, baseline, uses) if decide else None
     return {
-        "screen": first_screen(results, baseline, uses, the_plan),
+        "screen": first_screen(results, baseline, uses, the_plan) if the_plan else None,
         "plan": the_plan,
-        "evidence_blob": evidence_payload(results),
+        "evidence_blob": evidence_payload(results) if decide else "",
         "suite_version": results["run"].get("suite_version", __version__),
         "run": results["run"],
         "targets": targets,
@@ -222,7 +223,7 @@ def build_context(results: dict[str, Any], baseline: str | None = None,
         "cell_rule": CELL_RULE,
         "latency": _timing_chart(targets, "latency_ms"),
         "ttft": _timing_chart(targets, "ttft_ms"),
-        "migration": the_plan if baseline else None,
+        "migration": the_plan if baseline and decide else None,
         "baseline_documented": is_documented(results, baseline),
         "embed_limit": EMBED_BODY_LIMIT,
         "baseline": baseline,
@@ -289,7 +290,7 @@ def write_compat_html(results: dict[str, Any], path: Path, baseline: str | None 
 
 def render_report_html(results: dict[str, Any]) -> str:
     """The report.html evidence page (every probe of every target) as a string."""
-    ctx = build_context(results)
+    ctx = build_context(results, decide=False)
     return make_environment().get_template("report.html.j2").render(**ctx)
 
 
