@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-import base64
 import copy
-import gzip
 import json
 import re
 from pathlib import Path
 
 import pytest
 
-from conformance.report.report_html import LEGEND, render_compat_html, render_report_html, write_compat_html
+from conformance.report.report_html import (
+    LEGEND,
+    embedded_evidence,
+    render_compat_html,
+    render_report_html,
+    write_compat_html,
+)
 from conformance.report.results_io import feature_group, load_results
 
 DATA = Path(__file__).parent / "data" / "results"
@@ -23,12 +27,6 @@ RAW_IMG = '<img src=x onerror="window.__pwned=2">'
 @pytest.fixture
 def both() -> dict:
     return load_results(DATA / "openai_mistral.json")
-
-
-def embedded_evidence(html: str) -> dict:
-    """The evidence compat.html carries (gzip'd JSON in base64, opened on demand by the page's script)."""
-    blob = html.split('id="evidence-data">', 1)[1].split("</script>", 1)[0]
-    return json.loads(gzip.decompress(base64.b64decode(blob)))
 
 
 @pytest.mark.parametrize("path", FILES, ids=[p.name for p in FILES])

@@ -242,7 +242,8 @@ def _embed_exchange(x: dict[str, Any]) -> list[Any]:
     return [x.get("role"), f"{req.get('method') or 'POST'} {req.get('path') or ''}",
             _pretty(req.get("body"), EMBED_BODY_LIMIT), resp.get("status"),
             None if body is None else _pretty(body, EMBED_BODY_LIMIT), events, resp.get("error"),
-            str(x.get("cassette") or "").split("/cassettes/")[-1], x.get("replayed")]
+            str(x.get("cassette") or "").split("/cassettes/")[-1], x.get("replayed"),
+            f"re-sent {x['retries']}×: {'; '.join(x.get('retry_reasons') or [])}" if x.get("retries") else None]
 
 
 def evidence_payload(results: dict[str, Any]) -> str:
@@ -272,6 +273,12 @@ def evidence_payload(results: dict[str, Any]) -> str:
         cells[f"{fid}|{name}"] = [res.get("notes") or [], res.get("hint"), records]
     doc = json.dumps({"x": exchanges, "c": cells}, ensure_ascii=False, separators=(",", ":"))
     return base64.b64encode(gzip.compress(doc.encode("utf-8"), mtime=0)).decode("ascii")
+
+
+def embedded_evidence(html: str) -> dict[str, Any]:
+    """The evidence a compat.html page carries (the inverse of evidence_payload), for tests and tools."""
+    blob = html.split('id="evidence-data">', 1)[1].split("</script>", 1)[0]
+    return json.loads(gzip.decompress(base64.b64decode(blob)))
 
 
 def render_compat_html(results: dict[str, Any], baseline: str | None = None,
