@@ -270,6 +270,9 @@ def test_plan_lists_expected_differences_with_fixes(page: tuple, tmp_path: Path)
     section = pg.locator("#plan")
     pg.evaluate("document.getElementById('plan').scrollIntoView()")
     _shot(pg, "migration.png", tmp_path)
+    used = section.locator("tr.mrow").all_inner_texts()
+    assert used and all("yes" in row for row in used)  # with --uses the table holds the app's own features
+    pg.evaluate("document.querySelectorAll('#plan details').forEach(d => { d.open = true; })")
     text = section.inner_text()
     assert "openai → mistral" in text and "NO-GO" in text
     for expected in ("send `random_seed` instead of `seed`", 'map `tool_choice: "required"` to `"any"`',

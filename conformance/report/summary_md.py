@@ -190,7 +190,8 @@ def render_summary_md(results: dict[str, Any], baseline: str | None = None, uses
         pair = f"{md_text(baseline)} → {md_text(name)}" if baseline else md_text(name)
         lines += [f"### {pair} — {md_text(entry['rule'], 300)}", "",
                   f"{c['blocker']} blocker(s), {c['warning']} warning(s), {c.get('info', 0)} info", ""]
-        rows = [i for i in entry["items"] if i["rank"] != "info"]
+        ranked = [i for i in entry["items"] if i["rank"] != "info"]
+        rows = [i for i in ranked if uses is None or i["used"]]  # with --uses: the app's own features
         if rows:
             lines += ["| # | rank | feature | verdict | evidence that decided it | change to make |",
                       "|---|---|---|---|---|---|"]
@@ -201,6 +202,9 @@ def render_summary_md(results: dict[str, Any], baseline: str | None = None, uses
                 lines.append(f"| {n} | {rank} | {_code(item['feature'])} | {verdict} | "
                              f"{md_text(item['evidence_line'], 240)} | {_fix_text(item)} |")
             lines.append("")
+        if len(ranked) > len(rows):
+            lines += [f"{len(ranked) - len(rows)} more blocker(s) and warning(s) on features the app does not use "
+                      "(compat.html lists them).", ""]
     lines.append("Decision rule: " + "; ".join(f"**{k.upper()}**: {v}" for k, v in the_plan["decisions"].items()))
     lines.append("")
 
