@@ -177,4 +177,4 @@ def evidence_line(ev: dict[str, Any] | None) -> str:
     elif not ev.get("message") and ev.get("note"):
         parts.append(ev["note"])
     head = f"[{ev['probe']}] " if ev.get("probe") else ""
-    return head + " → ".join(parts)
+    return " ".join((head + " → ".join(parts)).split())  # one line, whatever the server or the SDK wrote
