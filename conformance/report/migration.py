@@ -476,6 +476,11 @@ def rank_alone(res: dict[str, Any], used: bool | None) -> str | None:
     return None
 
 
+SELF_RANKS = {
+    "blocker": "a MUST broken (conformance FAILED) or an SDK call that breaks; with --uses, a used feature REJECTED or "
+               "IGNORED",
+    "warning": "a SHOULD broken (NON_STRICT), ERROR or TIMEOUT; with --uses, a used feature PARTIAL or UNVERIFIABLE",
+}
 SELF_RULE = ("no baseline: each target is judged on its own answers; a MUST broken (conformance FAILED) is a "
              "blocker, a SHOULD broken (NON_STRICT) or ERROR/TIMEOUT a warning; with --uses a used feature "
              "REJECTED or IGNORED is a blocker too. Pass --baseline openai to compare with OpenAI")
@@ -486,7 +491,7 @@ def self_plan(results: dict[str, Any], uses: dict[str, Any] | None = None) -> di
     patterns = list((uses or {}).get("features", [])) if uses is not None else None
     features = sorted_features(results)
     out: dict[str, Any] = {"baseline": None, "uses": patterns, "rule": SELF_RULE, "decisions": DECISIONS,
-                           "targets": {}}
+                           "ranks": SELF_RANKS, "targets": {}}
     for name in target_names(results):
         items = []
         for fid in features:
