@@ -59,7 +59,6 @@ DECISIONS = {
     "it worked), or warnings are left to check by hand",
     "no-go": "a blocker without a verified fix",
 }
-FIX_STATES = ("verified", "unverified")
 # Harm of a blocker, worst first: client code breaks on the answer, the request is refused, the value is ignored.
 HARMS = ("client code breaks", "request refused", "silently ignored", "weaker")
 # How many of an app's requests pass through a feature: every chat call before rarer parameters and error paths.
@@ -182,7 +181,7 @@ def known_fix_entry(fid: str) -> tuple[str, str | None] | None:
 
 
 def known_fix(fid: str) -> str | None:
-    """The fix text of KNOWN_FIXES for a feature id, whatever the evidence (see backed_fix)."""
+    """The fix text of KNOWN_FIXES for a feature id, whatever the evidence (see plan_fix)."""
     entry = known_fix_entry(fid)
     return entry[0] if entry else None
 
@@ -197,20 +196,6 @@ def evidence_support(results: dict[str, Any], target: str, evidence: str) -> str
             if rec.get("probe") == evidence:
                 return rec.get("support")
     return None
-
-
-def backed_fix(results: dict[str, Any], fid: str, target: str) -> tuple[str | None, str | None]:
-    """(fix, why none): a known fix only where its evidence was SUPPORTED on that target."""
-    entry = known_fix_entry(fid)
-    if entry is None:
-        return None, None
-    fix, evidence = entry
-    if evidence is None:
-        return fix, None
-    seen = evidence_support(results, target, evidence)
-    if seen == "SUPPORTED":
-        return fix, None
-    return None, f"cannot tell whether “{fix}” works here: {evidence} is {seen or 'not tested'} on {target}"
 
 
 def _works(res: dict[str, Any] | None) -> bool:
