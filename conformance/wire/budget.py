@@ -79,10 +79,10 @@ class Budget:
         cost = request_tokens(body)
         for ceiling, used in self._request_ceilings(target):
             if used + 1 > ceiling.limit:
-                return f"{REFUSED} not sent: {ceiling.name} {ceiling.limit} reached ({used} requests sent)"
+                return f"{REFUSED} {ceiling.name} {ceiling.limit} reached; not sent ({used} requests sent)"
         for ceiling, used in self._token_ceilings(target):
             if cost and used + cost > ceiling.limit:
-                return (f"{REFUSED} not sent: {ceiling.name} {ceiling.limit} could be crossed (this request may "
+                return (f"{REFUSED} {ceiling.name} {ceiling.limit} could be crossed; not sent (this request may "
                         f"cost about {cost} tokens; {used} spent or in flight)")
         self.requests += 1
         self.by_target[name] += 1
