@@ -78,7 +78,9 @@ def traffic_text(run: dict[str, Any]) -> str:
         return f"{replayed} requests replayed from cassettes, none sent live (nothing spent)"
     tokens = (run.get("tokens") or {}).get("total", 0)
     spent = run.get("spent") or {}
-    cost = f"; spent {spent['requests']} requests, {spent['tokens']} tokens" if spent else ""
+    unreported = f" ({spent['unreported']} answers without usage counted at their estimate)" if spent.get(
+        "unreported") else ""
+    cost = f"; spent {spent['requests']} requests, {spent['tokens']} tokens{unreported}" if spent else ""
     limit = f" of {estimate_text(run['estimate'])}" if spent and run.get("estimate") else ""
     return f"{live} requests sent live, {replayed} replayed from cassettes; {tokens} tokens in the answers{cost}{limit}"
 

@@ -68,6 +68,7 @@ class Budget:
     requests: int = 0  # every request sent live, retries included
     tokens: int = 0  # what the answers reported (the estimate when an answer reports nothing)
     reserved: int = 0  # estimated tokens of the requests in flight
+    unreported: int = 0  # answers that reported no usage (counted in `tokens` at their estimate)
     by_target: Counter[str] = field(default_factory=Counter)  # requests per target
     tokens_by_target: Counter[str] = field(default_factory=Counter)  # spent + reserved per target
     _held: dict[tuple[str, int], list[int]] = field(default_factory=dict)  # reservations by (target, id(body))
@@ -102,6 +103,7 @@ class Budget:
         if not held:
             del self._held[(target, id(body))]
         spent = cost if reported is None else reported
+        self.unreported += reported is None
         self.reserved -= cost
         self.tokens += spent
         self.tokens_by_target[target] += spent - cost
@@ -121,8 +123,9 @@ class Budget:
         return out
 
     def spent(self) -> dict[str, int]:
-        """What the run spent live so far: requests (retries included) and tokens."""
-        return {"requests": self.requests, "tokens": self.tokens}
+        """What the run spent live so far: requests (retries included) and tokens (an answer that reports no usage
+        counted at its estimate: `unreported` of them)."""
+        return {"requests": self.requests, "tokens": self.tokens, "unreported": self.unreported}
 
 
 def budget_limits(budget: Budget, targets: list[Target]) -> str:
