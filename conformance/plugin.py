@@ -59,8 +59,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     g.addoption("--expect", default=None, metavar="FILE", help="drift gate: fail when a verdict changed")
     g.addoption("--update-expectations", action="store_true", help="write --expect FILE from this run")
     g.addoption("--concurrency", type=int, default=None, help="requests in flight per target (default: per target)")
-    g.addoption("--max-requests", type=int, default=None, help="stop sending live requests after N")
-    g.addoption("--max-tokens", type=int, default=None, help="stop sending live requests after N tokens")
+    g.addoption("--max-requests", type=int, default=None,
+                help="a ceiling: no live request beyond N (retries included); the probes left end SKIPPED")
+    g.addoption("--max-tokens", type=int, default=None,
+                help="a ceiling: a live request whose estimated tokens could take the run past N is not sent")
     g.addoption("--probe", action="append", default=[], metavar="PREFIX",
                 help="only probes whose id or feature starts with PREFIX; repeatable")
 
