@@ -108,8 +108,24 @@ def test_a_targets_own_limits_are_ceilings_and_named(tmp_path: Path) -> None:
     assert sent == 5 and skipped_for(results, "max_requests of target 'fake' 5")
     with FakeServer(FakeConfig()) as srv:
         budget = Budget()
-        results = run_live(fake_target(srv, max_tokens=3000), probes, tmp_path / "b", budget)
+        overflow = probe_by_id()["errors.context_overflow"]  # twice the context window: ~20k tokens estimated
+        results = run_live(fake_target(srv, max_tokens=3000), [overflow, *probes], tmp_path / "b", budget)
     assert budget.tokens <= 3000 and skipped_for(results, "max_tokens of target 'fake' 3000")
+    assert len(skipped_for(results, "budget")) == 1  # the requests that fit once the others were back went out
+
+
+def test_requests_wait_for_the_answers_in_flight_rather_than_being_refused(tmp_path: Path) -> None:
+    """Under a tight --max-tokens, the reservations of requests waiting their turn do not refuse the rest: a
+    request that fits once the answers in flight are back (they cost less than reserved) waits and goes out."""
+    probes = probes_matching(["request"], PROBES)[:40]
+    budget = Budget(max_tokens=2000)
+    with FakeServer(FakeConfig()) as srv:
+        results = run_live(fake_target(srv, concurrency=2), probes, tmp_path, budget)
+        sent = len(srv.requests)
+    assert budget.tokens <= 2000 and budget.reserved == 0
+    smallest = min(request_tokens(r.get("body")) for r in srv.requests if r.get("body"))
+    assert sent > 2000 // smallest  # more than reservations alone would let out: answers cost less than reserved
+    assert sent == budget.requests and not skipped_for(results, "budget")  # every one fitted
 
 
 def test_a_request_is_estimated_from_its_body() -> None:

@@ -88,9 +88,14 @@ class Engine:
         return self.clients[target.name]
 
     async def _send(self, target: Target, req: Send) -> Observation:
-        obs = await self._client(target).send(req)
-        if self.budget is not None and not obs.replayed:  # the reservation becomes what the answer reports
-            self.budget.settle(target.name, obs.request_body, _reported_tokens(obs))
+        try:
+            obs = await self._client(target).send(req)
+        except BaseException:
+            if self.budget is not None:  # a failed or cancelled request keeps no reservation others wait for
+                self.budget.settle(target.name, req, None)
+            raise
+        if self.budget is not None:  # the reservation (if it was sent live) becomes what the answer reports
+            self.budget.settle(target.name, req, _reported_tokens(obs))
         return obs
 
     def _shared_name(self, target: Target, key: str) -> str | None:

@@ -8,6 +8,7 @@ engine turns it into a SKIPPED probe.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections import Counter
 from dataclasses import dataclass, field
@@ -60,8 +61,8 @@ class Ceiling:
 
 @dataclass
 class Budget:
-    """Requests and tokens of a live run against the run's and each target's ceilings. Safe between asyncio tasks
-    (it never awaits)."""
+    """Requests and tokens of a live run against the run's and each target's ceilings, shared by the run's asyncio
+    tasks. A request is counted when it may go out (before it waits for its turn to be sent)."""
 
     max_requests: int | None = None
     max_tokens: int | None = None
@@ -71,42 +72,55 @@ class Budget:
     unreported: int = 0  # answers that reported no usage (counted in `tokens` at their estimate)
     by_target: Counter[str] = field(default_factory=Counter)  # requests per target
     tokens_by_target: Counter[str] = field(default_factory=Counter)  # spent + reserved per target
-    _held: dict[tuple[str, int], list[int]] = field(default_factory=dict)  # reservations by (target, id(body))
+    _held: dict[tuple[str, int], int] = field(default_factory=dict)  # reservations by (target, id(send))
+    _settled: asyncio.Event | None = None  # set whenever a reservation is released
 
-    def take(self, target: Target | str, body: Any = None) -> str | None:
-        """Count one request to `target` and reserve the tokens `body` may cost, or say which ceiling it could
-        cross. A retry passes no body: its request's tokens are reserved already."""
+    async def take(self, target: Target | str, send: Any = None) -> str | None:
+        """Count one request to `target` and reserve the tokens its body (`send.body`) may cost, or say which
+        ceiling it could cross. A request that fits once the requests in flight are back waits for them; one that
+        cannot fit is refused. A retry passes no send: its request's tokens are reserved already."""
         name = target if isinstance(target, str) else target.name
-        cost = request_tokens(body)
-        for ceiling, used in self._request_ceilings(target):
-            if used + 1 > ceiling.limit:
-                return f"{REFUSED} {ceiling.name} {ceiling.limit} reached; not sent ({used} requests sent)"
-        for ceiling, used in self._token_ceilings(target):
-            if cost and used + cost > ceiling.limit:
-                return (f"{REFUSED} {ceiling.name} {ceiling.limit} could be crossed; not sent (this request may "
-                        f"cost about {cost} tokens; {used} spent or in flight)")
+        cost = request_tokens(getattr(send, "body", None))
+        while (refusal := self._refusal(target, cost)) is not None:
+            reason, in_flight_decides = refusal
+            if not in_flight_decides or self.reserved == 0:
+                return reason
+            self._settled = self._settled or asyncio.Event()
+            self._settled.clear()
+            await self._settled.wait()
         self.requests += 1
         self.by_target[name] += 1
         if cost:
             self.reserved += cost
             self.tokens_by_target[name] += cost
-            self._held.setdefault((name, id(body)), []).append(cost)
+            self._held[(name, id(send))] = cost
         return None
 
-    def settle(self, target: str, body: Any, reported: int | None) -> None:
-        """The answer to a request taken with `body` is back: its reservation becomes what it reported (or stays
-        the estimate when the answer reports no usage)."""
-        held = self._held.get((target, id(body)))
-        if not held:
+    def _refusal(self, target: Target | str, cost: int) -> tuple[str, bool] | None:
+        """Why a request costing `cost` tokens may not go out now, and whether the requests in flight decide it
+        (their answers may cost less than reserved), or None."""
+        for ceiling, used in self._request_ceilings(target):
+            if used + 1 > ceiling.limit:
+                return f"{REFUSED} {ceiling.name} {ceiling.limit} reached; not sent ({used} requests sent)", False
+        for ceiling, used in self._token_ceilings(target):
+            if cost and used + cost > ceiling.limit:
+                return (f"{REFUSED} {ceiling.name} {ceiling.limit} could be crossed; not sent (this request may cost "
+                        f"about {cost} tokens; {used} spent or in flight)"), True
+        return None
+
+    def settle(self, target: str, send: Any, reported: int | None) -> None:
+        """The answer to a request taken for `send` is back (or it failed): its reservation becomes what the answer
+        reported (the estimate when it reports no usage)."""
+        cost = self._held.pop((target, id(send)), None)
+        if cost is None:
             return
-        cost = held.pop()
-        if not held:
-            del self._held[(target, id(body))]
         spent = cost if reported is None else reported
         self.unreported += reported is None
         self.reserved -= cost
         self.tokens += spent
         self.tokens_by_target[target] += spent - cost
+        if self._settled is not None:
+            self._settled.set()
 
     def _request_ceilings(self, target: Target | str) -> list[tuple[Ceiling, int]]:
         out = [(Ceiling("--max-requests", self.max_requests), self.requests)] if self.max_requests else []

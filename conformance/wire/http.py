@@ -249,7 +249,7 @@ class Client:
             obs.skipped_reason = self.target.missing_key_reason()
             return obs
         if self.budget is not None:
-            refusal = self.budget.take(self.target, req.body)
+            refusal = await self.budget.take(self.target, req)
             if refusal:
                 obs.skipped_reason = refusal
                 return obs
@@ -281,7 +281,7 @@ class Client:
             step = retry.next_step(attempt, crowded, self.target.retries)
             if step is None:
                 break
-            refusal = self.budget.take(self.target) if self.budget is not None else None
+            refusal = await self.budget.take(self.target) if self.budget is not None else None
             if refusal:  # retries count against --max-requests like any request
                 attempt.error = attempt.error and f"{attempt.error}; not retried: {refusal}"
                 break
