@@ -87,7 +87,7 @@ def traffic_text(run: dict[str, Any]) -> str:
 
 def estimate_text(estimate: dict[str, Any]) -> str:
     """A live run's pre-run estimate: an upper bound on requests and tokens, every re-send counted."""
-    return (f"at most {estimate['requests']} requests ({estimate['planned']} when no answer calls for a re-send) "
+    return (f"at most {estimate['requests']} requests ({estimate['planned']} unless an answer calls for more) "
             f"and {estimate['tokens']} tokens")
 
 

@@ -220,8 +220,8 @@ class Engine:
 def _reported_tokens(obs: Observation) -> int | None:
     """The tokens an answer reports (prompt + completion), or None when it reports none."""
     prompt, completion = answers.tokens(obs, "prompt"), answers.tokens(obs, "completion")
-    if prompt is None and completion is None:
-        return None if obs.status is not None and obs.status < 300 else 0  # an error answer costs nothing
+    if prompt is None and completion is None:  # an error answer costs nothing; an answer cut short is not known
+        return 0 if obs.status is not None and obs.status >= 400 else None
     return (prompt or 0) + (completion or 0)
 
 

@@ -228,8 +228,8 @@ def shared_requests(target: Target) -> dict[str, str]:
 @dataclass(frozen=True)
 class Estimate:
     """At most `requests` requests and `tokens` tokens, every re-send counted (retries of a 429/503 or of a dropped
-    connection are not: each still counts against the request ceilings); `planned` requests when no answer calls
-    for a re-send."""
+    connection are not: each still counts against the request ceilings); `planned` requests unless an answer calls
+    for more (a re-send, a second turn)."""
 
     requests: int = 0
     tokens: int = 0
