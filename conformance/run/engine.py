@@ -165,7 +165,6 @@ class Engine:
         self._client(target)
         control = await self._ask(target, plan.control) if plan.control else []
         if plan.derive:
-            assert plan.shape is not None or plan.sdk is not None
             usable = [o for o in control if o.status is not None and o.status < 300]
             derived = DERIVERS[plan.derive](probe, usable) if usable else {}
             if usable and not derived:
@@ -179,6 +178,14 @@ class Engine:
             if unjudged is not None:
                 return unjudged, seen
             return sdk_verdict(classify(probe, seen, control), seen), [*control, *seen]
+        variant, control = await self._variant(plan, control)
+        return classify(probe, variant, control), [*control, *variant]
+
+    async def _variant(self, plan: ProbePlan, control: list[Observation]) -> tuple[list[Observation],
+                                                                                      list[Observation]]:
+        """The answers to the variant, its alternates and the re-sends they call for; and the control to judge
+        them with (the witness control when a 5xx was re-sent and the probe has none)."""
+        target = plan.target
         assert plan.shape is not None
         own_control = plan.control.key if plan.control else None
         shape = plan.shape
@@ -198,11 +205,11 @@ class Engine:
             if not control and plan.witness is not None:
                 control = await self._ask(target, plan.witness)
         if plan.followup and variant[0].status is not None and variant[0].status < 300:
-            nxt = FOLLOWUPS[plan.followup](probe, shape.variant.body, variant[0])
+            nxt = FOLLOWUPS[plan.followup](plan.probe, shape.variant.body, variant[0])
             if nxt is not None:
-                turn = PlannedRequest("turn-2", "POST", CHAT_PATH, nxt, probe.id)
-                variant.extend(await self._ask(target, turn))
-        return classify(probe, variant, control), [*control, *variant]
+                variant.extend(await self._ask(target, PlannedRequest("turn-2", "POST", CHAT_PATH, nxt,
+                                                                      plan.probe.id)))
+        return variant, control
 
     async def run(self, pairs: list[tuple[Target, Probe]]) -> list[ProbeResult]:
         """Every pair's result, in the order given; then the owners' probes a finding needs (see `owners_needed`)."""
