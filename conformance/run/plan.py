@@ -115,38 +115,38 @@ class ProbePlan:
         """The same plan with the variant (and alternates) built from another fragment (a derived request)."""
         return dataclasses.replace(self, shape=_shape(self.probe, self.target, fragment))
 
-    def possible_sends(self) -> Iterator[Send]:
+    def possible_sends(self) -> Iterator[PossibleSend]:
         """Every request this plan may send, with an upper-ish bound on its tokens (for the estimate)."""
         if self.control is not None:
-            yield Send(self.control, self.control.tokens())
+            yield PossibleSend(self.control, self.control.tokens())
         if self.sdk is not None:
             body = build_body({}, self.target, self.probe.feature)
             allowance = request_tokens(body) + 2 * DERIVED_TOKENS  # its tools; a second turn carries the first answer
             for i in range(SDK_REQUESTS):
-                yield Send(PlannedRequest(f"sdk-{i + 1}", "POST", CHAT_PATH, body, self.probe.id), allowance * (i + 1),
-                           conditional=i > 0)
+                request = PlannedRequest(f"sdk-{i + 1}", "POST", CHAT_PATH, body, self.probe.id)
+                yield PossibleSend(request, allowance * (i + 1), conditional=i > 0)
             return
         assert self.shape is not None
         extra = DERIVED_TOKENS if self.derive else 0
         for req in self.shape.requests():
-            yield Send(req, req.tokens() + extra * req.count)
+            yield PossibleSend(req, req.tokens() + extra * req.count)
         for req in self.uncapped.requests() if self.uncapped else ():
-            yield Send(req, req.tokens(), conditional=True)
+            yield PossibleSend(req, req.tokens(), conditional=True)
         worst = max((s.variant for s in (self.shape, self.uncapped) if s is not None),
                     key=lambda r: request_tokens(r.body))
         if self.repeat_on_5xx:
-            yield Send(dataclasses.replace(worst, role="repeat", count=1, shareable=False),
-                       request_tokens(worst.body) + extra, conditional=True)
+            yield PossibleSend(dataclasses.replace(worst, role="repeat", count=1, shareable=False),
+                               request_tokens(worst.body) + extra, conditional=True)
             if self.witness is not None:
-                yield Send(self.witness, self.witness.tokens(), conditional=True)
+                yield PossibleSend(self.witness, self.witness.tokens(), conditional=True)
         if self.followup is not None:  # the first turn, its answer and the tool result, then the answer to that
             turn = dataclasses.replace(worst, role="turn-2", count=1, shareable=False)
-            yield Send(turn, request_tokens(worst.body) + extra + answer_allowance(worst.body) + DERIVED_TOKENS
-                       + DEFAULT_ANSWER_TOKENS)
+            yield PossibleSend(turn, request_tokens(worst.body) + extra + answer_allowance(worst.body)
+                               + DERIVED_TOKENS + DEFAULT_ANSWER_TOKENS)
 
 
 @dataclass(frozen=True)
-class Send:
+class PossibleSend:
     """A request a plan may send, the tokens it may cost, and whether only some answers call for it (a re-send)."""
 
     request: PlannedRequest
