@@ -19,8 +19,9 @@ from conformance.model.probes import Probe
 from conformance.model.targets import Target, TargetError, adhoc_target, load_targets, select_targets
 from conformance.report.drift import Change, compare_to_expectations, load_expectations
 from conformance.report.results_io import record_text, verdict_text
-from conformance.report.terminal_summary import summary_lines
+from conformance.report.terminal_summary import estimate_text, summary_lines
 from conformance.run.engine import make_engine, plan
+from conformance.run.plan import Estimate
 from conformance.run.results import (
     build_results,
     charge_unseen_findings,
@@ -30,7 +31,7 @@ from conformance.run.results import (
     record_of,
     skip_causes,
 )
-from conformance.wire.http import Budget
+from conformance.wire.budget import Budget, budget_limits
 from conformance.wire.recording import RECORD_MODES
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -58,8 +59,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     g.addoption("--expect", default=None, metavar="FILE", help="drift gate: fail when a verdict changed")
     g.addoption("--update-expectations", action="store_true", help="write --expect FILE from this run")
     g.addoption("--concurrency", type=int, default=None, help="requests in flight per target (default: per target)")
-    g.addoption("--max-requests", type=int, default=None, help="stop sending live requests after N")
-    g.addoption("--max-tokens", type=int, default=None, help="stop sending live requests after N tokens")
+    g.addoption("--max-requests", type=int, default=None,
+                help="a ceiling: no live request beyond N (retries included); the probes left end SKIPPED")
+    g.addoption("--max-tokens", type=int, default=None,
+                help="a ceiling: a live request whose estimated tokens could take the run past N is not sent")
     g.addoption("--probe", action="append", default=[], metavar="PREFIX",
                 help="only probes whose id or feature starts with PREFIX; repeatable")
 
@@ -88,6 +91,8 @@ class ConformanceRun:
         self.final: dict[str, Any] | None = None  # results.json as written, for the terminal summary
         self.drift_lines: list[str] = []
         self.changes: dict[tuple[str, str], Change] = {}
+        self.estimate: Estimate | None = None  # of a live run: at most this many requests and tokens
+        self.budget: Budget | None = None
 
     def _check_options(self) -> None:
         opt = self.config.getoption
@@ -146,10 +151,10 @@ class ConformanceRun:
         opt = self.config.getoption
         budget = Budget(opt("max_requests"), opt("max_tokens"))
         if self.record_mode != "none":
-            planned = plan(pairs)
-            self.say(f"conformance: live run ({self.record_mode}): at most {planned['requests']} requests to "
-                     f"{len(targets)} target(s), about {planned['tokens']} tokens (estimate); limits: --max-requests "
-                     f"{opt('max_requests') or 'none'}, --max-tokens {opt('max_tokens') or 'none'}")
+            self.estimate = plan(pairs)
+            self.say(f"conformance: live run ({self.record_mode}): {estimate_text(self.estimate.to_dict())} to "
+                     f"{len(targets)} target(s); ceilings: {budget_limits(budget, list(targets.values()))}")
+        self.budget = budget
         self.results = {}
         engine = make_engine(pairs, self.cassette_dir, self.record_mode, opt("concurrency"), budget)
         try:
@@ -160,7 +165,8 @@ class ConformanceRun:
         finally:  # what ended before an interruption still reaches results.json
             # Every probe has ended: a finding whose owner's probes do not show it is charged back to the probe that
             # saw it now, so that probe's test fails (or xfails as a known deviation) like its cell.
-            for rec in charge_unseen_findings([record_of(r) for r in engine.done]):
+            owners = [record_of(r) for r in engine.owner_results]
+            for rec in charge_unseen_findings([record_of(r) for r in engine.done], owners):
                 self.results[f"{rec['target']}::{rec['probe']}"] = rec
             self.problems.extend(engine.save_problems)
         self.changes = self._cell_changes()
@@ -374,6 +380,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
                             interrupted_reason=reason)
     results["run"]["problems"] = list(run.problems)
     results["run"]["exit_status"] = int(exitstatus)  # the report's first screen alerts on a failing run
+    if run.estimate is not None and run.budget is not None:  # a live run: what it could cost, what it cost
+        results["run"]["estimate"] = run.estimate.to_dict()
+        results["run"]["spent"] = run.budget.spent()
     from conformance.report import report_cli
 
     opt = config.getoption

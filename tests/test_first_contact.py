@@ -4,6 +4,7 @@ no lost recordings, the estimate shown before spending (pytester subprocesses ag
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -69,7 +70,8 @@ def test_the_live_estimate_is_shown_before_the_first_request_in_a_passing_run(
     result = run(pytester, *live(fake, tmp_path))
     out = result.stdout.str()
     assert result.ret == pytest.ExitCode.OK, out[-3000:]
-    assert "conformance: live run (all): at most 1 requests" in out  # pytest captured the test that printed it
+    # pytest captured the test that printed it; the upper bound counts every re-send the one request may call for
+    assert re.search(r"conformance: live run \(all\): at most \d+ requests \(1 unless an answer calls for more\)", out)
     assert "1 requests sent live, 0 replayed" in out
 
 

@@ -38,7 +38,7 @@ def test_plan_counts_shared_controls_once() -> None:
     target = Target("t", "http://127.0.0.1:9/v1", "m", samples=3)
     by_id = registry.probe_by_id()
     two = [(target, by_id["request.max_tokens.effect"]), (target, by_id["request.stop.string"])]
-    assert plan(two)["requests"] == 1 + 1 + 1  # the plain_t0 control once, then each probe once
+    assert plan(two).planned == 1 + 1 + 1  # the plain_t0 control once, then each probe once
 
 
 def sent_bodies(srv: FakeServer) -> list[str]:
@@ -58,7 +58,7 @@ def test_identical_requests_are_sent_once_per_target_and_the_plan_is_exact(tmp_p
         sent = len(srv.requests)
     doc = build_results([record_of(r) for r in results], [target], record_mode="all", probes=by_id,
                         started=now(), finished=now())
-    assert plan(pairs)["requests"] == sent == doc["targets"]["fake"]["requests"]
+    assert plan(pairs).planned == sent == doc["targets"]["fake"]["requests"]
     usage_checks = [b for b in bodies if '"max_tokens": 1,' in b and "item number 59" in b]
     assert len(usage_checks) == 1, usage_checks  # the usage test: once per target and model, for three probes
     same = build_body(by_id["request.response_format.prompt_tokens"].request, target, "request.response_format")
@@ -113,7 +113,7 @@ def test_reference_targets_plan_under_the_live_cost_rule() -> None:
     """Product rule: a live run of a reference target sends under 200 requests (tokens: test_live_servers.py)."""
     targets = load_targets(None)
     for name in ("vllm", "litellm", "llama", "litellm-vllm"):
-        assert plan([(targets[name], p) for p in registry.PROBES])["requests"] < 200, name
+        assert plan([(targets[name], p) for p in registry.PROBES]).planned < 200, name
 
 
 def test_request_budget_skips_the_rest_and_says_so(tmp_path: Path) -> None:

@@ -40,6 +40,9 @@ RESPONSE_RULE_OWNERS = {"tools.finish_reason": "request.tools", "tools.distinct_
 _LOGPROBS_PART = re.compile(r"^(/chunks/\d+)?/choices/\d+/logprobs/")
 _OTHER_CHOICE = re.compile(r"^choice [1-9]")
 DETECTOR_RULES = ("tools.", "reasoning.", "sdk.")  # findings a feature's detector emits about the part it added
+# Every feature `owner_of` may name (the engine runs their probes when a finding needs them; see run/engine).
+OWNERS = frozenset({RESPONSE_OWNER, STREAM_OWNER, ERROR_BODY_OWNER, "request.logprobs", "stream.n_interleave",
+                    *STREAM_RULE_OWNERS.values(), *RESPONSE_RULE_OWNERS.values()})
 
 
 def owner_of(finding: Finding) -> str | None:

@@ -74,7 +74,18 @@ def traffic_text(run: dict[str, Any]) -> str:
     if live == 0:
         return f"{replayed} requests replayed from cassettes, none sent live (nothing spent)"
     tokens = (run.get("tokens") or {}).get("total", 0)
-    return f"{live} requests sent live, {replayed} replayed from cassettes; {tokens} tokens in the answers"
+    spent = run.get("spent") or {}
+    unreported = f" ({spent['unreported']} answers without usage counted at their estimate)" if spent.get(
+        "unreported") else ""
+    cost = f"; spent {spent['requests']} requests, {spent['tokens']} tokens{unreported}" if spent else ""
+    limit = f" of {estimate_text(run['estimate'])}" if spent and run.get("estimate") else ""
+    return f"{live} requests sent live, {replayed} replayed from cassettes; {tokens} tokens in the answers{cost}{limit}"
+
+
+def estimate_text(estimate: dict[str, Any]) -> str:
+    """A live run's pre-run estimate: an upper bound on requests and tokens, every re-send counted."""
+    return (f"at most {estimate['requests']} requests ({estimate['planned']} unless an answer calls for more) "
+            f"and {estimate['tokens']} tokens")
 
 
 def summary_lines(results: dict[str, Any], report_dir: str, confirmed: list[str], expectations: str | None,

@@ -150,28 +150,34 @@ def aggregate_feature(records: list[dict[str, Any]], probes: dict[str, Probe]) -
     }
 
 
-def charge_unseen_findings(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def charge_unseen_findings(records: list[dict[str, Any]],
+                           owners: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
     """One finding, one owner — when the owner shows it. A finding charged to another feature ("also seen")
     whose owner's own probes on that target do not show that rule comes back to the feature that saw it.
 
-    Final only once every probe of the target ran (the owner's probes decide); idempotent: a finding charged back
-    leaves `also_seen` (for `charged_back`), so charging the charged records again changes nothing."""
-    owned: set[tuple[str, str, str]] = {(r["target"], r["feature"], f["rule"]) for r in records
+    The owner's probes decide: those of `records`, and `owners` (the owners' probes a run added only to decide:
+    run/engine.owners_needed), so the decision never depends on which probes a run selected. A decided finding
+    is marked (`owner_shows`) or moved to `charged_back`, so charging the charged records again changes nothing."""
+    owned: set[tuple[str, str, str]] = {(r["target"], r["feature"], f["rule"]) for r in [*records, *(owners or [])]
                                         for f in r.get("findings") or []}
     out = []
     for r in records:
-        unseen = [f for f in (r.get("measurements") or {}).get("also_seen") or []
-                  if (r["target"], f["owner"], f["rule"]) not in owned]
-        if not unseen or r["status"] != "OK":
+        if r["status"] != "OK" or not (r.get("measurements") or {}).get("also_seen"):
             out.append(r)
+            continue
+        m = r["measurements"]
+        shown = [{**f, "owner_shows": True} if (r["target"], f["owner"], f["rule"]) in owned else f
+                 for f in m["also_seen"]]
+        unseen = [f for f in shown if not f.get("owner_shows")]
+        if not unseen:
+            out.append({**r, "measurements": {**m, "also_seen": shown}})
             continue
         found = [Finding.from_dict(f) for f in unseen]
         worst = worst_conformance(Conformance(r["conformance"]) if r["conformance"] else None, conformance_of(found))
         notes = [n for n in r["notes"] if not any(n.startswith(f"also seen (see {f['owner']})") for f in unseen)]
         notes += [f"{f['rule']} at {f['pointer'] or '/'}: {f['message']} (charged here: {f['owner']}'s own probes "
                   "do not show it)" for f in unseen[:3]]
-        m = r["measurements"]
-        measurements = {**m, "also_seen": [f for f in m["also_seen"] if f not in unseen],
+        measurements = {**m, "also_seen": [f for f in shown if f.get("owner_shows")],
                         "charged_back": [*(m.get("charged_back") or []), *unseen]}
         out.append({**r, "conformance": worst.value if worst else None, "notes": notes, "measurements": measurements,
                     "findings": [*(r.get("findings") or []), *(f.to_dict() for f in found)]})

@@ -16,6 +16,7 @@ import httpx
 
 from conformance.model.observation import Observation
 from conformance.model.targets import Target
+from conformance.wire.budget import Budget
 from conformance.wire.concurrency import AdaptiveLimit
 from conformance.wire.recording import CassetteBook, CassetteError
 from conformance.wire.secrets import public_headers, scrub_text
@@ -248,7 +249,7 @@ class Client:
             obs.skipped_reason = self.target.missing_key_reason()
             return obs
         if self.budget is not None:
-            refusal = self.budget.take(self.target.name)
+            refusal = await self.budget.take(self.target, req)
             if refusal:
                 obs.skipped_reason = refusal
                 return obs
@@ -280,7 +281,7 @@ class Client:
             step = retry.next_step(attempt, crowded, self.target.retries)
             if step is None:
                 break
-            refusal = self.budget.take(self.target.name) if self.budget is not None else None
+            refusal = await self.budget.take(self.target) if self.budget is not None else None
             if refusal:  # retries count against --max-requests like any request
                 attempt.error = attempt.error and f"{attempt.error}; not retried: {refusal}"
                 break
@@ -360,24 +361,6 @@ class Client:
 
     def _safe(self, message: str) -> str:
         return scrub_text(message, [k for k in (self.target.api_key(),) if k])
-
-
-class Budget:
-    """Request budget of a live run: refuses requests past --max-requests (tokens are checked by the engine)."""
-
-    def __init__(self, max_requests: int | None, max_tokens: int | None) -> None:
-        self.max_requests = max_requests
-        self.max_tokens = max_tokens
-        self.requests = 0
-        self.tokens = 0
-
-    def take(self, target: str) -> str | None:
-        if self.max_requests is not None and self.requests >= self.max_requests:
-            return f"budget: --max-requests {self.max_requests} reached; not sent"
-        if self.max_tokens is not None and self.tokens >= self.max_tokens:
-            return f"budget: --max-tokens {self.max_tokens} reached; not sent"
-        self.requests += 1
-        return None
 
 
 class LibraryTransport(httpx.AsyncBaseTransport):
