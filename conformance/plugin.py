@@ -7,6 +7,8 @@ pytest-xdist workers (even on other hosts) end in one results.json written by th
 from __future__ import annotations
 
 import asyncio
+import functools
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -20,7 +22,8 @@ from conformance.model.targets import Target, TargetError, adhoc_target, load_ta
 from conformance.report.drift import Change, compare_to_expectations, load_expectations
 from conformance.report.results_io import record_text, verdict_text
 from conformance.report.terminal_summary import summary_lines
-from conformance.run.engine import make_engine, plan
+from conformance.run import progress
+from conformance.run.engine import Engine, make_engine, plan
 from conformance.run.results import (
     build_results,
     charge_unseen_findings,
@@ -30,7 +33,7 @@ from conformance.run.results import (
     record_of,
     skip_causes,
 )
-from conformance.wire.http import Budget
+from conformance.wire.http import Budget, Deadline
 from conformance.wire.recording import RECORD_MODES
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -62,6 +65,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     g.addoption("--max-tokens", type=int, default=None, help="stop sending live requests after N tokens")
     g.addoption("--probe", action="append", default=[], metavar="PREFIX",
                 help="only probes whose id or feature starts with PREFIX; repeatable")
+    g.addoption("--deadline", type=float, default=None, metavar="SECONDS",
+                help="the whole live run ends after SECONDS: requests in flight are cut (TIMEOUT), the rest not sent "
+                     "(SKIPPED); every report is still written")
 
 
 BUNDLED_CASSETTES = PACKAGE_DIR / "data" / "cassettes"  # the reference targets' recordings, shipped in the package
@@ -77,6 +83,7 @@ class ConformanceRun:
         opt = config.getoption
         self.record_mode: str = opt("record_mode")
         self.problems: list[str] = []  # said at the end and in results.json (e.g. cassettes that could not be saved)
+        self._rewritten = False  # the last line said was a progress line rewritten in place
         try:
             self._check_options()
         except (preflight.UsageProblem, TargetError) as exc:
@@ -93,6 +100,7 @@ class ConformanceRun:
         opt = self.config.getoption
         for option in ("concurrency", "max_requests", "max_tokens"):
             preflight.positive("--" + option.replace("_", "-"), opt(option))
+        preflight.seconds("--deadline", opt("deadline"))
         self.targets = self._targets()
         self.cassette_dir = self._cassette_dir()
         self.report_dir = Path(opt("report_dir"))
@@ -151,9 +159,13 @@ class ConformanceRun:
                      f"{len(targets)} target(s), about {planned['tokens']} tokens (estimate); limits: --max-requests "
                      f"{opt('max_requests') or 'none'}, --max-tokens {opt('max_tokens') or 'none'}")
         self.results = {}
-        engine = make_engine(pairs, self.cassette_dir, self.record_mode, opt("concurrency"), budget)
+        seconds = opt("deadline")
+        deadline = Deadline.after(seconds, f"the run's --deadline of {seconds:g} s") if seconds else None
+        engine = make_engine(pairs, self.cassette_dir, self.record_mode, opt("concurrency"), budget, deadline)
+        started = time.monotonic()
         try:
-            asyncio.run(engine.run(pairs))
+            asyncio.run(engine.run(pairs, self._watch(pairs)))
+            self._tell_run_end(engine, pairs, started, deadline)
         except KeyboardInterrupt:
             self.interrupted = "interrupted (Ctrl-C) before every probe ended"
             raise
@@ -165,17 +177,52 @@ class ConformanceRun:
             self.problems.extend(engine.save_problems)
         self.changes = self._cell_changes()
 
-    def say(self, line: str) -> None:
-        """Write a line to the terminal now, even from inside a test while pytest captures output."""
+    def _watch(self, pairs: list[tuple[Target, Probe]]) -> Any:
+        """What runs beside a live run's probes: progress lines and misconfigured targets (run/progress.py)."""
+        if self.record_mode == "none":
+            return None
+        totals = dict(Counter(t.name for t, _ in pairs))
+        tr = self.config.pluginmanager.getplugin("terminalreporter")
+        on_terminal = tr is not None and getattr(getattr(tr, "_tw", None), "_file", None) is not None \
+            and tr._tw._file.isatty()
+        return functools.partial(progress.watch, totals=totals, say=self.say,
+                                 rewrite=functools.partial(self.say, transient=True) if on_terminal else None)
+
+    def _tell_run_end(self, engine: Engine, pairs: list[tuple[Target, Probe]], started: float,
+                      deadline: Deadline | None) -> None:
+        """A live run's last progress line; a misconfigured target and a passed deadline become problems."""
+        for name, client in engine.clients.items():
+            if client.contact.broken:
+                self.problems.append(f"target {name!r} is misconfigured: {client.contact.broken}")
+        if deadline is not None and deadline.left() <= 0:
+            self.problems.append(f"{deadline.label} passed before every probe ended: the rest are TIMEOUT (cut) or "
+                                 "SKIPPED (not sent)")
+        if self.record_mode != "none":
+            now_ = progress.progress(engine, dict(Counter(t.name for t, _ in pairs)), started)
+            self.say(f"{now_.line()}: run ended")
+
+    def say(self, line: str, transient: bool = False) -> None:
+        """Write a line to the terminal now, even from inside a test while pytest captures output; a `transient`
+        line (progress, on a terminal) is rewritten in place by the next line."""
         tr = self.config.pluginmanager.getplugin("terminalreporter")
         capman = self.config.pluginmanager.getplugin("capturemanager")
         if tr is None:
             return
         if capman is None:
-            tr.write_line(line)
+            self._write(tr, line, transient)
             return
         with capman.global_and_fixture_disabled():
+            self._write(tr, line, transient)
+
+    def _write(self, tr: Any, line: str, transient: bool) -> None:
+        if transient:
+            tr.rewrite(line, erase=True)
+        elif self._rewritten:
+            tr.rewrite(line, erase=True)
+            tr.write("\n")
+        else:
             tr.write_line(line)
+        self._rewritten = transient
 
     def _cell_changes(self) -> dict[tuple[str, str], Change]:
         """Per (target, feature): the difference from its expectation, judged on the whole feature (all probes)."""

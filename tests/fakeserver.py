@@ -138,6 +138,10 @@ def _pieces(text: str) -> list[str]:
     return pieces
 
 
+#: Every fault the fake can answer with (``fault="cycle"`` gives each chat request the next one in turn).
+FAULTS = ("html502", "invalid_json", "truncated_sse", "reset", "huge", "hang", "midstream_500", "rate_limit")
+
+
 @dataclass
 class FakeConfig:
     """The switches of a :class:`FakeServer`; may be swapped between requests (``server.config = ...``).
@@ -157,7 +161,8 @@ class FakeConfig:
         api_key: when set, a missing or wrong "Authorization: Bearer" gets a 401.
         malformed_body_status: the status for a body that is not JSON.
         fault: None | "html502" | "invalid_json" | "truncated_sse" | "reset" | "huge" | "hang" |
-            "midstream_500" | "rate_limit".
+            "midstream_500" | "rate_limit" | "cycle" (each chat request gets the next of :data:`FAULTS` in turn).
+        hang_seconds: with fault "hang", the socket is reset after this long (None: it hangs until the server stops).
         rate_limit_count: with fault "rate_limit", how many requests get a 429 before normal service.
         latency: seconds slept before answering each request.
         server_error: request params answered with a 500 naming the param (a reproducible server error).
@@ -202,6 +207,7 @@ class FakeConfig:
     api_key: str | None = None
     malformed_body_status: int = 400
     fault: str | None = None
+    hang_seconds: float | None = None
     rate_limit_count: int = 1000
     latency: float = 0.0
     server_error: set[str] = field(default_factory=set)
@@ -1356,7 +1362,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(404, _unknown_model_body(wanted))
 
     def _chat(self, fake: FakeServer, cfg: FakeConfig, headers: dict[str, str], text: str) -> None:
-        fault = cfg.fault
+        fault = fake._next_fault() if cfg.fault == "cycle" else cfg.fault
         if fault == "html502":
             self._send(502, _HTML_502, "text/html")
             return
@@ -1372,7 +1378,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, _huge_body(), "application/json")
             return
         if fault == "hang":
-            fake._closing.wait()
+            if not fake._closing.wait(cfg.hang_seconds):
+                self._reset()
             return
         if fault == "rate_limit" and fake._take_rate_limit(cfg):
             limited = _openai_error(
@@ -1560,6 +1567,7 @@ class FakeServer:
         self._rate_served = 0
         self._in_flight = 0
         self.refused = 0  # chat requests turned away over max_in_flight
+        self._faults_served = 0
 
     @property
     def port(self) -> int:
@@ -1627,6 +1635,12 @@ class FakeServer:
     def _leave(self) -> None:
         with self._lock:
             self._in_flight -= 1
+
+    def _next_fault(self) -> str:
+        """With fault "cycle": the fault of this chat request (the next of FAULTS in turn)."""
+        with self._lock:
+            self._faults_served += 1
+            return FAULTS[(self._faults_served - 1) % len(FAULTS)]
 
     def _take_rate_limit(self, cfg: FakeConfig) -> bool:
         """Whether this request gets a 429 (the first ``rate_limit_count`` requests under this config)."""

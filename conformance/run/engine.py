@@ -6,6 +6,7 @@ import asyncio
 import dataclasses
 import json
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from conformance.model.targets import Target
 from conformance.model.verdicts import Status, Support, Verdict
 from conformance.run.sdk import run_sdk_probe, sdk_verdict
 from conformance.wire.concurrency import AdaptiveLimit
-from conformance.wire.http import Budget, Client, Send
+from conformance.wire.http import Budget, Client, Deadline, Send
 from conformance.wire.recording import CassetteBook
 
 CHAT_PATH = "/chat/completions"
@@ -152,10 +153,12 @@ def _server_error(obs: Observation) -> bool:
 class Engine:
     """Runs probes for several targets: bounded concurrency per target, targets in parallel."""
 
-    def __init__(self, book: CassetteBook, budget: Budget | None = None, concurrency: int | None = None) -> None:
+    def __init__(self, book: CassetteBook, budget: Budget | None = None, concurrency: int | None = None,
+                 deadline: Deadline | None = None) -> None:
         self.book = book
         self.budget = budget
         self.concurrency = concurrency
+        self.deadline = deadline  # the whole run's (--deadline): nothing is sent after it
         self.clients: dict[str, Client] = {}
         self.stats: dict[str, TargetStats] = {}
         self._shared: dict[tuple[str, str], asyncio.Task[list[Observation]]] = {}  # (target, request key)
@@ -167,7 +170,7 @@ class Engine:
         if target.name not in self.clients:
             # live requests in flight adapt to what the target takes (wire/concurrency.py)
             limit = AdaptiveLimit(self.concurrency or target.concurrency)
-            self.clients[target.name] = Client(target, self.book, self.budget, limit)
+            self.clients[target.name] = Client(target, self.book, self.budget, limit, self.deadline)
             self.stats[target.name] = TargetStats(started=time.time())
         return self.clients[target.name]
 
@@ -300,20 +303,31 @@ class Engine:
                 variant.append(await self._send(target, Send("turn-2", "POST", CHAT_PATH, nxt, path)))
         return classify(probe, variant, control), [*control, *variant]
 
-    async def run(self, pairs: list[tuple[Target, Probe]]) -> list[ProbeResult]:
-        """Every pair's result, in the order given."""
+    async def run(self, pairs: list[tuple[Target, Probe]],
+                  watch: Callable[[Engine], Awaitable[None]] | None = None) -> list[ProbeResult]:
+        """Every pair's result, in the order given; `watch` runs beside the probes (progress) until they end."""
+        watcher = asyncio.ensure_future(watch(self)) if watch is not None else None
         try:
-            return list(await asyncio.gather(*[self.run_probe(t, p) for t, p in pairs]))
+            results = list(await asyncio.gather(*[self.run_probe(t, p) for t, p in pairs]))
+            for result in results:  # an answer that came before a target was found misconfigured proves nothing
+                broken = self.clients[result.target].contact.broken if result.target in self.clients else None
+                if broken and result.verdict.status is Status.OK:
+                    result.verdict = Verdict(Status.ERROR, notes=[f"target {result.target!r} is misconfigured "
+                                                                  f"({broken}): this answer is not judged"])
+            return results
         finally:
+            if watcher is not None:
+                watcher.cancel()
             self.save_problems = self.book.save_all()
             for client in self.clients.values():
                 await client.aclose()
 
 
 def make_engine(pairs: list[tuple[Target, Probe]], cassette_dir: Path, record_mode: str,
-                concurrency: int | None = None, budget: Budget | None = None) -> Engine:
+                concurrency: int | None = None, budget: Budget | None = None,
+                deadline: Deadline | None = None) -> Engine:
     secrets = [k for t, _ in pairs if (k := t.api_key())]
-    return Engine(CassetteBook(cassette_dir, record_mode, secrets), budget, concurrency)
+    return Engine(CassetteBook(cassette_dir, record_mode, secrets), budget, concurrency, deadline)
 
 
 def run_pairs(pairs: list[tuple[Target, Probe]], cassette_dir: Path, record_mode: str,
