@@ -29,6 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run the suite once against the fault server; print what it took."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--hang-seconds", type=float, default=20.0, help="the hang fault resets after this long")
+    parser.add_argument("--keep", type=Path, default=None, help="write cassettes and reports here (kept)")
     parser.add_argument("extra", nargs="*", help="options for the suite (after --)")
     args = parser.parse_args(argv)
     env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONDONTWRITEBYTECODE": "1"}
@@ -37,10 +38,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         assert server.stdout is not None
         base_url = server.stdout.readline().strip()
-        with tempfile.TemporaryDirectory() as tmp:
-            reports = Path(tmp) / "reports"
+        with tempfile.TemporaryDirectory() as scratch:
+            tmp = args.keep or Path(scratch)
+            reports = tmp / "reports"
             command = [sys.executable, "-m", "pytest", "conformance", "--base-url", base_url, "--model", "fake-model",
-                       "--record-mode=all", "--cassette-dir", str(Path(tmp) / "cassettes"), "--report-dir",
+                       "--record-mode=all", "--cassette-dir", str(tmp / "cassettes"), "--report-dir",
                        str(reports), "-p", "no:cacheprovider", "-q", *args.extra]
             started = time.monotonic()
             proc = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
@@ -51,9 +53,12 @@ def main(argv: list[str] | None = None) -> int:
         server.terminate()
         server.wait(timeout=10)
     cells = Counter(c["status"] for per in results.get("features", {}).values() for c in per.values())
+    fine = [f for f, per in results.get("features", {}).items() if any(c["status"] == "OK" for c in per.values())]
     run = results.get("run", {})
     print(f"wall time {wall:.1f} s, exit code {proc.returncode}")
-    print(f"cells: {dict(cells)}; live requests {run.get('live_requests')}")
+    print(f"cells: {dict(cells)}{' (OK: ' + ', '.join(fine) + ')' if fine else ''}; requests {run.get('requests')}")
+    for name, target in results.get("targets", {}).items():
+        print(f"{name}: concurrency {target.get('concurrency', {}).get('reason')}")
     print(f"reports: {'all written' if not missing else 'missing ' + ', '.join(missing)}")
     print("last lines of the run:\n" + "\n".join(proc.stdout.splitlines()[-8:]))
     return 0

@@ -182,11 +182,20 @@ class ConformanceRun:
         if self.record_mode == "none":
             return None
         totals = dict(Counter(t.name for t, _ in pairs))
+        rewrite = functools.partial(self.say, transient=True) if self._on_terminal() else None
+        return progress.watch_with(totals, self.say, rewrite)
+
+    def _on_terminal(self) -> bool:
+        """Whether the terminal output goes to a terminal (not a CI log), asked with pytest's capture off."""
         tr = self.config.pluginmanager.getplugin("terminalreporter")
-        on_terminal = tr is not None and getattr(getattr(tr, "_tw", None), "_file", None) is not None \
-            and tr._tw._file.isatty()
-        return functools.partial(progress.watch, totals=totals, say=self.say,
-                                 rewrite=functools.partial(self.say, transient=True) if on_terminal else None)
+        capman = self.config.pluginmanager.getplugin("capturemanager")
+        file = getattr(getattr(tr, "_tw", None), "_file", None)
+        if file is None or not hasattr(file, "isatty"):
+            return False
+        if capman is None:
+            return bool(file.isatty())
+        with capman.global_and_fixture_disabled():
+            return bool(file.isatty())
 
     def _tell_run_end(self, engine: Engine, pairs: list[tuple[Target, Probe]], started: float,
                       deadline: Deadline | None) -> None:

@@ -45,6 +45,7 @@ USAGE_ERRORS = {
     "negative concurrency": (lambda t: ["--concurrency", "-3"], "--concurrency -3", "at least 1"),
     "zero concurrency": (lambda t: ["--concurrency", "0"], "--concurrency 0", "at least 1"),
     "zero request budget": (lambda t: ["--max-requests", "0"], "--max-requests 0", "at least 1"),
+    "zero deadline": (lambda t: ["--deadline", "0"], "--deadline 0", "seconds above 0"),
     "cassette dir under a file": (lambda t: ["--cassette-dir", str(a_file(t) / "sub")], "--cassette-dir",
                                   "cannot be created"),
     "missing baseline file": (lambda t: ["--baseline", str(t / "nope.json")], "--baseline", "nope.json"),
@@ -78,6 +79,7 @@ def test_the_live_estimate_is_shown_before_the_first_request_in_a_passing_run(
     assert result.ret == pytest.ExitCode.OK, out[-3000:]
     assert "conformance: live run (all): at most 1 requests" in out  # pytest captured the test that printed it
     assert "1 requests sent live, 0 replayed" in out
+    assert "conformance: 1/1 probes done, 1 requests, " in out and ": run ended" in out  # the last progress line
 
 
 def test_a_replay_that_tested_nothing_fails_and_says_why(pytester: pytest.Pytester, fake: FakeServer,
@@ -304,3 +306,23 @@ def test_the_first_contact_gate_lets_one_request_at_a_time_until_settled() -> No
 
     assert asyncio.run(scenario()) == ["a in (checks)", "a out", "b in (checks)", "b out", "c in (free)",
                                        "d in (free)", "c out", "d out"]
+
+
+def test_the_deadline_ends_a_hanging_run_and_every_report_is_written(pytester: pytest.Pytester,
+                                                                     tmp_path: Path) -> None:
+    """--deadline 3 against a server that never answers: the requests in flight are cut (TIMEOUT), the rest are not
+    sent (SKIPPED), both naming the deadline; the run fails and says so; the reports are written."""
+    with FakeServer(FakeConfig(fault="hang")) as hanging:
+        result = run(pytester, *live(hanging, tmp_path, "--probe", "request.temperature", "--probe", "request.seed",
+                                     "--deadline", "3"))
+    out = result.stdout.str()
+    assert result.ret == pytest.ExitCode.TESTS_FAILED, out[-3000:]
+    assert "PROBLEM: the run's --deadline of 3 s passed before every probe ended" in out
+    for name in REPORT_FILES:
+        assert (tmp_path / "r" / name).is_file(), name
+    data = json.loads((tmp_path / "r" / "results.json").read_text())
+    cells = [c for per_target in data["features"].values() for c in per_target.values()]
+    assert {c["status"] for c in cells} <= {"TIMEOUT", "SKIPPED"}
+    assert all("the run's --deadline of 3 s" in " ".join(c["notes"]) for c in cells), cells
+    assert "status TIMEOUT" in out and "no complete answer within the run's --deadline of 3 s" in out  # the one cut
+    assert "8 of 9 probes skipped: 8 after the run's --deadline" in out  # the others were never sent

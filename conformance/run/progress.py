@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -83,3 +83,9 @@ async def watch(engine: Engine, totals: dict[str, int], say: Callable[[str], Non
     finally:  # a target found misconfigured just before the run ended is told too
         for line in broken_lines(engine, told):
             say(line)
+
+
+def watch_with(totals: dict[str, int], say: Callable[[str], None], rewrite: Callable[[str], None] | None = None,
+               every: float | None = None) -> Callable[[Engine], Awaitable[None]]:
+    """`watch` with its settings, as `Engine.run(pairs, watch=...)` takes it."""
+    return lambda engine: watch(engine, totals, say, rewrite, every)
