@@ -256,7 +256,8 @@ class Engine:
         control = await self._control(target, CONTROLS[probe.control], probe.feature) if probe.control else []
         fragment = request_of(probe)
         if probe.derive:
-            usable = [o for o in control if o.status is not None and o.status < 300]
+            usable = [o for o in control if o.status is not None and o.status < 300 and not o.error
+                      and (o.is_sse or o.json() is not None)]  # a body cut or not JSON gives nothing to build on
             derived = DERIVERS[probe.derive](probe, usable) if usable else {}
             if usable and not derived:
                 return Verdict(Status.OK, Support.UNVERIFIABLE, None,
