@@ -8,9 +8,11 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+import ssl
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
 
 try:
@@ -22,7 +24,16 @@ from conformance import cli
 from conformance.model.targets import Target
 from conformance.plugin import PACKAGE_DIR
 from conformance.report.summary_md import md_text
-from conformance.wire.first_contact import CONFIRMATIONS, FINE, UNSURE, FirstContact, Reading, read_answer
+from conformance.wire.first_contact import (
+    CONFIRMATIONS,
+    FINE,
+    UNSURE,
+    FirstContact,
+    Reading,
+    connect_problem,
+    read_answer,
+)
+from conformance.wire.http import _connect_cause
 from tests.fakeserver import FakeConfig, FakeServer
 from tests.plugin_helpers import run
 
@@ -326,3 +337,28 @@ def test_the_deadline_ends_a_hanging_run_and_every_report_is_written(pytester: p
     assert all("the run's --deadline of 3 s" in " ".join(c["notes"]) for c in cells), cells
     assert "status TIMEOUT" in out and "no complete answer within the run's --deadline of 3 s" in out  # the one cut
     assert "8 of 9 probes skipped: 8 after the run's --deadline" in out  # the others were never sent
+
+
+def _raised(outer: Exception, inner: Exception) -> Exception:
+    """`outer` with `inner` as its __context__, as httpcore raises them."""
+    outer.__context__ = inner
+    return outer
+
+
+@pytest.mark.parametrize("exc, cause, line", [
+    (_raised(httpx.ConnectError("All connection attempts failed"), ConnectionRefusedError(111, "refused")),
+     "refused", "nothing listens on h:1 (connection refused): start the server or check the base URL http://h:1/v1"),
+    (_raised(httpx.ConnectError("[Errno -2] Name or service not known"), socket.gaierror(-2, "Name or service")),
+     "dns", "the host h does not resolve ([Errno -2] Name or service not known): check the base URL http://h:1/v1"),
+    (_raised(httpx.ConnectError("[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed"),
+             ssl.SSLError(1, "CERTIFICATE_VERIFY_FAILED")),
+     "tls", "TLS handshake with h:1 failed ([SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed): check its "
+            "certificate and the scheme (http/https) of the base URL"),
+    (httpx.ConnectError("[Errno 101] Network is unreachable"), "failed",
+     "cannot connect to h:1 ([Errno 101] Network is unreachable): check the base URL http://h:1/v1"),
+])
+def test_a_connection_that_never_opened_is_named_by_its_cause(exc: Exception, cause: str, line: str) -> None:
+    """DNS and certificate failures need a network this machine does not have: read from the exceptions httpx
+    raises (a refused connection and TLS to a plain port are checked over real sockets above)."""
+    assert _connect_cause(exc) == cause
+    assert connect_problem(TARGET, cause, str(exc)) == line

@@ -408,7 +408,7 @@ class Client:
             except asyncio.TimeoutError:  # no turn came in time (the wait of an alone retry, or the run's end)
                 what = clock.left()[1]
                 if not clock.started:
-                    return Attempt(error=f"not sent: {what} passed while it waited for a turn", timed_out=True)
+                    return Attempt(error=f"{what} passed while it waited for its turn (never sent)", timed_out=True)
                 return Attempt(error=f"{attempt.error or 'no answer'}; no turn for its retry within {what}",
                                timed_out=True)
             step = retry.next_step(attempt, ours, self.target.retries)
