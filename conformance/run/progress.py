@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from conformance.run.engine import Engine
 
 TERMINAL_EVERY_S = 1.0
-LOG_EVERY_S = 30.0
+LOG_EVERY_S = 15.0
 TICK_S = 0.25  # how soon a misconfigured target is told
 
 
