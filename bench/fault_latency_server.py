@@ -2,6 +2,7 @@
 
     python bench/fault_latency_server.py --latency 0.5
     python bench/fault_latency_server.py --fault hang
+    python bench/fault_latency_server.py --fault cycle --hang-seconds 20     # every request one fault, in turn
     python bench/fault_latency_server.py --fault rate_limit --rate-limit-count 3 --ignore seed --reject logprobs
     python bench/fault_latency_server.py --max-in-flight 1 --latency 0.05      # one request at a time, resets others
     python bench/fault_latency_server.py --server-error logprobs --reset-after-5xx   # uvicorn after a 5xx
@@ -18,15 +19,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.fakeserver import FakeConfig, FakeServer
-
-FAULTS = ("html502", "invalid_json", "truncated_sse", "reset", "huge", "hang", "midstream_500", "rate_limit")
+from tests.fakeserver import FAULTS, FakeConfig, FakeServer
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Parse the command line into the fake server's switches."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--fault", choices=FAULTS, default=None, help="the fault every chat request gets")
+    parser.add_argument("--fault", choices=(*FAULTS, "cycle"), default=None,
+                        help="the fault every chat request gets (cycle: each the next one in turn)")
+    parser.add_argument("--hang-seconds", type=float, default=None,
+                        help="with hang: reset the connection after this long (default: hang until stopped)")
     parser.add_argument("--latency", type=float, default=0.0, help="seconds slept before each answer")
     parser.add_argument("--rate-limit-count", type=int, default=1000, help="429s before normal service")
     parser.add_argument("--ignore", action="append", default=[], help="a param accepted with no effect")
@@ -57,6 +59,7 @@ def main(argv: list[str] | None = None) -> int:
         conversation_rules=args.style,
         unknown_model="404",
         fault=args.fault,
+        hang_seconds=args.hang_seconds,
         rate_limit_count=args.rate_limit_count,
         latency=args.latency,
         server_error=set(args.server_error),

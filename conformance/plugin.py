@@ -7,6 +7,8 @@ pytest-xdist workers (even on other hosts) end in one results.json written by th
 from __future__ import annotations
 
 import asyncio
+import functools
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -20,7 +22,8 @@ from conformance.model.targets import Target, TargetError, adhoc_target, load_ta
 from conformance.report.drift import Change, compare_to_expectations, load_expectations
 from conformance.report.results_io import record_text, verdict_text
 from conformance.report.terminal_summary import estimate_text, summary_lines
-from conformance.run.engine import make_engine, plan
+from conformance.run import progress
+from conformance.run.engine import Engine, make_engine, plan
 from conformance.run.plan import Estimate
 from conformance.run.results import (
     build_results,
@@ -32,6 +35,7 @@ from conformance.run.results import (
     skip_causes,
 )
 from conformance.wire.budget import Budget, budget_limits
+from conformance.wire.http import Deadline
 from conformance.wire.recording import RECORD_MODES
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -65,6 +69,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                 help="a ceiling: a live request whose estimated tokens could take the run past N is not sent")
     g.addoption("--probe", action="append", default=[], metavar="PREFIX",
                 help="only probes whose id or feature starts with PREFIX; repeatable")
+    g.addoption("--deadline", type=float, default=None, metavar="SECONDS",
+                help="the whole live run ends after SECONDS: requests in flight are cut (TIMEOUT), the rest not sent "
+                     "(SKIPPED); every report is still written")
 
 
 BUNDLED_CASSETTES = PACKAGE_DIR / "data" / "cassettes"  # the reference targets' recordings, shipped in the package
@@ -80,6 +87,7 @@ class ConformanceRun:
         opt = config.getoption
         self.record_mode: str = opt("record_mode")
         self.problems: list[str] = []  # said at the end and in results.json (e.g. cassettes that could not be saved)
+        self._rewritten = False  # the last line said was a progress line rewritten in place
         try:
             self._check_options()
         except (preflight.UsageProblem, TargetError) as exc:
@@ -98,6 +106,7 @@ class ConformanceRun:
         opt = self.config.getoption
         for option in ("concurrency", "max_requests", "max_tokens"):
             preflight.positive("--" + option.replace("_", "-"), opt(option))
+        preflight.seconds("--deadline", opt("deadline"))
         self.targets = self._targets()
         self.cassette_dir = self._cassette_dir()
         self.report_dir = Path(opt("report_dir"))
@@ -156,9 +165,13 @@ class ConformanceRun:
                      f"{len(targets)} target(s); ceilings: {budget_limits(budget, list(targets.values()))}")
         self.budget = budget
         self.results = {}
-        engine = make_engine(pairs, self.cassette_dir, self.record_mode, opt("concurrency"), budget)
+        seconds = opt("deadline")
+        deadline = Deadline.after(seconds, f"the run's --deadline of {seconds:g} s") if seconds else None
+        engine = make_engine(pairs, self.cassette_dir, self.record_mode, opt("concurrency"), budget, deadline)
+        started = time.monotonic()
         try:
-            asyncio.run(engine.run(pairs))
+            asyncio.run(engine.run(pairs, self._watch(pairs)))
+            self._tell_run_end(engine, pairs, started, deadline)
         except KeyboardInterrupt:
             self.interrupted = "interrupted (Ctrl-C) before every probe ended"
             raise
@@ -171,17 +184,62 @@ class ConformanceRun:
             self.problems.extend(engine.save_problems)
         self.changes = self._cell_changes()
 
-    def say(self, line: str) -> None:
-        """Write a line to the terminal now, even from inside a test while pytest captures output."""
+    def _watch(self, pairs: list[tuple[Target, Probe]]) -> Any:
+        """What runs beside a live run's probes: progress lines and misconfigured targets (run/progress.py)."""
+        if self.record_mode == "none":
+            return None
+        totals = dict(Counter(t.name for t, _ in pairs))
+        rewrite = functools.partial(self.say, transient=True) if self._on_terminal() else None
+        return progress.watch_with(totals, self.say, rewrite)
+
+    def _on_terminal(self) -> bool:
+        """Whether the terminal output goes to a terminal (not a CI log), asked with pytest's capture off."""
+        tr = self.config.pluginmanager.getplugin("terminalreporter")
+        capman = self.config.pluginmanager.getplugin("capturemanager")
+        file = getattr(getattr(tr, "_tw", None), "_file", None)
+        if file is None or not hasattr(file, "isatty"):
+            return False
+        if capman is None:
+            return bool(file.isatty())
+        with capman.global_and_fixture_disabled():
+            return bool(file.isatty())
+
+    def _tell_run_end(self, engine: Engine, pairs: list[tuple[Target, Probe]], started: float,
+                      deadline: Deadline | None) -> None:
+        """A live run's last progress line; a misconfigured target and a passed deadline become problems."""
+        for name, client in engine.clients.items():
+            if client.contact.broken:
+                self.problems.append(f"target {name!r} is misconfigured: {client.contact.broken}")
+        cut = deadline is not None and any(deadline.label in n for r in engine.done for n in r.verdict.notes)
+        if deadline is not None and cut:
+            self.problems.append(f"{deadline.label} passed before every probe ended: the rest are TIMEOUT (cut) or "
+                                 "SKIPPED (not sent)")
+        if self.record_mode != "none":
+            now_ = progress.progress(engine, dict(Counter(t.name for t, _ in pairs)), started)
+            self.say(f"{now_.line()}: run ended")
+
+    def say(self, line: str, transient: bool = False) -> None:
+        """Write a line to the terminal now, even from inside a test while pytest captures output; a `transient`
+        line (progress, on a terminal) is rewritten in place by the next line."""
         tr = self.config.pluginmanager.getplugin("terminalreporter")
         capman = self.config.pluginmanager.getplugin("capturemanager")
         if tr is None:
             return
         if capman is None:
-            tr.write_line(line)
+            self._write(tr, line, transient)
             return
         with capman.global_and_fixture_disabled():
+            self._write(tr, line, transient)
+
+    def _write(self, tr: Any, line: str, transient: bool) -> None:
+        if transient:
+            tr.rewrite(line, erase=True)
+        elif self._rewritten:
+            tr.rewrite(line, erase=True)
+            tr.write("\n")
+        else:
             tr.write_line(line)
+        self._rewritten = transient
 
     def _cell_changes(self) -> dict[tuple[str, str], Change]:
         """Per (target, feature): the difference from its expectation, judged on the whole feature (all probes)."""

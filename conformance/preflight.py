@@ -26,6 +26,12 @@ def positive(option: str, value: int | None) -> None:
         raise UsageProblem(f"{option} {value}: must be a whole number of at least 1")
 
 
+def seconds(option: str, value: float | None) -> None:
+    """A duration option (`--deadline`) is absent or a number of seconds above 0."""
+    if value is not None and not value > 0:
+        raise UsageProblem(f"{option} {value:g}: must be a number of seconds above 0")
+
+
 def writable_dir(option: str, path: Path) -> None:
     """`path` is a directory we can write to, or one we can create (its nearest existing parent is writable)."""
     if path.exists() and not path.is_dir():

@@ -138,6 +138,10 @@ def _pieces(text: str) -> list[str]:
     return pieces
 
 
+#: Every fault the fake can answer with (``fault="cycle"`` gives each chat request the next one in turn).
+FAULTS = ("html502", "invalid_json", "truncated_sse", "reset", "huge", "hang", "midstream_500", "rate_limit")
+
+
 @dataclass
 class FakeConfig:
     """The switches of a :class:`FakeServer`; may be swapped between requests (``server.config = ...``).
@@ -157,7 +161,9 @@ class FakeConfig:
         api_key: when set, a missing or wrong "Authorization: Bearer" gets a 401.
         malformed_body_status: the status for a body that is not JSON.
         fault: None | "html502" | "invalid_json" | "truncated_sse" | "reset" | "huge" | "hang" |
-            "midstream_500" | "rate_limit".
+            "midstream_500" | "rate_limit" | "cycle" (each request gets the next of :data:`FAULTS` in turn, even one
+            the server would refuse or a GET /models: a server where every request meets one fault).
+        hang_seconds: with fault "hang", the socket is reset after this long (None: it hangs until the server stops).
         rate_limit_count: with fault "rate_limit", how many requests get a 429 before normal service.
         latency: seconds slept before answering each request.
         server_error: request params answered with a 500 naming the param (a reproducible server error).
@@ -202,6 +208,7 @@ class FakeConfig:
     api_key: str | None = None
     malformed_body_status: int = 400
     fault: str | None = None
+    hang_seconds: float | None = None
     rate_limit_count: int = 1000
     latency: float = 0.0
     server_error: set[str] = field(default_factory=set)
@@ -1340,6 +1347,11 @@ class _Handler(BaseHTTPRequestHandler):
         return True
 
     def _models(self, cfg: FakeConfig, headers: dict[str, str], path: str) -> None:
+        if cfg.fault == "cycle":  # every request one fault, GET /models too
+            fault = self.server.fake._next_fault()
+            if not self._early_fault(self.server.fake, cfg, fault):
+                self._cut_fault(fault, 200, json.dumps({"object": "list", "data": []}).encode())
+            return
         if self._auth_error(cfg, headers):
             return
         entries = [
@@ -1355,26 +1367,22 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._send_json(404, _unknown_model_body(wanted))
 
-    def _chat(self, fake: FakeServer, cfg: FakeConfig, headers: dict[str, str], text: str) -> None:
-        fault = cfg.fault
+    def _early_fault(self, fake: FakeServer, cfg: FakeConfig, fault: str | None) -> bool:
+        """Answer with a fault that needs no valid request (all but the two cut ones); whether it answered."""
         if fault == "html502":
             self._send(502, _HTML_502, "text/html")
-            return
-        if fault == "invalid_json":
+        elif fault == "invalid_json":
             self._send(
                 200, b'{"id": "chatcmpl-fake", "object": "chat.completion", "choices": [{', "application/json"
             )
-            return
-        if fault == "reset":
+        elif fault == "reset":
             self._reset()
-            return
-        if fault == "huge":
+        elif fault == "huge":
             self._send(200, _huge_body(), "application/json")
-            return
-        if fault == "hang":
-            fake._closing.wait()
-            return
-        if fault == "rate_limit" and fake._take_rate_limit(cfg):
+        elif fault == "hang":
+            if not fake._closing.wait(cfg.hang_seconds):
+                self._reset()
+        elif fault == "rate_limit" and fake._take_rate_limit(cfg):
             limited = _openai_error(
                 "Rate limit reached for requests. Please try again in 1s.", "requests", "rate_limit_exceeded"
             )
@@ -1391,6 +1399,24 @@ class _Handler(BaseHTTPRequestHandler):
                     "x-ratelimit-remaining-requests": "0",
                 },
             )
+        else:
+            return False
+        return True
+
+    def _cut_fault(self, fault: str, status: int, body: bytes) -> None:
+        """A JSON answer (not a stream) with a cut fault: a 500 instead, or the body cut in half."""
+        if fault == "midstream_500":
+            self._send_json(500, _openai_error("The server had an error processing your request.", "server_error",
+                                               None))
+            return
+        self.send_response(status)  # truncated_sse: half the body, then close
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(body[: len(body) // 2])
+
+    def _chat(self, fake: FakeServer, cfg: FakeConfig, headers: dict[str, str], text: str) -> None:
+        fault = fake._next_fault() if cfg.fault == "cycle" else cfg.fault
+        if self._early_fault(fake, cfg, fault):
             return
         if self._auth_error(cfg, headers):
             return
@@ -1403,20 +1429,15 @@ class _Handler(BaseHTTPRequestHandler):
             plan = _oblivious_plan(cfg, text) if cfg.oblivious else _validate_and_plan(cfg, text)
         except _ApiError as err:
             status, body = _error_response(cfg.error_style, err)
+            if cfg.fault == "cycle" and fault in ("truncated_sse", "midstream_500"):  # refused, yet one fault too
+                self._cut_fault(fault, status, json.dumps(body).encode())
+                return
             self._send_json(status, body)
-            return
-        if fault == "midstream_500" and not plan.stream:
-            self._send_json(
-                500, _openai_error("The server had an error processing your request.", "server_error", None)
-            )
             return
         if not plan.stream:
             body = json.dumps(_completion(plan, cfg.response_style)).encode()
-            if fault == "truncated_sse":  # the non-stream analogue: a body cut in half, then close
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.end_headers()
-                self.wfile.write(body[: len(body) // 2])
+            if fault in ("truncated_sse", "midstream_500"):  # the non-stream analogues: a body cut in half, a 500
+                self._cut_fault(fault, 200, body)
                 return
             self._send(200, body, "application/json")
             return
@@ -1560,6 +1581,7 @@ class FakeServer:
         self._rate_served = 0
         self._in_flight = 0
         self.refused = 0  # chat requests turned away over max_in_flight
+        self._faults_served = 0
 
     @property
     def port(self) -> int:
@@ -1627,6 +1649,12 @@ class FakeServer:
     def _leave(self) -> None:
         with self._lock:
             self._in_flight -= 1
+
+    def _next_fault(self) -> str:
+        """With fault "cycle": the fault of this chat request (the next of FAULTS in turn)."""
+        with self._lock:
+            self._faults_served += 1
+            return FAULTS[(self._faults_served - 1) % len(FAULTS)]
 
     def _take_rate_limit(self, cfg: FakeConfig) -> bool:
         """Whether this request gets a 429 (the first ``rate_limit_count`` requests under this config)."""

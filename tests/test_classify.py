@@ -841,7 +841,7 @@ def cases(draw: st.DrawFn) -> tuple[Probe, list[Observation], list[Observation]]
 
 
 def _expected_status(observations: list[Observation]) -> Status:
-    """The status rule, restated: skipped, then timeout/transport, then 5xx/429/unreadable 2xx, else OK."""
+    """The status rule, restated: skipped, then timeout/transport, then 5xx/429/unreadable 2xx/cut 4xx, else OK."""
     if any(o.skipped_reason for o in observations):
         return Status.SKIPPED
     for o in observations:
@@ -854,6 +854,8 @@ def _expected_status(observations: list[Observation]) -> Status:
         if o.status >= 500 or o.status == 429:
             return Status.ERROR
         if o.status < 300 and not o.is_sse and o.json() is None:
+            return Status.ERROR
+        if o.status >= 400 and o.body_text.lstrip().startswith("{") and o.json() is None:  # an error body cut short
             return Status.ERROR
         if o.status < 300 and len(o.body_text) > MAX_JUDGED_CHARS:
             return Status.ERROR

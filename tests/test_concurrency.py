@@ -22,7 +22,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conformance.features import registry
-from conformance.model.targets import Target
+from conformance.model.targets import Target, Timeouts
 from conformance.report.report_html import embedded_evidence
 from conformance.report.results_io import validate_results
 from conformance.run.engine import ProbeResult, run_pairs
@@ -156,6 +156,47 @@ def test_the_summary_says_what_was_reached_and_why() -> None:
                        "reason": "1 of 4: the server drops concurrent requests (ReadError)"}
 
 
+def test_a_failure_the_server_also_gives_alone_is_not_our_load() -> None:
+    """A server that resets some requests whatever the load is not taken one request at a time for the rest of the
+    run: once the same kind of failure came twice with nothing else in flight, the limit goes back up."""
+    async def scenario() -> list[Any]:
+        limit, seen = AdaptiveLimit(4), []
+        for _ in range(2):
+            async with limit.slot() as turn, limit.slot():
+                limit.overloaded(turn, "the server drops concurrent requests (ReadError)", "drops")
+        seen.append(limit.limit)
+        limit.seen_alone("drops")
+        seen.append((limit.limit, limit.blames("drops")))
+        limit.seen_alone("drops")
+        seen.append((limit.limit, limit.blames("drops"), limit.blames("503")))
+        return [*seen, limit.summary()]
+
+    one, once, twice, summary = asyncio.run(scenario())
+    assert one == 1 and once == (1, True)  # one failure alone may be chance
+    assert twice == (4, False, True)  # two: drops are not load any more; a 503 still may be
+    assert summary == {"configured": 4, "reached": 1, "reason": (
+        "1 of 4: the server drops concurrent requests (ReadError); the same failures then came with nothing else in "
+        "flight (not our load): back to 4")}
+
+
+def test_a_turn_not_given_in_time_raises_and_leaves_the_limit_clean() -> None:
+    async def scenario() -> tuple[bool, int]:
+        limit = AdaptiveLimit(1)
+        async with limit.slot():
+            try:
+                async with limit.slot(within=0.05):
+                    pass
+            except asyncio.TimeoutError:
+                timed_out = True
+            else:
+                timed_out = False
+        async with limit.slot(alone=True, within=0.05):  # the abandoned wait holds nothing back
+            pass
+        return timed_out, limit.in_flight
+
+    assert asyncio.run(scenario()) == (True, 0)
+
+
 # --------------------------------------------------------------------------------------------------------
 # Retries on the wire
 # --------------------------------------------------------------------------------------------------------
@@ -169,6 +210,16 @@ def answer(status: int, **headers: str) -> Answer:
 
 RESET = Attempt(error="ReadError: [Errno 104] Connection reset by peer", transport=True)
 STALE = Attempt(error="RemoteProtocolError: Server disconnected", transport=True, reused=True)
+REFUSED = Attempt(error="ConnectError: All connection attempts failed", transport=True, connect="refused")
+
+
+@pytest.mark.parametrize("attempt, kind", [(RESET, "drops"), (STALE, None), (REFUSED, None),
+                                           (Attempt(error="ReadTimeout: timed out", timed_out=True), None),
+                                           (Attempt(answer=answer(503)), "503"), (Attempt(answer=answer(429)), "429"),
+                                           (Attempt(answer=answer(500)), None)])
+def test_only_drops_503_and_429_may_be_our_load(attempt: Attempt, kind: str | None) -> None:
+    """A connection that never opened, a timeout or a stale pooled connection never lowers the concurrency."""
+    assert attempt.load_kind() == kind
 
 
 @pytest.mark.parametrize("attempts, crowded, expected", [
@@ -191,6 +242,22 @@ def test_what_is_retried_and_why(attempts: list[Attempt], crowded: list[bool], e
             break
         made.append(step.reason)
     assert len(made) == len(expected) and all(e in m for e, m in zip(expected, made, strict=True)), made
+
+
+def test_a_request_and_its_retries_end_within_its_total_timeout(tmp_path: Path) -> None:
+    """429s asking to wait 1 s, 3 retries allowed, a total timeout of 1.5 s: one retry fits, the answer stands."""
+    with FakeServer(FakeConfig(fault="rate_limit", rate_limit_count=1000)) as srv:
+        target = Target("fake", srv.base_url, "fake-model", retries=3, timeouts=Timeouts(connect=1, read=1, total=1.5))
+
+        async def go() -> Any:
+            client = Client(target, CassetteBook(tmp_path, "all"))
+            try:
+                return await client.send(Send("r", "POST", CHAT, chat(), tmp_path / "fake" / "r.yaml"))
+            finally:
+                await client.aclose()
+
+        obs = asyncio.run(go())
+    assert obs.status == 429 and obs.retries == 1, obs.retry_reasons
 
 
 def test_a_retry_under_load_waits_only_as_long_as_the_server_asks() -> None:

@@ -1,8 +1,10 @@
 """Faults are never blamed on a parameter: a broken server gives ERROR or TIMEOUT (or OK once retries
 succeed), with the evidence in the notes, and never REJECTED or IGNORED.
 
-The engine is driven directly against the fake server's fault switches; one subprocess run of the pytest
-plugin checks that every report file is still written when every probe errors.
+The engine is driven directly against the fake server's fault switches; subprocess runs of the pytest plugin
+check that every report file is still written when every probe errors, and that a server where every request
+meets one fault in turn (the fault server of bench/fault_run.py, with a short hang) is not taken one request at
+a time: its faults are seen with nothing else in flight, so they are not our load.
 """
 
 from __future__ import annotations
@@ -156,3 +158,36 @@ def test_plugin_writes_every_report_against_a_502_server(tmp_path: Path) -> None
     cells = [c for per_target in results["features"].values() for c in per_target.values()]
     assert cells and all(c["status"] == "ERROR" and c["support"] is None for c in cells), cells
     assert "HTTP 502" in json.dumps(results["features"])
+
+
+def run_plugin(srv: FakeServer, tmp_path: Path, *extra: str) -> tuple[subprocess.CompletedProcess[str], Path]:
+    reports = tmp_path / "reports"
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "conformance", "--base-url", srv.base_url, "--model", "fake-model",
+         "--record-mode=all", "--cassette-dir", str(tmp_path / "cassettes"), "--report-dir", str(reports),
+         "-p", "no:cacheprovider", "-q", *extra],
+        check=False, cwd=ROOT, capture_output=True, text=True, timeout=600,
+        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+    )
+    return proc, reports
+
+
+def test_every_request_one_fault_every_cell_errors_and_the_concurrency_comes_back(tmp_path: Path) -> None:
+    with FakeServer(FakeConfig(fault="cycle", hang_seconds=2)) as srv:
+        proc, reports = run_plugin(srv, tmp_path, "--probe", "request", "--probe", "chat", "--probe", "models")
+    output = proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert proc.returncode == 1, output
+    for name in REPORT_FILES:
+        assert (reports / name).is_file(), (name, output)
+    results = json.loads((reports / "results.json").read_text())
+    assert validate_results(results) == []
+    cells = {f: c["custom"] for f, c in results["features"].items()}
+    assert all(c["status"] in ("ERROR", "TIMEOUT") and c["support"] is None for c in cells.values()), {
+        f: (c["status"], c["support"], c["notes"][:1]) for f, c in cells.items() if c["status"] not in ("ERROR",
+                                                                                                        "TIMEOUT")}
+    concurrency = results["targets"]["custom"]["concurrency"]
+    assert "(not our load): back to 4" in concurrency["reason"], concurrency
+    alone = [r for per in cells.values() for ev in per["evidence"] for ex in ev["exchanges"]
+             for r in ex["retry_reasons"] if "retried alone" in r]
+    assert len(alone) <= 4, alone  # a few, until the faults were seen with nothing else in flight
+    assert "misconfigured" not in proc.stdout  # a broken server is not a broken setup

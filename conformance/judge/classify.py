@@ -61,6 +61,9 @@ def _unusable(observations: list[Observation]) -> Verdict | None:
         if obs.status < 300 and not obs.is_sse and obs.json() is None:
             return Verdict(Status.ERROR, notes=[(f"{obs.role}: HTTP {obs.status} with a body that is not JSON: "
                                                  f"{obs.body_text[:120]!r}")])
+        if obs.status >= 400 and obs.body_text.lstrip().startswith("{") and obs.json() is None:  # cut: unreadable
+            return Verdict(Status.ERROR, notes=[(f"{obs.role}: HTTP {obs.status} with a JSON body cut short: "
+                                                 f"{obs.body_text[:120]!r}")])
         if obs.status < 300 and len(obs.body_text) > MAX_JUDGED_CHARS:
             return Verdict(Status.ERROR, notes=[(f"{obs.role}: HTTP {obs.status} answer of {len(obs.body_text):,} "
                                                  f"characters, over the {MAX_JUDGED_CHARS:,} the suite judges: a "
@@ -214,7 +217,7 @@ def _reproducible_5xx(probe: Probe, variant: list[Observation], control: list[Ob
     repeat = next((o for o in variant if o.role == "repeat"), None)
     if first is None or repeat is None or first.status is None or first.status < 500 or first.status == 503:
         return None
-    if not control or any(o.status is None or o.status >= 500 or o.error or o.timed_out for o in control):
+    if not control or _unusable(control) is not None:  # the control must be a valid answer (not a runaway one)
         return None
     if repeat.status != first.status:
         return None

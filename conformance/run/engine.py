@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,7 +36,7 @@ from conformance.run.plan import (
 from conformance.run.sdk import run_sdk_probe, sdk_verdict
 from conformance.wire.budget import REFUSED, Budget
 from conformance.wire.concurrency import AdaptiveLimit
-from conformance.wire.http import Client, Send
+from conformance.wire.http import Client, Deadline, Send
 from conformance.wire.recording import CassetteBook
 
 __all__ = ["ANSWER_CAP", "Engine", "ProbeResult", "build_body", "make_engine", "plan", "request_of", "run_pairs"]
@@ -69,10 +70,12 @@ def _budget_refusal(observations: list[Observation]) -> str | None:
 class Engine:
     """Runs probes for several targets: bounded concurrency per target, targets in parallel."""
 
-    def __init__(self, book: CassetteBook, budget: Budget | None = None, concurrency: int | None = None) -> None:
+    def __init__(self, book: CassetteBook, budget: Budget | None = None, concurrency: int | None = None,
+                 deadline: Deadline | None = None) -> None:
         self.book = book
         self.budget = budget
         self.concurrency = concurrency
+        self.deadline = deadline  # the whole run's (--deadline): nothing is sent after it
         self.clients: dict[str, Client] = {}
         self._shared: dict[tuple[str, str], asyncio.Task[list[Observation]]] = {}  # (target, request key)
         self._sharing: dict[str, dict[str, str]] = {}  # per target: shared_requests
@@ -84,7 +87,7 @@ class Engine:
         if target.name not in self.clients:
             # live requests in flight adapt to what the target takes (wire/concurrency.py)
             limit = AdaptiveLimit(self.concurrency or target.concurrency)
-            self.clients[target.name] = Client(target, self.book, self.budget, limit)
+            self.clients[target.name] = Client(target, self.book, self.budget, limit, self.deadline)
         return self.clients[target.name]
 
     async def _send(self, target: Target, req: Send) -> Observation:
@@ -165,7 +168,8 @@ class Engine:
         self._client(target)
         control = await self._ask(target, plan.control) if plan.control else []
         if plan.derive:
-            usable = [o for o in control if o.status is not None and o.status < 300]
+            usable = [o for o in control if o.status is not None and o.status < 300 and not o.error
+                      and (o.is_sse or o.json() is not None)]  # a body cut or not JSON gives nothing to build on
             derived = DERIVERS[plan.derive](probe, usable) if usable else {}
             if usable and not derived:
                 return Verdict(Status.OK, Support.UNVERIFIABLE, None,
@@ -211,14 +215,24 @@ class Engine:
                                                                       plan.probe.id)))
         return variant, control
 
-    async def run(self, pairs: list[tuple[Target, Probe]]) -> list[ProbeResult]:
-        """Every pair's result, in the order given; then the owners' probes a finding needs (see `owners_needed`)."""
+    async def run(self, pairs: list[tuple[Target, Probe]],
+                  watch: Callable[[Engine], Awaitable[None]] | None = None) -> list[ProbeResult]:
+        """Every pair's result, in the order given; then the owners' probes a finding needs (see `owners_needed`).
+        `watch` runs beside the probes (progress) until they end."""
+        watcher = asyncio.ensure_future(watch(self)) if watch is not None else None
         try:
             results = list(await asyncio.gather(*[self.run_probe(t, p) for t, p in pairs]))
             owners = owners_needed(pairs, results)
             self.owner_results = list(await asyncio.gather(*[self._run(t, p) for t, p in owners]))
+            for result in results:  # an answer that came before a target was found misconfigured proves nothing
+                broken = self.clients[result.target].contact.broken if result.target in self.clients else None
+                if broken and result.verdict.status is Status.OK:
+                    result.verdict = Verdict(Status.ERROR, notes=[f"target {result.target!r} is misconfigured "
+                                                                  f"({broken}): this answer is not judged"])
             return results
         finally:
+            if watcher is not None:
+                watcher.cancel()
             self.save_problems = self.book.save_all()
             for client in self.clients.values():
                 await client.aclose()
@@ -250,9 +264,10 @@ def owners_needed(pairs: list[tuple[Target, Probe]], results: list[ProbeResult])
 
 
 def make_engine(pairs: list[tuple[Target, Probe]], cassette_dir: Path, record_mode: str,
-                concurrency: int | None = None, budget: Budget | None = None) -> Engine:
+                concurrency: int | None = None, budget: Budget | None = None,
+                deadline: Deadline | None = None) -> Engine:
     secrets = [k for t, _ in pairs if (k := t.api_key())]
-    return Engine(CassetteBook(cassette_dir, record_mode, secrets), budget, concurrency)
+    return Engine(CassetteBook(cassette_dir, record_mode, secrets), budget, concurrency, deadline)
 
 
 def run_pairs(pairs: list[tuple[Target, Probe]], cassette_dir: Path, record_mode: str,

@@ -270,8 +270,8 @@ def failed(record: dict[str, Any]) -> bool:
 
 
 def skip_causes(records: Any) -> dict[str, int]:
-    """Probes that were never run, by cause: no recording to replay, or the request budget (a key left unset is
-    the user's choice and not counted)."""
+    """Probes that were never run, by cause: no recording to replay, the request budget, a misconfigured target,
+    the run's deadline (a key left unset is the user's choice and not counted)."""
     causes: Counter[str] = Counter()
     for r in records:
         note = (r.get("notes") or [""])[0] if r.get("status") == "SKIPPED" else ""
@@ -279,4 +279,8 @@ def skip_causes(records: Any) -> dict[str, int]:
             causes["without a recording"] += 1
         elif note.startswith("budget:"):
             causes["over the request budget"] += 1
+        elif note.startswith("not sent: target") and "misconfigured" in note:
+            causes["on a misconfigured target"] += 1
+        elif note.startswith("not sent:") and "--deadline" in note:
+            causes["after the run's --deadline"] += 1
     return dict(causes)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import socket
+import ssl
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -18,6 +20,15 @@ from conformance.model.observation import Observation
 from conformance.model.targets import Target
 from conformance.wire.budget import Budget
 from conformance.wire.concurrency import AdaptiveLimit
+from conformance.wire.first_contact import (
+    CONFIRM_DELAY_S,
+    CONFIRMATIONS,
+    FINE,
+    FirstContact,
+    Reading,
+    connect_problem,
+    read_answer,
+)
 from conformance.wire.recording import CassetteBook, CassetteError
 from conformance.wire.secrets import public_headers, scrub_text
 
@@ -39,6 +50,19 @@ class Send:
     fallback: Path | None = None  # replayed from when `cassette` lacks the request (a request shared since)
 
 
+@dataclass(frozen=True)
+class Deadline:
+    """When the whole run stops: a request not sent by then is not sent, one in flight then is cut."""
+
+    at: float  # time.monotonic()
+    label: str  # what the user set, e.g. "the run's --deadline of 300 s"
+
+    @classmethod
+    def after(cls, seconds: float, label: str) -> Deadline:
+        return cls(time.monotonic() + seconds, label)
+
+    def left(self) -> float:
+        return self.at - time.monotonic()
 
 
 def _retry_delay(headers: dict[str, str], attempt: int) -> float:
@@ -87,6 +111,57 @@ def _duration(value: str) -> float | None:
 Answer = tuple[int, str, list[tuple[str, str]], str, "float | None"]  # status, reason, headers, body, ttft
 
 
+class _Clock:
+    """One request's deadline: the total timeout from its first turn (retries, their waits and turns included),
+    never past the run's deadline."""
+
+    def __init__(self, total: float, deadline: Deadline | None) -> None:
+        self.total = total
+        self.deadline = deadline
+        self.started = 0.0  # when the request first got its turn
+
+    def start(self) -> None:
+        self.started = self.started or time.monotonic()
+
+    def left(self) -> tuple[float, str]:
+        """Seconds left, and what sets them (for the message of a request cut short)."""
+        own = self.started + self.total - time.monotonic() if self.started else self.total
+        if self.deadline is not None and self.deadline.left() < own:
+            return self.deadline.left(), self.deadline.label
+        return own, f"the total timeout of {self.total:g} s"
+
+    def patience(self) -> float | None:
+        """How long the request may wait for a turn: a retry's wait counts, the first turn only the run's."""
+        if self.started:
+            return max(self.left()[0], 0.0)
+        return max(self.deadline.left(), 0.0) if self.deadline is not None else None
+
+
+def _connect_cause(exc: BaseException) -> str:
+    """Why a connection never opened: refused, dns, tls, or failed."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ConnectionRefusedError):
+            return "refused"
+        if isinstance(seen, socket.gaierror):
+            return "dns"
+        if isinstance(seen, ssl.SSLError):
+            return "tls"
+        seen = seen.__cause__ or seen.__context__
+    text = str(exc).lower()
+    if "ssl" in text or "certificate" in text:
+        return "tls"
+    if "name or service not known" in text or "name resolution" in text or "nodename nor servname" in text:
+        return "dns"
+    return "failed"
+
+
+def _detail(error: str | None) -> str:
+    """'ConnectError: [Errno 111] … (http://…)' → '[Errno 111] …'."""
+    text = (error or "").split(": ", 1)[-1]
+    return text.rsplit(" (", 1)[0] if text.endswith(")") and " (http" in text else text
+
+
 class _ConnectionTrace:
     """httpcore's trace hook: did this request open its own connection, did an answer start?"""
 
@@ -109,22 +184,28 @@ class Attempt:
     transport: bool = False  # a connection-level failure (reset, closed, protocol error)
     reused: bool = False  # sent on a pooled connection
     answered: bool = False  # the response head had arrived when it failed
+    connect: str | None = None  # the connection never opened: refused, dns, tls, timeout or failed
 
     @property
     def status(self) -> int | None:
         return self.answer[0] if self.answer is not None else None
 
-    def overload_reason(self, crowded: bool) -> str | None:
-        """Why this attempt says the target is overloaded (only a failure that shared the target counts)."""
-        if not crowded:
-            return None
-        if self.transport and not (self.reused and not self.answered):  # a stale pooled connection is no load
-            return f"the server drops concurrent requests ({(self.error or '').split(':')[0]})"
+    def load_kind(self) -> str | None:
+        """The kind of failure our own load can cause: a dropped connection, a 503, a 429; None for any other
+        outcome (an answer, a timeout, a connection that never opened, a stale pooled connection)."""
+        if self.transport and self.connect is None and not (self.reused and not self.answered):
+            return "drops"
+        if self.status in (429, 503):
+            return str(self.status)
+        return None
+
+    def overload_reason(self) -> str:
+        """Why this attempt says the target is overloaded, when its failure shared the target."""
         if self.status == 503:
             return "the server answers 503 under load"
         if self.status == 429:
             return "the server answers 429 (rate limit) under load"
-        return None
+        return f"the server drops concurrent requests ({(self.error or '').split(':')[0]})"
 
 
 @dataclass
@@ -146,7 +227,8 @@ class Retry:
     status_retries: int = 0
 
     def next_step(self, attempt: Attempt, crowded: bool, max_status_retries: int) -> Step | None:
-        """The retry this attempt calls for, or None when its outcome stands."""
+        """The retry this attempt calls for, or None when its outcome stands (`crowded`: the failure shared the
+        target and may be our own load)."""
         kind = (attempt.error or "").split(":")[0]
         if attempt.transport:
             if attempt.reused and not attempt.answered and not self.stale_retried:
@@ -181,11 +263,13 @@ class Client:
     """Sends requests to one target, through the run's cassettes. Safe to share between tasks."""
 
     def __init__(self, target: Target, book: CassetteBook, budget: Budget | None = None,
-                 limit: AdaptiveLimit | None = None) -> None:
+                 limit: AdaptiveLimit | None = None, deadline: Deadline | None = None) -> None:
         self.target = target
         self.book = book
         self.budget = budget
         self.limit = limit or AdaptiveLimit(target.concurrency)
+        self.deadline = deadline
+        self.contact = FirstContact(target)
         t = target.timeouts
         self._http = httpx.AsyncClient(
             timeout=httpx.Timeout(connect=t.connect, read=t.read, write=t.read, pool=t.total),
@@ -248,13 +332,19 @@ class Client:
         if self.target.missing_key_reason():  # even a wrong-key probe: the user has not set this target up
             obs.skipped_reason = self.target.missing_key_reason()
             return obs
-        if self.budget is not None:
-            refusal = await self.budget.take(self.target, req)
-            if refusal:
-                obs.skipped_reason = refusal
-                return obs
-        await self._send_live(req, url, raw, obs)
+        async with self.contact.turn() as first:  # the target's first requests check its setup, one at a time
+            obs.skipped_reason = await self._not_sent_reason(req)
+            if obs.skipped_reason is None:
+                await self._send_live(req, url, raw, obs, first)
         return obs
+
+    async def _not_sent_reason(self, req: Send) -> str | None:
+        """Why a live request is not sent now: the target is misconfigured, the run's deadline passed, the budget."""
+        if self.contact.broken:
+            return self.contact.not_sent
+        if self.deadline is not None and self.deadline.left() <= 0:
+            return f"not sent: {self.deadline.label} had passed"
+        return await self.budget.take(self.target, req) if self.budget is not None else None
 
     def _not_recorded_reason(self, req: Send) -> str:
         how = f"pytest conformance --target {self.target.name} --record-mode=new_episodes"
@@ -264,65 +354,114 @@ class Client:
         return f"{req.cassette} has no recording of this request and record mode {self.book.record_mode} may not " \
                f"add one; re-record with: {how}"
 
-    async def _send_live(self, req: Send, url: str, raw: bytes, obs: Observation) -> None:
+    async def _send_live(self, req: Send, url: str, raw: bytes, obs: Observation, first: bool) -> None:
+        """Send with retries; a first-contact request also confirms a configuration problem and settles the gate."""
         headers = self._headers(req.auth)
-        started = 0.0
+        clock = _Clock(self.target.timeouts.total, self.deadline)
+        attempt = await self._tries(req, url, raw, headers, obs, clock)
+        problem = None
+        if first:
+            reading, confirmations = self._reading(req, attempt), 0
+            while reading.problem and confirmations < CONFIRMATIONS and clock.left()[0] > CONFIRM_DELAY_S:
+                refusal = await self.budget.take(self.target) if self.budget is not None else None
+                if refusal:
+                    break
+                confirmations += 1
+                obs.retries += 1
+                obs.retry_reasons.append("first contact: a configuration problem, sent again to confirm it")
+                await asyncio.sleep(CONFIRM_DELAY_S)
+                attempt = await self._tries(req, url, raw, headers, obs, clock)
+                reading = self._reading(req, attempt)
+            self.contact.settle(reading, confirmations == CONFIRMATIONS)
+            problem = self.contact.broken
+        self._keep(req, url, raw, headers, attempt, obs, problem)
+        obs.elapsed_ms = round((time.monotonic() - (clock.started or time.monotonic())) * 1000, 1)
+
+    def _reading(self, req: Send, attempt: Attempt) -> Reading:
+        """What this attempt says about the target's configuration."""
+        if attempt.connect is not None:
+            return Reading(connect_problem(self.target, attempt.connect, _detail(attempt.error)))
+        if attempt.answer is None:
+            return FINE  # a reset or a timeout: something answers there
+        status, _, _, text, _ = attempt.answer
+        return read_answer(self.target, req.auth, req.method, req.path, req.body, status, self._safe(text))
+
+    async def _tries(self, req: Send, url: str, raw: bytes, headers: dict[str, str], obs: Observation,
+                     clock: _Clock) -> Attempt:
+        """The request and its retries (429/503, stale connections, our own load), within the request's deadline
+        (counted from its first turn: the wait for that turn is the queue, not the request)."""
         retry = Retry()
+        attempt = Attempt()
         while True:
-            async with self.limit.slot(alone=retry.alone) as turn:
-                started = started or time.monotonic()  # timings leave out the wait for a turn
-                attempt = await self._attempt(req.method, url, raw, headers, started, retry.fresh)
-                crowded = turn.crowded()
-                reason = attempt.overload_reason(crowded)
-                if reason:
-                    self.limit.overloaded(turn, reason)
-                elif attempt.error is None:
-                    self.limit.succeeded()
-            step = retry.next_step(attempt, crowded, self.target.retries)
-            if step is None:
-                break
+            try:
+                async with self.limit.slot(alone=retry.alone, within=clock.patience()) as turn:
+                    clock.start()
+                    attempt = await self._attempt(req.method, url, raw, headers, clock, retry.fresh)
+                    crowded = turn.crowded()
+                    kind = attempt.load_kind()
+                    ours = kind is not None and crowded and self.limit.blames(kind)
+                    if ours:
+                        self.limit.overloaded(turn, attempt.overload_reason(), kind)
+                    elif kind is not None and not crowded:
+                        self.limit.seen_alone(kind)
+                    elif kind is None and attempt.error is None:
+                        self.limit.succeeded()
+            except asyncio.TimeoutError:  # no turn came in time (the wait of an alone retry, or the run's end)
+                what = clock.left()[1]
+                if not clock.started:
+                    return Attempt(error=f"{what} passed while it waited for its turn (never sent)", timed_out=True)
+                return Attempt(error=f"{attempt.error or 'no answer'}; no turn for its retry within {what}",
+                               timed_out=True)
+            step = retry.next_step(attempt, ours, self.target.retries)
+            if step is None or clock.left()[0] <= step.delay:  # no time left for another try
+                return attempt
             refusal = await self.budget.take(self.target) if self.budget is not None else None
             if refusal:  # retries count against --max-requests like any request
                 attempt.error = attempt.error and f"{attempt.error}; not retried: {refusal}"
-                break
+                return attempt
             obs.retries += 1
             obs.retry_reasons.append(step.reason)
             if step.delay:
                 await asyncio.sleep(step.delay)
-        self._keep(req, url, raw, headers, attempt, obs)
-        obs.elapsed_ms = round((time.monotonic() - started) * 1000, 1)
 
-    async def _attempt(self, method: str, url: str, raw: bytes, headers: dict[str, str], started: float,
+    async def _attempt(self, method: str, url: str, raw: bytes, headers: dict[str, str], clock: _Clock,
                        fresh: bool) -> Attempt:
         """One try of a request; a failure is kept as data (with whether it reused a connection)."""
         trace = _ConnectionTrace()
         self.live_requests += 1
+        seconds, what = clock.left()
         try:
-            answer = await asyncio.wait_for(self._exchange(method, url, raw, headers, started, trace, fresh),
-                                            timeout=self.target.timeouts.total)
+            answer = await asyncio.wait_for(
+                self._exchange(method, url, raw, headers, clock.started, trace, fresh), timeout=max(seconds, 0.0))
         except asyncio.TimeoutError:
-            return Attempt(error=f"no complete answer within the total timeout of {self.target.timeouts.total:g} s",
-                           timed_out=True)
+            return Attempt(error=f"no complete answer within {what}", timed_out=True)
+        except httpx.ConnectTimeout as exc:
+            return Attempt(error=f"ConnectTimeout: {self._safe(str(exc)) or 'timed out'} ({url})", timed_out=True,
+                           connect="timeout")
         except httpx.TimeoutException as exc:
             return Attempt(error=f"{type(exc).__name__}: {self._safe(str(exc)) or 'timed out'}", timed_out=True)
         except httpx.HTTPError as exc:
             return Attempt(error=f"{type(exc).__name__}: {self._safe(str(exc)) or 'transport failure'} ({url})",
                            transport=isinstance(exc, httpx.TransportError), reused=not trace.connected,
-                           answered=trace.answered)
+                           answered=trace.answered,
+                           connect=_connect_cause(exc) if isinstance(exc, httpx.ConnectError) else None)
         return Attempt(answer=answer)
 
     def _keep(self, req: Send, url: str, raw: bytes, headers: dict[str, str], attempt: Attempt,
-              obs: Observation) -> None:
-        """The last attempt becomes the observation (scrubbed) and, unless it is a 429, the recording."""
+              obs: Observation, problem: str | None = None) -> None:
+        """The last attempt becomes the observation (scrubbed) and, unless it is a 429 or shows a configuration
+        `problem` (then the observation's error), the recording."""
+        if problem is not None:
+            obs.error = f"{problem} (configuration problem: the target's other requests are not sent)"
         if attempt.answer is None:
-            obs.error, obs.timed_out = attempt.error, attempt.timed_out
+            obs.error, obs.timed_out = obs.error or attempt.error, attempt.timed_out and problem is None
             return
         status, reason, resp_headers, text, ttft = attempt.answer
         secrets = [k for k in (self.target.api_key(),) if k]
         # what is kept in memory (and so in every report) never holds a credential
         obs.status, obs.body_text, obs.ttft_ms = status, scrub_text(text, secrets), ttft
         obs.headers = public_headers({k.lower(): v for k, v in resp_headers}, secrets)
-        if status != 429:  # a rate-limit answer is not worth a replay
+        if status != 429 and problem is None:  # a rate-limit answer is not worth a replay
             self.book.record(req.cassette, req.method, url, raw, headers, status, reason, resp_headers, text)
 
     async def _exchange(self, method: str, url: str, raw: bytes, headers: dict[str, str], started: float,
