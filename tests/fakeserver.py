@@ -188,6 +188,9 @@ class FakeConfig:
             pattern and enum only with ``strict: true``; without it a string is the answer text) | "always" (every
             value meets the schema, strict or not: a model that conforms anyway). ``ignore={"response_format"}``
             drops the schema (prose).
+        tool_calls_as_text: a server that does not parse the model's calls: every call comes back as raw
+            ``<tool_call>{...}</tool_call>`` text in ``content`` with finish_reason "stop" and no ``tool_calls``
+            (the tools still reach the prompt: prompt_tokens rise).
     """
 
     ignore: set[str] = field(default_factory=set)
@@ -219,6 +222,7 @@ class FakeConfig:
     keep_stop: bool = False
     crash_on: dict[str, Any] = field(default_factory=dict)
     json_schema: str = "strict"
+    tool_calls_as_text: bool = False
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -943,6 +947,12 @@ def _tool_calls(cfg: FakeConfig, eff: dict[str, Any], prompt: str) -> list[dict[
     return calls
 
 
+def _call_markup(call: dict[str, Any]) -> str:
+    """A tool call as a Hermes-style chat template writes it (what an unparsed call looks like)."""
+    fn = call["function"]
+    return f"<tool_call>\n{json.dumps({'name': fn['name'], 'arguments': json.loads(fn['arguments'])})}\n</tool_call>"
+
+
 def _plan(cfg: FakeConfig, raw: dict[str, Any], eff: dict[str, Any], model: str) -> _Plan:
     """Run the simulated model on a validated request."""
     messages = eff["messages"]
@@ -968,6 +978,10 @@ def _plan(cfg: FakeConfig, raw: dict[str, Any], eff: dict[str, Any], model: str)
     instructed = _instructed_answer(messages)
     choices: list[_Choice] = []
     for _ in range(n):
+        if calling and cfg.tool_calls_as_text:
+            text = "".join(_call_markup(c) for c in _tool_calls(cfg, eff, prompt))
+            choices.append(_Choice(content=text, finish_reason="stop", pieces=_pieces(text)))
+            continue
         if calling:
             calls = _tool_calls(cfg, eff, prompt)
             choices.append(_Choice(content=None, finish_reason="tool_calls", tool_calls=calls))

@@ -1,0 +1,30 @@
+"""Adversarial fakes of issue 21 over real sockets, one per mechanism, each with the verdict it must get.
+
+- calls returned as text in content (no tool_calls): request.tools at most PARTIAL, with a finding naming the text.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.fakeserver import FakeConfig
+from tests.test_adversarial_fakes import features_of
+
+
+def test_calls_returned_as_text_are_at_most_partial_with_a_finding_naming_the_text(tmp_path: Path) -> None:
+    """The tools reach the prompt (prompt_tokens rise), but the client gets no tool_calls: PARTIAL, FAILED."""
+    probes = ["request.tools.call", "request.tools.prompt_tokens", "tools.tool_choice.auto"]
+    got = features_of(FakeConfig(tool_calls_as_text=True), tmp_path, probes)
+    tools = got["request.tools"]
+    assert (tools["status"], tools["support"], tools["conformance"]) == ("OK", "PARTIAL", "FAILED"), tools["notes"]
+    text = [f for f in tools["evidence"][0]["findings"] if f["rule"] == "tools.call_as_text"]
+    assert text and "<tool_call>" in text[0]["message"] and "get_weather" in text[0]["actual"], tools["evidence"][0]
+    auto = got["tools.tool_choice.auto"]  # the same answer: PARTIAL, the finding charged to request.tools
+    assert (auto["support"], auto["conformance"]) == ("PARTIAL", "OK"), auto["notes"]
+    assert any("also seen (see request.tools)" in n for n in auto["notes"]), auto["notes"]
+
+
+def test_calls_returned_as_tool_calls_stay_supported(tmp_path: Path) -> None:
+    """The same probes against the honest fake: the difference is where the call comes back, nothing else."""
+    got = features_of(FakeConfig(), tmp_path, ["request.tools.call", "request.tools.prompt_tokens"])
+    assert (got["request.tools"]["support"], got["request.tools"]["conformance"]) == ("SUPPORTED", "OK")
