@@ -191,6 +191,8 @@ class FakeConfig:
         tool_calls_as_text: a server that does not parse the model's calls: every call comes back as raw
             ``<tool_call>{...}</tool_call>`` text in ``content`` with finish_reason "stop" and no ``tool_calls``
             (the tools still reach the prompt: prompt_tokens rise).
+        drop_message_fields: message-level keys dropped before the model sees the conversation (e.g. ``{"name"}``:
+            a chat template that does not render ``name``): they neither steer the answer nor add prompt tokens.
     """
 
     ignore: set[str] = field(default_factory=set)
@@ -223,6 +225,7 @@ class FakeConfig:
     crash_on: dict[str, Any] = field(default_factory=dict)
     json_schema: str = "strict"
     tool_calls_as_text: bool = False
+    drop_message_fields: set[str] = field(default_factory=set)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -996,7 +999,7 @@ def _plan(cfg: FakeConfig, raw: dict[str, Any], eff: dict[str, Any], model: str)
         lp = _logprobs(pieces, k, deterministic, banned) if want_logprobs else None
         choices.append(_Choice(content=content, finish_reason=finish, pieces=pieces, logprobs=lp))
 
-    prompt_tokens = _words(prompt)
+    prompt_tokens = _words(prompt) + sum(_words(m["name"]) for m in messages if isinstance(m.get("name"), str))
     if tools:
         prompt_tokens += _words(json.dumps(eff["tools"]))
     if eff.get("response_format") is not None:
@@ -1547,6 +1550,8 @@ def _validate_and_plan(cfg: FakeConfig, text: str) -> _Plan:
                 mistral_code="1500",
             )
     _check_params(cfg, body, eff)
+    if cfg.drop_message_fields:
+        eff["messages"] = [{k: v for k, v in m.items() if k not in cfg.drop_message_fields} for m in eff["messages"]]
     return _plan(cfg, body, eff, model)
 
 

@@ -1,6 +1,7 @@
 """Adversarial fakes of issue 21 over real sockets, one per mechanism, each with the verdict it must get.
 
 - calls returned as text in content (no tool_calls): request.tools at most PARTIAL, with a finding naming the text.
+- `name` dropped by the chat template: the same prompt_tokens with and without it on real usage → IGNORED.
 """
 
 from __future__ import annotations
@@ -28,3 +29,24 @@ def test_calls_returned_as_tool_calls_stay_supported(tmp_path: Path) -> None:
     """The same probes against the honest fake: the difference is where the call comes back, nothing else."""
     got = features_of(FakeConfig(), tmp_path, ["request.tools.call", "request.tools.prompt_tokens"])
     assert (got["request.tools"]["support"], got["request.tools"]["conformance"]) == ("SUPPORTED", "OK")
+
+
+def test_a_dropped_name_is_ignored_by_token_accounting(tmp_path: Path) -> None:
+    """A template that does not render `name`: the same prompt_tokens with and without it, on a target whose usage
+    moves with prompt length: the name was dropped (IGNORED), not UNVERIFIABLE."""
+    cell = features_of(FakeConfig(drop_message_fields={"name"}), tmp_path,
+                       ["conversation.user_name"])["conversation.user_name"]
+    assert (cell["status"], cell["support"]) == ("OK", "IGNORED"), cell["notes"]
+    assert any("was dropped before the prompt" in n for n in cell["notes"]), cell["notes"]
+
+
+def test_a_rendered_name_is_supported(tmp_path: Path) -> None:
+    cell = features_of(FakeConfig(), tmp_path, ["conversation.user_name"])["conversation.user_name"]
+    assert (cell["status"], cell["support"]) == ("OK", "SUPPORTED"), cell["notes"]
+
+
+def test_token_accounting_decides_nothing_on_synthetic_usage(tmp_path: Path) -> None:
+    """The oblivious fake's usage is constant: a dropped name stays UNVERIFIABLE and says why."""
+    cell = features_of(FakeConfig(oblivious=True), tmp_path, ["conversation.user_name"])["conversation.user_name"]
+    assert (cell["status"], cell["support"]) == ("OK", "UNVERIFIABLE"), cell["notes"]
+    assert any("usage is synthetic" in n for n in cell["notes"]), cell["notes"]
