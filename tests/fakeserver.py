@@ -193,6 +193,9 @@ class FakeConfig:
             (the tools still reach the prompt: prompt_tokens rise).
         drop_message_fields: message-level keys dropped before the model sees the conversation (e.g. ``{"name"}``:
             a chat template that does not render ``name``): they neither steer the answer nor add prompt tokens.
+        default_repeat_penalty: the server applies its own repeat penalty to every request, so the answer to a
+            repetition-prone prompt never repeats; a frequency or presence penalty (when honoured) shortens it.
+        done_sentinel: streams end with ``data: [DONE]`` (False: the last chunk, then the connection closes).
     """
 
     ignore: set[str] = field(default_factory=set)
@@ -226,6 +229,8 @@ class FakeConfig:
     json_schema: str = "strict"
     tool_calls_as_text: bool = False
     drop_message_fields: set[str] = field(default_factory=set)
+    default_repeat_penalty: bool = False
+    done_sentinel: bool = True
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -816,12 +821,16 @@ def _dedupe(words: list[str]) -> list[str]:
     return out
 
 
-def _answer_words(eff: dict[str, Any], prompt: str, rng: random.Random | None, banned: set[int]) -> list[str]:
+def _answer_words(eff: dict[str, Any], prompt: str, rng: random.Random | None, banned: set[int],
+                  default_penalty: bool = False) -> list[str]:
     """The answer's words before formatting, stop and max tokens."""
     penalised = any(_is_number(eff.get(p)) and eff[p] > 0 for p in ("presence_penalty", "frequency_penalty"))
     repeat = "repeat" in prompt.lower()
     pool = [w for w in VOCAB if token_id(w) not in banned and w != "."] or ["a"]
     if rng is None:
+        if repeat and default_penalty:  # never repeats; an explicit penalty on top shortens the answer
+            words = _dedupe(deterministic_answer(prompt).split())
+            return words[:4] if penalised else words
         if repeat:
             return _dedupe(deterministic_answer(prompt).split()) if penalised else ["echo"] * 12 + ["."]
         return deterministic_answer(prompt).split()
@@ -994,7 +1003,7 @@ def _plan(cfg: FakeConfig, raw: dict[str, Any], eff: dict[str, Any], model: str)
         elif instructed:
             words = [instructed]
         else:
-            words = _ban(_answer_words(eff, prompt, rng, banned), banned)
+            words = _ban(_answer_words(eff, prompt, rng, banned, cfg.default_repeat_penalty), banned)
         content, pieces, finish = _cut(eff, _format_content(eff, " ".join(words), cfg.json_schema), cfg.keep_stop)
         lp = _logprobs(pieces, k, deterministic, banned) if want_logprobs else None
         choices.append(_Choice(content=content, finish_reason=finish, pieces=pieces, logprobs=lp))
@@ -1447,7 +1456,7 @@ class _Handler(BaseHTTPRequestHandler):
             tail = b"data: " + json.dumps(error).encode() + b"\n\n"
             self._send_sse(events[: min(4, len(events) - 1)], tail=tail)
         else:
-            self._send_sse(events)
+            self._send_sse(events, **({} if cfg.done_sentinel else {"tail": b""}))
 
 
 OBLIVIOUS_TEXT = "Hello! I am a helpful assistant."

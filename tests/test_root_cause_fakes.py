@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.fakeserver import FakeConfig
 from tests.test_adversarial_fakes import features_of
 
@@ -50,3 +52,38 @@ def test_token_accounting_decides_nothing_on_synthetic_usage(tmp_path: Path) -> 
     cell = features_of(FakeConfig(oblivious=True), tmp_path, ["conversation.user_name"])["conversation.user_name"]
     assert (cell["status"], cell["support"]) == ("OK", "UNVERIFIABLE"), cell["notes"]
     assert any("usage is synthetic" in n for n in cell["notes"]), cell["notes"]
+
+
+def test_a_penalty_is_judged_by_any_change_of_the_answer(tmp_path: Path) -> None:
+    """A server whose default repeat penalty already removes repetition from the control: the penalty still shows
+    as a shorter answer (SUPPORTED); ignored, the same answer with nothing to lower (UNVERIFIABLE)."""
+    probes = ["request.frequency_penalty.effect", "request.presence_penalty.effect"]
+    got = features_of(FakeConfig(default_repeat_penalty=True), tmp_path / "honoured", probes)
+    for feature in ("request.frequency_penalty", "request.presence_penalty"):
+        cell = got[feature]
+        assert (cell["status"], cell["support"]) == ("OK", "SUPPORTED"), cell["notes"]
+        assert any("the answer changed" in n for n in cell["notes"]), cell["notes"]
+    ignored = features_of(FakeConfig(default_repeat_penalty=True, ignore={"frequency_penalty"}), tmp_path / "ignored",
+                          probes[:1])["request.frequency_penalty"]
+    assert (ignored["status"], ignored["support"]) == ("OK", "UNVERIFIABLE"), ignored["notes"]
+
+
+def test_an_absent_done_sentinel_is_ignored_not_partial(tmp_path: Path) -> None:
+    """Zero `data: [DONE]`: the sentinel is not sent (IGNORED), and the stream rule's finding (OpenAI ends every
+    stream with it) fails the cell that owns it."""
+    cell = features_of(FakeConfig(done_sentinel=False), tmp_path, ["stream.done_sentinel"])["stream.done_sentinel"]
+    assert (cell["status"], cell["support"], cell["conformance"]) == ("OK", "IGNORED", "FAILED"), cell["notes"]
+    assert any("no [DONE]" in n for n in cell["notes"]), cell["notes"]
+
+
+def test_a_reproduced_5xx_is_a_rejection_in_the_sdk_cell_too(tmp_path: Path) -> None:
+    """The SDK's parse() gets a 500 naming response_format, every time: REJECTED + FAILED like the HTTP probe's
+    cell, never ERROR "does not reproduce"."""
+    pytest.importorskip("openai")
+    got = features_of(FakeConfig(server_error={"response_format"}), tmp_path,
+                      ["sdk.openai.parse", "request.response_format.json_schema"])
+    for feature in ("sdk.openai.parse", "request.response_format.json_schema"):
+        cell = got[feature]
+        assert (cell["status"], cell["support"], cell["conformance"]) == ("OK", "REJECTED", "FAILED"), cell["notes"]
+    roles = [ex["role"] for ex in got["sdk.openai.parse"]["evidence"][0]["exchanges"]]
+    assert "repeat" in roles and "control" in roles, roles

@@ -199,6 +199,12 @@ def _charged(probe: Probe, findings: list[Finding]) -> tuple[list[Finding], list
     return own, also_seen_notes(others), also
 
 
+def resendable_5xx(obs: Observation) -> bool:
+    """A 5xx answer other than 503 (overload, which the client already retries): re-sent once to see whether it
+    reproduces."""
+    return obs.status is not None and obs.status >= 500 and obs.status != 503 and not obs.error
+
+
 REPEATED_5XX = ("a client error answered with HTTP 5xx: clients retry it and the request fails every time")
 
 
@@ -209,9 +215,13 @@ def _reproducible_5xx(probe: Probe, variant: list[Observation], control: list[Ob
     mistake answered that way is refused every time, with the wrong status: SUPPORTED, conformance FAILED. A 5xx
     that does not reproduce, or that the control also gets, is left to `_unusable` (ERROR).
     """
-    first = next((o for o in variant if o.role in ("variant", "variant-1")), None)
     repeat = next((o for o in variant if o.role == "repeat"), None)
-    if first is None or repeat is None or first.status is None or first.status < 500 or first.status == 503:
+    if repeat is None:
+        return None
+    # the request that was re-sent: the variant, or (an SDK scenario) whichever of its requests failed
+    first = next((o for o in variant if o.role != "repeat" and o.path == repeat.path and resendable_5xx(o)
+                  and o.request_body == repeat.request_body), None)
+    if first is None or first.status is None:
         return None
     if not control or any(o.status is None or o.status >= 500 or o.error or o.timed_out for o in control):
         return None

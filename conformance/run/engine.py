@@ -264,6 +264,8 @@ class Engine:
             unjudged, seen = await run_sdk_probe(probe, target, lambda req: self._send(target, req), path)
             if unjudged is not None:
                 return unjudged, seen
+            if any(o.role == "repeat" for o in seen) and not control:  # a re-sent 5xx is judged beside a control
+                control = await self._control(target, CONTROLS[WITNESS_CONTROL], probe.feature)
             return sdk_verdict(classify(probe, seen, control), seen), [*control, *seen]
         body: Any = probe.raw_body if probe.raw_body is not None else build_body(fragment, target, probe.feature)
         if probe.method == "GET":  # no body; the detector is told which model this target should serve
