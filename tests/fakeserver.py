@@ -196,6 +196,16 @@ class FakeConfig:
         default_repeat_penalty: the server applies its own repeat penalty to every request, so the answer to a
             repetition-prone prompt never repeats; a frequency or presence penalty (when honoured) shortens it.
         done_sentinel: streams end with ``data: [DONE]`` (False: the last chunk, then the connection closes).
+        refuse_null_content: an assistant message with ``content: null`` (OpenAI's shape for a tool-call turn) gets
+            a 500 naming ``messages[i].content``, every time (``content: ""`` works).
+        crash_on_cut_calls: a request with tools (tool_choice not "none") and a ``max_tokens`` below 26, what one
+            tool call costs: the call is cut and the server's tool-call parser crashes on it with a 500, every time.
+        unknown_tool_choice: "400" (OpenAI: a named tool_choice must name a declared tool) | "call_first" (an
+            unknown name is accepted silently and the first tool is called).
+        crash_on_prompt: a prompt containing this text makes the model write something the server's parser
+            crashes on: a 500 every time, whatever the other fields.
+        flaky_crash: a request carrying one of these fields gets a 500 on the first try of each distinct body and
+            its answer on the next (the server fails on some of its own outputs, not on the request).
     """
 
     ignore: set[str] = field(default_factory=set)
@@ -231,6 +241,11 @@ class FakeConfig:
     drop_message_fields: set[str] = field(default_factory=set)
     default_repeat_penalty: bool = False
     done_sentinel: bool = True
+    refuse_null_content: bool = False
+    crash_on_cut_calls: bool = False
+    unknown_tool_choice: str = "400"
+    crash_on_prompt: str | None = None
+    flaky_crash: set[str] = field(default_factory=set)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -701,7 +716,7 @@ def _check_tools(cfg: FakeConfig, raw: dict[str, Any], eff: dict[str, Any]) -> N
         raise _invalid(
             "tool_choice", "Invalid 'tool_choice': expected a string or a function object.", choice
         )
-    if tools is not None and name not in names:
+    if tools is not None and name not in names and cfg.unknown_tool_choice == "400":
         raise _invalid(
             "tool_choice", f"Invalid 'tool_choice': function '{name}' not found in 'tools'.", choice
         )
@@ -937,7 +952,7 @@ def _tool_calls(cfg: FakeConfig, eff: dict[str, Any], prompt: str) -> list[dict[
     tools = [t["function"] for t in eff["tools"]]
     named = _named_choice(eff.get("tool_choice"))
     if named is not _MISSING:
-        targets = [next(f for f in tools if f["name"] == named)]
+        targets = [next((f for f in tools if f["name"] == named), tools[0])]
     else:
         targets = [tools[0]]
         low = prompt.lower()
@@ -1425,6 +1440,10 @@ class _Handler(BaseHTTPRequestHandler):
             message = f"Internal server error while processing '{crash}'"
             self._send_json(500, _openai_error(message, "server_error", None, crash))
             return
+        defect = _server_defect(fake, cfg, text)
+        if defect is not None:
+            self._send_json(500, _openai_error(defect, "server_error", None))
+            return
         try:
             plan = _oblivious_plan(cfg, text) if cfg.oblivious else _validate_and_plan(cfg, text)
         except _ApiError as err:
@@ -1499,6 +1518,34 @@ def _crash_field(cfg: FakeConfig, text: str) -> str | None:
     for name, value in cfg.crash_on.items():
         if (name == "role" and value in roles) or (name in body and body[name] == value):
             return name
+    return None
+
+
+CUT_CALL_TOKENS = 26  # crash_on_cut_calls: what one tool call costs
+
+
+def _server_defect(fake: FakeServer, cfg: FakeConfig, text: str) -> str | None:
+    """The 500 message of the root-cause modes (refuse_null_content, crash_on_prompt, flaky_crash,
+    crash_on_cut_calls), or None."""
+    try:
+        body = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(body, dict):
+        return None
+    messages = [m for m in body.get("messages") or [] if isinstance(m, dict)]
+    if cfg.refuse_null_content:
+        for i, m in enumerate(messages):
+            if m.get("role") == "assistant" and "content" in m and m["content"] is None:
+                return f"1 validation error: messages[{i}].content: Input should be a valid string"
+    if cfg.crash_on_prompt and any(cfg.crash_on_prompt in _text(m.get("content")) for m in messages):
+        return "Failed to parse the model output: unexpected token in tool call"
+    if cfg.flaky_crash and any(f in body for f in cfg.flaky_crash) and fake._first_try(text):
+        return "Failed to parse the model output: unexpected end of JSON"
+    limit = body.get("max_tokens")
+    if cfg.crash_on_cut_calls and _is_int(limit) and limit < CUT_CALL_TOKENS and body.get("tools") \
+            and body.get("tool_choice") != "none":
+        return "Failed to parse the tool call: unterminated string"
     return None
 
 
@@ -1588,6 +1635,7 @@ class FakeServer:
         self._rate_served = 0
         self._in_flight = 0
         self.refused = 0  # chat requests turned away over max_in_flight
+        self._tried: set[str] = set()  # request bodies seen (flaky_crash)
 
     @property
     def port(self) -> int:
@@ -1655,6 +1703,13 @@ class FakeServer:
     def _leave(self) -> None:
         with self._lock:
             self._in_flight -= 1
+
+    def _first_try(self, text: str) -> bool:
+        """Whether this exact request body arrives for the first time (flaky_crash)."""
+        with self._lock:
+            seen = text in self._tried
+            self._tried.add(text)
+            return not seen
 
     def _take_rate_limit(self, cfg: FakeConfig) -> bool:
         """Whether this request gets a 429 (the first ``rate_limit_count`` requests under this config)."""

@@ -905,7 +905,7 @@ def test_verdict_round_trip_equality() -> None:
 
 
 # --------------------------------------------------------------------------------------------------------
-# A reproducible 5xx is a rejection; one that does not reproduce stays ERROR
+# A reproducible 5xx is a rejection; one answered on the re-send is judged on that answer; else ERROR
 # --------------------------------------------------------------------------------------------------------
 
 def _server_error(message: str) -> dict[str, Any]:
@@ -925,8 +925,18 @@ def test_5xx_naming_the_field_twice_is_rejected_even_with_another_body() -> None
     check(v, Status.OK, Support.REJECTED, Conformance.FAILED)
 
 
+def test_5xx_that_varies_between_tries_is_judged_on_the_answer_with_a_server_defect() -> None:
+    """500 then 200 for the same request: the server fails on some of its own outputs, not on the value: the
+    answer decides (an invalid value accepted: IGNORED), with a server-defect finding (FAILED), never ERROR."""
+    v = classify(probe("request.temperature.invalid"),
+                 [obs(500, _server_error("Failed to parse the tool call")),
+                  obs(200, completion("a b c"), role="repeat")],
+                 [obs(200, completion("a b c"), role="control")])
+    check(v, Status.OK, Support.IGNORED, Conformance.FAILED, "on one try and HTTP 200")
+    assert [f.rule for f in v.findings] == ["server.defect"]
+
+
 @pytest.mark.parametrize(("repeat", "control_status"), [
-    (obs(200, completion("a b c"), role="repeat"), 200),  # did not reproduce
     (obs(502, _server_error("other"), role="repeat"), 200),  # another status
     (obs(500, _server_error("Internal error"), role="repeat"), 500),  # the control fails too
 ])

@@ -87,3 +87,50 @@ def test_a_reproduced_5xx_is_a_rejection_in_the_sdk_cell_too(tmp_path: Path) -> 
         assert (cell["status"], cell["support"], cell["conformance"]) == ("OK", "REJECTED", "FAILED"), cell["notes"]
     roles = [ex["role"] for ex in got["sdk.openai.parse"]["evidence"][0]["exchanges"]]
     assert "repeat" in roles and "control" in roles, roles
+
+
+def test_null_content_refused_is_one_finding_and_the_other_features_are_still_decided(tmp_path: Path) -> None:
+    """A 500 naming messages[1].content for `content: null`: each probe is re-sent with content "" and judged on
+    that answer; the refusal is named (conversation.assistant_null_content), never charged to tool_call_id or
+    user_after_tool as a rejection."""
+    probes = ["conversation.tool_call_id.openai_style", "conversation.user_after_tool",
+              "conversation.tool_result_count"]
+    got = features_of(FakeConfig(refuse_null_content=True), tmp_path / "refusing", probes)
+    honest = features_of(FakeConfig(), tmp_path / "honest", probes)
+    for feature in ("conversation.tool_call_id", "conversation.user_after_tool", "conversation.tool_result_count"):
+        cell = got[feature]
+        assert [cell[k] for k in ("status", "support", "conformance")] == [
+            honest[feature][k] for k in ("status", "support", "conformance")], (cell["notes"], honest[feature]["notes"])
+        assert any("refused because of assistant content null" in n and 'with content "" it works' in n
+                   for n in cell["notes"]), cell["notes"]
+        cause = cell["evidence"][0]["measurements"]["root_cause"]
+        assert cause["owner"] == "conversation.assistant_null_content", cause
+    assert got["conversation.tool_call_id"]["support"] == "SUPPORTED"  # the history with "" reaches the model
+
+
+def test_the_suites_answer_cap_is_never_the_cause(tmp_path: Path) -> None:
+    """The parser crashes on a tool call cut by the suite's own max_tokens 16; without the cap the unknown name is
+    accepted silently: IGNORED (NON_STRICT), not SUPPORTED "refused with 500"."""
+    config = FakeConfig(crash_on_cut_calls=True, unknown_tool_choice="call_first")
+    cell = features_of(config, tmp_path, ["tools.tool_choice.unknown_name"])["tools.tool_choice.unknown_name"]
+    assert (cell["status"], cell["support"], cell["conformance"]) == ("OK", "IGNORED", "NON_STRICT"), cell["notes"]
+    assert any("refused because of the suite's answer cap" in n for n in cell["notes"]), cell["notes"]
+
+
+def test_a_crash_without_the_parameter_is_a_server_defect_not_a_rejection(tmp_path: Path) -> None:
+    """The weather prompt makes the model write what the server's parser crashes on, with or without strict
+    tools: never REJECTED for tools.strict; a server-defect finding (FAILED), support UNVERIFIABLE."""
+    config = FakeConfig(crash_on_prompt="weather in Paris")
+    cell = features_of(config, tmp_path, ["tools.strict"])["tools.strict"]
+    assert (cell["status"], cell["support"], cell["conformance"]) == ("OK", "UNVERIFIABLE", "FAILED"), cell["notes"]
+    assert any("whatever the parameter" in n for n in cell["notes"]), cell["notes"]
+    assert [f["rule"] for f in cell["evidence"][0]["findings"]] == ["server.defect"]
+
+
+def test_a_5xx_that_varies_between_tries_is_judged_on_the_answer(tmp_path: Path) -> None:
+    """An out-of-range temperature accepted silently, with a 500 on the first try only (the parser crashing on
+    some outputs): IGNORED, as the answer shows, with a server-defect finding; never ERROR."""
+    config = FakeConfig(ignore={"temperature"}, flaky_crash={"temperature"})
+    cell = features_of(config, tmp_path, ["request.temperature.invalid"])["request.temperature"]
+    assert (cell["status"], cell["support"], cell["conformance"]) == ("OK", "IGNORED", "FAILED"), cell["notes"]
+    assert any("on one try and HTTP 200" in n for n in cell["notes"]), cell["notes"]

@@ -19,6 +19,7 @@ from conformance.model.probes import Control, Probe, merge
 from conformance.model.targets import Target
 from conformance.model.verdicts import Status, Support, Verdict
 from conformance.run.sdk import run_sdk_probe, sdk_verdict
+from conformance.run.suspects import suspect_resends
 from conformance.wire.concurrency import AdaptiveLimit
 from conformance.wire.http import Budget, Client, Send
 from conformance.wire.recording import CassetteBook
@@ -296,6 +297,9 @@ class Engine:
             variant.append(await self._send(target, Send("repeat", probe.method, probe.path, body, path, probe.auth)))
             if not control:
                 control = await self._control(target, CONTROLS[WITNESS_CONTROL], probe.feature)
+        for role, changed in suspect_resends(probe, body, variant[0]):  # root cause before blame (run/suspects.py)
+            resent = await self._send(target, Send(role, probe.method, probe.path, changed, path, probe.auth))
+            variant.extend([resent] if resent.status is not None or resent.error else [])  # unrecorded: no evidence
         if probe.followup and variant[0].status is not None and variant[0].status < 300:
             nxt = FOLLOWUPS[probe.followup](probe, body, variant[0])
             if nxt is not None:
