@@ -215,7 +215,8 @@ def _reproducible_5xx(probe: Probe, variant: list[Observation], control: list[Ob
 
     That is how this target answers the parameter, every time: REJECTED, conformance FAILED. An errors.* probe's
     mistake answered that way is refused every time, with the wrong status: SUPPORTED, conformance FAILED. A 5xx
-    that does not reproduce, or that the control also gets, is left to `_unusable` (ERROR).
+    whose re-send fails differently, or beside a control that is not a valid answer, is left to `_unusable`
+    (ERROR); one whose re-send is answered was settled before (`_varies_between_tries`).
     """
     pair = _repeated(variant)
     if pair is None:
