@@ -1504,15 +1504,19 @@ def _oblivious_plan(cfg: FakeConfig, text: str) -> _Plan:
     return _Plan(model, [choice], dict(OBLIVIOUS_USAGE), body.get("stream") is True, False)
 
 
-def _crash_field(cfg: FakeConfig, text: str) -> str | None:
-    """The field of ``crash_on`` this request carries with its chosen value, if any."""
-    if not cfg.crash_on:
-        return None
+def _json_object(text: str) -> dict[str, Any] | None:
+    """The request body as a JSON object, or None."""
     try:
         body = json.loads(text)
     except ValueError:
         return None
-    if not isinstance(body, dict):
+    return body if isinstance(body, dict) else None
+
+
+def _crash_field(cfg: FakeConfig, text: str) -> str | None:
+    """The field of ``crash_on`` this request carries with its chosen value, if any."""
+    body = _json_object(text) if cfg.crash_on else None
+    if body is None:
         return None
     roles = {m.get("role") for m in body.get("messages") or [] if isinstance(m, dict)}
     for name, value in cfg.crash_on.items():
@@ -1527,11 +1531,8 @@ CUT_CALL_TOKENS = 26  # crash_on_cut_calls: what one tool call costs
 def _server_defect(fake: FakeServer, cfg: FakeConfig, text: str) -> str | None:
     """The 500 message of the root-cause modes (refuse_null_content, crash_on_prompt, flaky_crash,
     crash_on_cut_calls), or None."""
-    try:
-        body = json.loads(text)
-    except ValueError:
-        return None
-    if not isinstance(body, dict):
+    body = _json_object(text)
+    if body is None:
         return None
     messages = [m for m in body.get("messages") or [] if isinstance(m, dict)]
     if cfg.refuse_null_content:
