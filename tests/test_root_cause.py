@@ -91,7 +91,7 @@ def test_failures_that_get_no_suspects(probe_id: str, failed: Observation, why: 
 def test_the_engine_side_names_each_resend_by_its_suspect() -> None:
     probe = PROBES["conversation.user_after_tool"]
     sends = suspect_resends(probe, body_of(probe), error(500, NULL_500))
-    assert [role for role, _ in sends] == [SUSPECT_ROLE + "assistant_null_content"]
+    assert [role for role, _ in sends] == [SUSPECT_ROLE + "assistant_null_content@variant"]
     assert sends[0][1]["messages"][1]["content"] == ""
 
 
@@ -99,15 +99,15 @@ def test_the_engine_side_names_each_resend_by_its_suspect() -> None:
 # What the re-sends name
 # --------------------------------------------------------------------------------------------------------
 
-def _resent(name: str, observation: Observation) -> Observation:
-    observation.role = SUSPECT_ROLE + name
+def _resent(name: str, observation: Observation, origin: str = "variant") -> Observation:
+    observation.role = f"{SUSPECT_ROLE}{name}@{origin}"
     return observation
 
 
 def test_the_first_suspect_that_works_is_the_cause() -> None:
     failed = error(500, NULL_500)
     resent = suspect_answers([_resent("answer_cap", error(500, NULL_500)),
-                              _resent("assistant_null_content", answer("x"))])
+                              _resent("assistant_null_content", answer("x"))])["variant"]
     cause = root_cause(failed, resent)
     assert cause is not None and cause.suspect is not None and cause.suspect.name == "assistant_null_content"
     assert 'with content "" it works' in cause.note()
@@ -116,24 +116,25 @@ def test_the_first_suspect_that_works_is_the_cause() -> None:
 def test_a_client_error_after_a_5xx_counts_as_working() -> None:
     """Null content → "" turns a 500 into the 400 an error probe expects: that answer is judged."""
     cause = root_cause(error(500, NULL_500), suspect_answers([_resent("assistant_null_content",
-                                                                      error(400, "unpaired tool call"))]))
+                                                                      error(400, "unpaired tool call"))])["variant"])
     assert cause is not None and not cause.defect
 
 
 def test_the_request_failing_without_its_parameter_is_a_server_defect() -> None:
-    cause = root_cause(error(500, "parser crashed"), suspect_answers([_resent("parameter", error(500, "parser"))]))
+    cause = root_cause(error(500, "parser crashed"),
+                       suspect_answers([_resent("parameter", error(500, "parser"))])["variant"])
     assert cause is not None and cause.defect and "whatever the parameter" in cause.note()
 
 
 def test_nothing_named_when_only_the_parameter_removed_works() -> None:
     """The parameter is the cause: classify's reproducible-5xx rule decides (REJECTED)."""
-    assert root_cause(error(500, "bad tools"), suspect_answers([_resent("parameter", answer("x"))])) is None
+    assert root_cause(error(500, "bad tools"), suspect_answers([_resent("parameter", answer("x"))])["variant"]) is None
 
 
 def test_unsent_resends_are_no_evidence() -> None:
-    unsent = Observation(role=SUSPECT_ROLE + "answer_cap", method="POST", path="/chat/completions", request_body={},
-                         skipped_reason="no recording of this request")
-    assert suspect_answers([unsent]) == []
+    unsent = Observation(role=SUSPECT_ROLE + "answer_cap@variant", method="POST", path="/chat/completions",
+                         request_body={}, skipped_reason="no recording of this request")
+    assert suspect_answers([unsent]) == {}
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -243,3 +244,15 @@ def test_the_probes_that_judge_a_part_by_tokens_send_the_shared_usage_check() ->
     assert {p.feature for p in judged} >= {"conversation.user_name", "conversation.content_parts"}
     for p in judged:
         assert p.alternates and json.dumps(p.alternates[0]).count("item number") == 60, p.id
+
+
+def test_a_second_turn_refused_for_its_shape_is_judged_on_the_working_second_turn() -> None:
+    """tools.followup_turn: the suite's own second turn carries content null; refused, "" answers the result."""
+    probe = PROBES["tools.followup_turn"]
+    call = completion(None, finish="tool_calls")
+    call["choices"][0]["message"]["tool_calls"] = [{"id": "call_1", "type": "function", "function": {
+        "name": "get_weather", "arguments": '{"city": "Paris"}'}}]
+    variant = [obs(200, call), error(500, NULL_500, role="turn-2"),
+               _resent("assistant_null_content", answer("x"), origin="turn-2")]
+    check(classify(probe, variant, []), Status.OK, Support.SUPPORTED, Conformance.OK,
+          "refused because of assistant content null", "uses the tool result")

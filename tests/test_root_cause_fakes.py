@@ -94,10 +94,11 @@ def test_null_content_refused_is_one_finding_and_the_other_features_are_still_de
     that answer; the refusal is named (conversation.assistant_null_content), never charged to tool_call_id or
     user_after_tool as a rejection."""
     probes = ["conversation.tool_call_id.openai_style", "conversation.user_after_tool",
-              "conversation.tool_result_count"]
+              "conversation.tool_result_count", "tools.followup_turn"]
     got = features_of(FakeConfig(refuse_null_content=True), tmp_path / "refusing", probes)
     honest = features_of(FakeConfig(), tmp_path / "honest", probes)
-    for feature in ("conversation.tool_call_id", "conversation.user_after_tool", "conversation.tool_result_count"):
+    for feature in ("conversation.tool_call_id", "conversation.user_after_tool", "conversation.tool_result_count",
+                    "tools.followup_turn"):
         cell = got[feature]
         assert [cell[k] for k in ("status", "support", "conformance")] == [
             honest[feature][k] for k in ("status", "support", "conformance")], (cell["notes"], honest[feature]["notes"])
@@ -106,6 +107,7 @@ def test_null_content_refused_is_one_finding_and_the_other_features_are_still_de
         cause = cell["evidence"][0]["measurements"]["root_cause"]
         assert cause["owner"] == "conversation.assistant_null_content", cause
     assert got["conversation.tool_call_id"]["support"] == "SUPPORTED"  # the history with "" reaches the model
+    assert got["tools.followup_turn"]["support"] == "SUPPORTED"  # the second turn with "" quotes the result
 
 
 def test_the_suites_answer_cap_is_never_the_cause(tmp_path: Path) -> None:

@@ -327,7 +327,7 @@ def _verdict(probe: Probe, variant: list[Observation], control: list[Observation
             verdict.conformance = worst_conformance(verdict.conformance, Conformance.FAILED)
         verdict.notes.insert(0, settled[1].message)
         return verdict
-    cause = root_cause(variant[0], resent) if resent else None
+    cause = next((c for o in variant if o.role in resent and (c := root_cause(o, resent[o.role])) is not None), None)
     if cause is not None and (not cause.defect or _control_fine(control)):
         return _judged_on_cause(probe, cause, variant, control)
     reproducible = _reproducible_5xx(probe, variant, control)

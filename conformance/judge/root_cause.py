@@ -24,7 +24,12 @@ from conformance.model.findings import Finding
 from conformance.model.observation import Observation
 from conformance.model.probes import Probe
 
-SUSPECT_ROLE = "suspect:"  # the role of a re-send is SUSPECT_ROLE + the suspect's name
+SUSPECT_ROLE = "suspect:"  # the role of a re-send: SUSPECT_ROLE + the suspect's name + "@" + the failed one's role
+
+
+def suspect_role(suspect: Suspect, failed: Observation) -> str:
+    """The role of the re-send of `failed` that changes `suspect` (it names both)."""
+    return f"{SUSPECT_ROLE}{suspect.name}@{failed.role}"
 
 FOOTPRINT, SHAPE, PARAMETER = "footprint", "shape", "parameter"
 Change = Callable[[dict[str, Any], Probe], "dict[str, Any] | None"]  # the changed body, or None: not in this body
@@ -183,13 +188,15 @@ def _message(obs: Observation) -> str:
     return read_error(obs.body_text).message[:200]
 
 
-def suspect_answers(observations: list[Observation]) -> list[tuple[Suspect, Observation]]:
-    """The re-sent answers among a probe's observations, with their suspects (those that were really sent)."""
-    out = []
+def suspect_answers(observations: list[Observation]) -> dict[str, list[tuple[Suspect, Observation]]]:
+    """The re-sent answers among a probe's observations (those really sent), with their suspects, by the role of
+    the observation they re-send (the variant, a second turn)."""
+    out: dict[str, list[tuple[Suspect, Observation]]] = {}
     for obs in observations:
-        suspect = BY_NAME.get(obs.role[len(SUSPECT_ROLE):]) if obs.role.startswith(SUSPECT_ROLE) else None
+        name, _, origin = obs.role[len(SUSPECT_ROLE):].partition("@")
+        suspect = BY_NAME.get(name) if obs.role.startswith(SUSPECT_ROLE) else None
         if suspect is not None and (obs.status is not None or obs.error):
-            out.append((suspect, obs))
+            out.setdefault(origin, []).append((suspect, obs))
     return out
 
 

@@ -297,14 +297,21 @@ class Engine:
             variant.append(await self._send(target, Send("repeat", probe.method, probe.path, body, path, probe.auth)))
             if not control:
                 control = await self._control(target, CONTROLS[WITNESS_CONTROL], probe.feature)
-        for role, changed in suspect_resends(probe, body, variant[0]):  # root cause before blame (run/suspects.py)
-            resent = await self._send(target, Send(role, probe.method, probe.path, changed, path, probe.auth))
-            variant.extend([resent] if resent.status is not None or resent.error else [])  # unrecorded: no evidence
+        variant.extend(await self._suspects(target, probe, body, variant[0], path))
         if probe.followup and variant[0].status is not None and variant[0].status < 300:
             nxt = FOLLOWUPS[probe.followup](probe, body, variant[0])
             if nxt is not None:
                 variant.append(await self._send(target, Send("turn-2", "POST", CHAT_PATH, nxt, path)))
+                variant.extend(await self._suspects(target, probe, nxt, variant[-1], path))
         return classify(probe, variant, control), [*control, *variant]
+
+    async def _suspects(self, target: Target, probe: Probe, body: Any, failed: Observation, path: Path
+                        ) -> list[Observation]:
+        """Root cause before blame: the failed request re-sent with one suspect part changed at a time
+        (run/suspects.py); a re-send with no recording in replay is no evidence."""
+        resent = [await self._send(target, Send(role, failed.method, failed.path, changed, path, probe.auth))
+                  for role, changed in suspect_resends(probe, body, failed)]
+        return [o for o in resent if o.status is not None or o.error]
 
     async def run(self, pairs: list[tuple[Target, Probe]]) -> list[ProbeResult]:
         """Every pair's result, in the order given."""

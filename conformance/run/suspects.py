@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from conformance.judge.root_cause import SUSPECT_ROLE, suspects_for
+from conformance.judge.root_cause import suspect_role, suspects_for
 from conformance.model.observation import Observation
 from conformance.model.probes import Probe
 
@@ -17,4 +17,4 @@ from conformance.model.probes import Probe
 def suspect_resends(probe: Probe, body: Any, failed: Observation) -> list[tuple[str, dict[str, Any]]]:
     """(role, body) of each re-send of a failed request with one suspect part changed (none when the failure is
     not one to re-send: judge/root_cause.resendable)."""
-    return [(SUSPECT_ROLE + suspect.name, changed) for suspect, changed in suspects_for(probe, body, failed)]
+    return [(suspect_role(suspect, failed), changed) for suspect, changed in suspects_for(probe, body, failed)]
