@@ -196,6 +196,12 @@ def test_a_reproduced_5xx_beside_a_control_that_is_not_json_stays_error() -> Non
     assert classify(probe, variant, CONTROL).support is Support.REJECTED  # the same with a valid control
 
 
+def test_a_2xx_control_without_choices_is_no_control() -> None:
+    v = classify(PROBES["request.max_tokens.effect"], [obs(200, completion("a b c", finish="length"))],
+                 [obs(200, {"object": "chat.completion", "id": "x"}, role="control")])
+    assert v.status is Status.ERROR and "without choices" in v.notes[0], v
+
+
 # --------------------------------------------------------------------------------------------------------
 # Calls written as text; token accounting of a message-level part
 # --------------------------------------------------------------------------------------------------------

@@ -339,6 +339,10 @@ def _verdict(probe: Probe, variant: list[Observation], control: list[Observation
     unusable = _unusable(variant + control)
     if unusable is not None:
         return unusable
+    broken = next((why for o in control if o.status is not None and o.status < 300
+                   and (why := answers.invalid_answer(o))), None)
+    if broken:  # a 2xx control that is no answer (no choices) proves nothing to compare with
+        return Verdict(Status.ERROR, notes=[f"control: {broken}: nothing to compare with"])
     first = variant[0]
     assert first.status is not None
     rejected = [o for o in variant if o.status is not None and o.status >= 400]
