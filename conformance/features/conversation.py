@@ -136,6 +136,13 @@ PROBES: list[Probe] = [
           {"messages": tool_history(), "tools": [WEATHER_TOOL], "temperature": 0}, "answer_mentions",
           {"words": TOOL_RESULT_WORDS}, control="weather_no_tools", role="hint", params=("messages",),
           hint="tool-call ids must be 9 letters or digits: map call_… ids before sending them back"),
+    # content null is OpenAI's own shape for an assistant turn that only calls tools; the same history as the
+    # 9-alphanumeric-id probe (one request, sent once): a server refusing null content is named here (root cause)
+    Probe("conversation.assistant_null_content", "conversation.assistant_null_content",
+          "An assistant tool-call turn with `content: null`, as OpenAI returns it and SDKs echo it back.",
+          {"messages": tool_history(), "tools": [WEATHER_TOOL], "temperature": 0}, "answer_mentions",
+          {"words": TOOL_RESULT_WORDS}, control="weather_no_tools", params=("messages",),
+          hint="send assistant messages that only call tools with content `\"\"` instead of null"),
     Probe("conversation.assistant_last.hint_prefix", "conversation.assistant_last",
           "The trailing assistant message with Mistral's `prefix: true`: does the fix work?",
           {"messages": [{"role": "user", "content": HELLO},
