@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conformance.features import registry
+from conformance.judge import answers
 from conformance.judge.classify import MAX_JUDGED_CHARS, classify, findings_of
 from conformance.model.observation import Observation
 from conformance.model.probes import Probe
@@ -841,8 +842,9 @@ def cases(draw: st.DrawFn) -> tuple[Probe, list[Observation], list[Observation]]
     return p, variant, control
 
 
-def _expected_status(observations: list[Observation]) -> Status:
-    """The status rule, restated: skipped, then timeout/transport, then 5xx/429/unreadable 2xx, else OK."""
+def _expected_status(observations: list[Observation], controls: list[Observation] | None = None) -> Status:
+    """The status rule, restated: skipped, then timeout/transport, then 5xx/429/unreadable 2xx, then a 2xx control
+    that is no completion (no choices: nothing to compare with), else OK."""
     if any(o.skipped_reason for o in observations):
         return Status.SKIPPED
     for o in observations:
@@ -866,6 +868,10 @@ def _expected_status(observations: list[Observation]) -> Status:
             )
             if not stream.events or stream.error_events or not (stream.done_count or finished):
                 return Status.ERROR
+    for o in controls or []:
+        body = answers.completion(o) if o.status is not None and o.status < 300 else {"choices": [{}]}
+        if not isinstance(body.get("choices"), list) or not body["choices"]:
+            return Status.ERROR
     return Status.OK
 
 
@@ -879,7 +885,7 @@ def test_any_observation_gets_one_coherent_verdict(
     v = classify(p, variant, control)
     assert isinstance(v, Verdict)
     assert (variant, control) == before  # classify is pure
-    assert v.status is _expected_status(variant + control)
+    assert v.status is _expected_status(variant + control, control if p.control else [])
     # Only an OK run yields a support verdict, and an OK run always yields one.
     assert (v.status is Status.OK) == (v.support is not None), v
     if v.status is not Status.OK:
