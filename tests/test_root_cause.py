@@ -78,7 +78,7 @@ def test_the_parameter_is_a_suspect_of_a_5xx_only_and_messages_never_are() -> No
 
 
 @pytest.mark.parametrize(("probe_id", "failed", "why"), [
-    ("request.tools.call", error(400, "'tools' is not supported"), "a 4xx naming the probe's own field"),
+    ("request.tools.call", error(400, "'tools' is not supported"), "a 4xx to a request with no shape to change"),
     ("errors.malformed_body", error(500, "boom"), "a raw body: nothing to change"),
     ("conversation.tool_result_count", error(400, NULL_500), "a 4xx to an error probe is its expected answer"),
     ("request.tools.call", error(503, "overloaded"), "a 503 is overload, retried by the client"),
@@ -262,3 +262,18 @@ def test_a_second_turn_refused_for_its_shape_is_judged_on_the_working_second_tur
                _resent("assistant_null_content", answer("x"), origin="turn-2")]
     check(classify(probe, variant, []), Status.OK, Support.SUPPORTED, Conformance.OK,
           "refused because of assistant content null", "uses the tool result")
+
+
+def test_a_shape_the_probe_is_about_is_its_own_rejection() -> None:
+    """tools.followup_turn sends call_… ids on purpose (its params name tool_call_id): a 400 on them, 9-alphanumeric
+    ids working, is its own REJECTED (the hint says what to change), not a pass judged on the working ids."""
+    probe = PROBES["tools.followup_turn"]
+    call = completion(None, finish="tool_calls")
+    call["choices"][0]["message"]["tool_calls"] = [{"id": "x1", "type": "function", "function": {
+        "name": "get_weather", "arguments": "{}"}}]
+    refused = obs(400, {"error": {"message": "Tool call id was call_X but must be a-z, A-Z, 0-9, with a length of 9.",
+                                  "type": "invalid_request_error", "param": None, "code": None}}, role="turn-2")
+    variant = [obs(200, call), refused, _resent("tool_call_id_format", answer("x"), origin="turn-2")]
+    v = classify(probe, variant, [])
+    check(v, Status.OK, Support.REJECTED, Conformance.OK, "refused because of the tool-call id format")
+    assert not v.notes[0].endswith("judged on that answer")

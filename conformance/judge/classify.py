@@ -10,7 +10,7 @@ from conformance.judge.detection import DETECTORS, Context, Detection
 from conformance.judge.error_body import SHAPE_NOTES, read_error
 from conformance.judge.evidence import exchange_evidence, retry_note
 from conformance.judge.ownership import ERROR_BODY_OWNER, also_seen_notes, split_findings
-from conformance.judge.root_cause import SHAPE, SUSPECT_ROLE, RootCause, root_cause, suspect_answers
+from conformance.judge.root_cause import SUSPECT_ROLE, RootCause, root_cause, suspect_answers
 from conformance.model.findings import Finding, dedupe
 from conformance.model.observation import Observation
 from conformance.model.probes import Probe
@@ -291,17 +291,18 @@ def _varies_between_tries(probe: Probe, variant: list[Observation]) -> tuple[lis
 def _judged_on_cause(probe: Probe, cause: RootCause, variant: list[Observation], control: list[Observation]
                      ) -> Verdict:
     """The verdict once the re-sends named the root cause: a server defect (UNVERIFIABLE, FAILED); the probe's own
-    part (REJECTED); else the probe judged on the working answer, the part's owner named and charged."""
+    part (REJECTED: its feature owns it, or the probe is about its field, e.g. tools.followup_turn's call_… id);
+    else the probe judged on the working answer, the part's owner named."""
     finding = cause.finding()
     m = cause.measurements()
     if cause.defect:
         assert finding is not None
         return Verdict(Status.OK, Support.UNVERIFIABLE, Conformance.FAILED, [cause.note()], [finding], m)
     assert cause.suspect is not None
-    if cause.suspect.kind == SHAPE and cause.suspect.owner == probe.feature:
+    if cause.suspect.owned_by(probe):
         assert cause.failed.status is not None
         conf = Conformance.FAILED if cause.failed.status >= 500 else error_conformance(cause.failed, None, False)[0]
-        return Verdict(Status.OK, Support.REJECTED, conf, [cause.note()], [f for f in [finding] if f], m)
+        return Verdict(Status.OK, Support.REJECTED, conf, [cause.note(judged=False)], [f for f in [finding] if f], m)
     if probe.stochastic:
         return Verdict(Status.OK, Support.UNVERIFIABLE, None, [cause.note(), "a sampled probe: its samples would have "
                                                                "to be sent again in the working shape"], measurements=m)

@@ -45,6 +45,11 @@ class Suspect:
     alternative: str  # what it is changed to
     owner: str | None  # the feature charged when it is the cause (None: the suite's footprint, or the probe's own)
     change: Change
+    fields: tuple[str, ...] = ()  # the request fields the part is about: a probe declaring one of them owns it too
+
+    def owned_by(self, probe: Probe) -> bool:
+        """Whether this part is the probe's own (its feature owns it, or the probe is about one of its fields)."""
+        return self.kind == SHAPE and (self.owner == probe.feature or bool(set(self.fields) & set(probe.params)))
 
 
 def _null_content_to_empty(body: dict[str, Any], probe: Probe) -> dict[str, Any] | None:
@@ -104,9 +109,9 @@ def _parameter_removed(body: dict[str, Any], probe: Probe) -> dict[str, Any] | N
 SUSPECTS: tuple[Suspect, ...] = (
     Suspect("answer_cap", FOOTPRINT, "the suite's answer cap (max_tokens)", "without it", None, _answer_cap_removed),
     Suspect("assistant_null_content", SHAPE, "assistant content null (OpenAI's shape for a tool-call turn)",
-            'content ""', "conversation.assistant_null_content", _null_content_to_empty),
+            'content ""', "conversation.assistant_null_content", _null_content_to_empty, ("content",)),
     Suspect("tool_call_id_format", SHAPE, "the tool-call id format (not 9 letters or digits)",
-            "9-alphanumeric ids", "conversation.tool_call_id", _ids_to_nine_alnum),
+            "9-alphanumeric ids", "conversation.tool_call_id", _ids_to_nine_alnum, ("tool_call_id", "id")),
     Suspect("parameter", PARAMETER, "the probe's own parameter", "without it", None, _parameter_removed),
 )
 BY_NAME = {s.name: s for s in SUSPECTS}
@@ -114,15 +119,12 @@ BY_NAME = {s.name: s for s in SUSPECTS}
 
 def resendable(probe: Probe, failed: Observation) -> bool:
     """Whether a failure is worth re-sending with suspects: a 5xx (not 503) to a JSON request of the suite's own,
-    or a 4xx to a parameter probe that does not name the probe's own field (the server objects to something else)."""
+    or a 4xx to a parameter probe (only the request shapes are then re-sent: null content, the id format)."""
     if probe.raw_body is not None or probe.method != "POST" or probe.client != "http" or failed.status is None:
         return False
     if failed.status >= 500:
         return failed.status != 503 and not failed.error
-    if failed.status >= 400 and probe.kind == "param":
-        named = [p for p in probe.blamed_params if p in failed.body_text]
-        return not named
-    return False
+    return failed.status >= 400 and probe.kind == "param"  # a shape it carries may be what is refused
 
 
 def suspects_for(probe: Probe, body: Any, failed: Observation) -> list[tuple[Suspect, dict[str, Any]]]:
@@ -152,7 +154,8 @@ class RootCause:
     def defect(self) -> bool:
         return self.suspect is None
 
-    def note(self) -> str:
+    def note(self, judged: bool = True) -> str:
+        """One line: what was refused, and the alternative that works (`judged`: the probe is judged on it)."""
         reading = _message(self.failed)
         if self.suspect is None:
             return (f"HTTP {self.failed.status} without the probe's own parameter too (HTTP {self.answer.status}): "
@@ -160,7 +163,8 @@ class RootCause:
                     f"it: {reading}")
         owner = f" ({self.suspect.owner})" if self.suspect.owner else ""
         return (f"refused because of {self.suspect.part}{owner}: HTTP {self.failed.status} ({reading}); with "
-                f"{self.suspect.alternative} it works (HTTP {self.answer.status}): judged on that answer")
+                f"{self.suspect.alternative} it works (HTTP {self.answer.status})"
+                + (": judged on that answer" if judged else ""))
 
     def finding(self) -> Finding | None:
         """The finding it is: a shape refused (charged to the owner's rule), a server defect; the footprint none."""
