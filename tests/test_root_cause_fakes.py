@@ -2,6 +2,13 @@
 
 - calls returned as text in content (no tool_calls): request.tools at most PARTIAL, with a finding naming the text.
 - `name` dropped by the chat template: the same prompt_tokens with and without it on real usage → IGNORED.
+- a default repeat penalty: frequency/presence penalty judged by the shorter answer → SUPPORTED.
+- no `[DONE]` at all: stream.done_sentinel IGNORED (FAILED by the stream rule), not PARTIAL.
+- a 500 the SDK gets every time: sdk.openai.parse REJECTED + FAILED like the HTTP probe's cell.
+- null assistant content refused with a 500: every touched cell judged as on the honest fake, the cause named.
+- a parser that crashes on tool calls cut by the suite's answer cap: judged without the cap (IGNORED).
+- a crash on the model's own output, with or without the parameter: a server defect, never REJECTED.
+- a 500 on the first try only: judged on the answer, with a server-defect finding, never ERROR.
 """
 
 from __future__ import annotations
