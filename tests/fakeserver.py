@@ -194,6 +194,24 @@ class FakeConfig:
             pattern and enum only with ``strict: true``; without it a string is the answer text) | "always" (every
             value meets the schema, strict or not: a model that conforms anyway). ``ignore={"response_format"}``
             drops the schema (prose).
+        tool_calls_as_text: a server that does not parse the model's calls: every call comes back as raw
+            ``<tool_call>{...}</tool_call>`` text in ``content`` with finish_reason "stop" and no ``tool_calls``
+            (the tools still reach the prompt: prompt_tokens rise).
+        drop_message_fields: message-level keys dropped before the model sees the conversation (e.g. ``{"name"}``:
+            a chat template that does not render ``name``): they neither steer the answer nor add prompt tokens.
+        default_repeat_penalty: the server applies its own repeat penalty to every request, so the answer to a
+            repetition-prone prompt never repeats; a frequency or presence penalty (when honoured) shortens it.
+        done_sentinel: streams end with ``data: [DONE]`` (False: the last chunk, then the connection closes).
+        refuse_null_content: an assistant message with ``content: null`` (OpenAI's shape for a tool-call turn) gets
+            a 500 naming ``messages[i].content``, every time (``content: ""`` works).
+        crash_on_cut_calls: a request with tools (tool_choice not "none") and a ``max_tokens`` below 26, what one
+            tool call costs: the call is cut and the server's tool-call parser crashes on it with a 500, every time.
+        unknown_tool_choice: "400" (OpenAI: a named tool_choice must name a declared tool) | "call_first" (an
+            unknown name is accepted silently and the first tool is called).
+        crash_on_prompt: a prompt containing this text makes the model write something the server's parser
+            crashes on: a 500 every time, whatever the other fields.
+        flaky_crash: a request carrying one of these fields gets a 500 on the first try of each distinct body and
+            its answer on the next (the server fails on some of its own outputs, not on the request).
     """
 
     ignore: set[str] = field(default_factory=set)
@@ -226,6 +244,15 @@ class FakeConfig:
     keep_stop: bool = False
     crash_on: dict[str, Any] = field(default_factory=dict)
     json_schema: str = "strict"
+    tool_calls_as_text: bool = False
+    drop_message_fields: set[str] = field(default_factory=set)
+    default_repeat_penalty: bool = False
+    done_sentinel: bool = True
+    refuse_null_content: bool = False
+    crash_on_cut_calls: bool = False
+    unknown_tool_choice: str = "400"
+    crash_on_prompt: str | None = None
+    flaky_crash: set[str] = field(default_factory=set)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -696,7 +723,7 @@ def _check_tools(cfg: FakeConfig, raw: dict[str, Any], eff: dict[str, Any]) -> N
         raise _invalid(
             "tool_choice", "Invalid 'tool_choice': expected a string or a function object.", choice
         )
-    if tools is not None and name not in names:
+    if tools is not None and name not in names and cfg.unknown_tool_choice == "400":
         raise _invalid(
             "tool_choice", f"Invalid 'tool_choice': function '{name}' not found in 'tools'.", choice
         )
@@ -816,12 +843,16 @@ def _dedupe(words: list[str]) -> list[str]:
     return out
 
 
-def _answer_words(eff: dict[str, Any], prompt: str, rng: random.Random | None, banned: set[int]) -> list[str]:
+def _answer_words(eff: dict[str, Any], prompt: str, rng: random.Random | None, banned: set[int],
+                  default_penalty: bool = False) -> list[str]:
     """The answer's words before formatting, stop and max tokens."""
     penalised = any(_is_number(eff.get(p)) and eff[p] > 0 for p in ("presence_penalty", "frequency_penalty"))
     repeat = "repeat" in prompt.lower()
     pool = [w for w in VOCAB if token_id(w) not in banned and w != "."] or ["a"]
     if rng is None:
+        if repeat and default_penalty:  # never repeats; an explicit penalty on top shortens the answer
+            words = _dedupe(deterministic_answer(prompt).split())
+            return words[:4] if penalised else words
         if repeat:
             return _dedupe(deterministic_answer(prompt).split()) if penalised else ["echo"] * 12 + ["."]
         return deterministic_answer(prompt).split()
@@ -928,7 +959,7 @@ def _tool_calls(cfg: FakeConfig, eff: dict[str, Any], prompt: str) -> list[dict[
     tools = [t["function"] for t in eff["tools"]]
     named = _named_choice(eff.get("tool_choice"))
     if named is not _MISSING:
-        targets = [next(f for f in tools if f["name"] == named)]
+        targets = [next((f for f in tools if f["name"] == named), tools[0])]
     else:
         targets = [tools[0]]
         low = prompt.lower()
@@ -948,6 +979,12 @@ def _tool_calls(cfg: FakeConfig, eff: dict[str, Any], prompt: str) -> list[dict[
     if len({c["id"] for c in calls}) < len(calls):  # astronomically unlikely, but ids must be distinct
         return _tool_calls(cfg, eff, prompt)
     return calls
+
+
+def _call_markup(call: dict[str, Any]) -> str:
+    """A tool call as a Hermes-style chat template writes it (what an unparsed call looks like)."""
+    fn = call["function"]
+    return f"<tool_call>\n{json.dumps({'name': fn['name'], 'arguments': json.loads(fn['arguments'])})}\n</tool_call>"
 
 
 def _plan(cfg: FakeConfig, raw: dict[str, Any], eff: dict[str, Any], model: str) -> _Plan:
@@ -975,6 +1012,10 @@ def _plan(cfg: FakeConfig, raw: dict[str, Any], eff: dict[str, Any], model: str)
     instructed = _instructed_answer(messages)
     choices: list[_Choice] = []
     for _ in range(n):
+        if calling and cfg.tool_calls_as_text:
+            text = "".join(_call_markup(c) for c in _tool_calls(cfg, eff, prompt))
+            choices.append(_Choice(content=text, finish_reason="stop", pieces=_pieces(text)))
+            continue
         if calling:
             calls = _tool_calls(cfg, eff, prompt)
             choices.append(_Choice(content=None, finish_reason="tool_calls", tool_calls=calls))
@@ -984,12 +1025,12 @@ def _plan(cfg: FakeConfig, raw: dict[str, Any], eff: dict[str, Any], model: str)
         elif instructed:
             words = [instructed]
         else:
-            words = _ban(_answer_words(eff, prompt, rng, banned), banned)
+            words = _ban(_answer_words(eff, prompt, rng, banned, cfg.default_repeat_penalty), banned)
         content, pieces, finish = _cut(eff, _format_content(eff, " ".join(words), cfg.json_schema), cfg.keep_stop)
         lp = _logprobs(pieces, k, deterministic, banned) if want_logprobs else None
         choices.append(_Choice(content=content, finish_reason=finish, pieces=pieces, logprobs=lp))
 
-    prompt_tokens = _words(prompt)
+    prompt_tokens = _words(prompt) + sum(_words(m["name"]) for m in messages if isinstance(m.get("name"), str))
     if tools:
         prompt_tokens += _words(json.dumps(eff["tools"]))
     if eff.get("response_format") is not None:
@@ -1425,6 +1466,10 @@ class _Handler(BaseHTTPRequestHandler):
             message = f"Internal server error while processing '{crash}'"
             self._send_json(500, _openai_error(message, "server_error", None, crash))
             return
+        defect = _server_defect(fake, cfg, text)
+        if defect is not None:
+            self._send_json(500, _openai_error(defect, "server_error", None))
+            return
         try:
             plan = _oblivious_plan(cfg, text) if cfg.oblivious else _validate_and_plan(cfg, text)
         except _ApiError as err:
@@ -1451,7 +1496,7 @@ class _Handler(BaseHTTPRequestHandler):
             tail = b"data: " + json.dumps(error).encode() + b"\n\n"
             self._send_sse(events[: min(4, len(events) - 1)], tail=tail)
         else:
-            self._send_sse(events)
+            self._send_sse(events, **({} if cfg.done_sentinel else {"tail": b""}))
 
 
 OBLIVIOUS_TEXT = "Hello! I am a helpful assistant."
@@ -1480,20 +1525,49 @@ def _oblivious_plan(cfg: FakeConfig, text: str) -> _Plan:
     return _Plan(model, [choice], dict(OBLIVIOUS_USAGE), body.get("stream") is True, False)
 
 
-def _crash_field(cfg: FakeConfig, text: str) -> str | None:
-    """The field of ``crash_on`` this request carries with its chosen value, if any."""
-    if not cfg.crash_on:
-        return None
+def _json_object(text: str) -> dict[str, Any] | None:
+    """The request body as a JSON object, or None."""
     try:
         body = json.loads(text)
     except ValueError:
         return None
-    if not isinstance(body, dict):
+    return body if isinstance(body, dict) else None
+
+
+def _crash_field(cfg: FakeConfig, text: str) -> str | None:
+    """The field of ``crash_on`` this request carries with its chosen value, if any."""
+    body = _json_object(text) if cfg.crash_on else None
+    if body is None:
         return None
     roles = {m.get("role") for m in body.get("messages") or [] if isinstance(m, dict)}
     for name, value in cfg.crash_on.items():
         if (name == "role" and value in roles) or (name in body and body[name] == value):
             return name
+    return None
+
+
+CUT_CALL_TOKENS = 26  # crash_on_cut_calls: what one tool call costs
+
+
+def _server_defect(fake: FakeServer, cfg: FakeConfig, text: str) -> str | None:
+    """The 500 message of the root-cause modes (refuse_null_content, crash_on_prompt, flaky_crash,
+    crash_on_cut_calls), or None."""
+    body = _json_object(text)
+    if body is None:
+        return None
+    messages = [m for m in body.get("messages") or [] if isinstance(m, dict)]
+    if cfg.refuse_null_content:
+        for i, m in enumerate(messages):
+            if m.get("role") == "assistant" and "content" in m and m["content"] is None:
+                return f"1 validation error: messages[{i}].content: Input should be a valid string"
+    if cfg.crash_on_prompt and any(cfg.crash_on_prompt in _text(m.get("content")) for m in messages):
+        return "Failed to parse the model output: unexpected token in tool call"
+    if cfg.flaky_crash and any(f in body for f in cfg.flaky_crash) and fake._first_try(text):
+        return "Failed to parse the model output: unexpected end of JSON"
+    limit = body.get("max_tokens")
+    if cfg.crash_on_cut_calls and _is_int(limit) and limit < CUT_CALL_TOKENS and body.get("tools") \
+            and body.get("tool_choice") != "none":
+        return "Failed to parse the tool call: unterminated string"
     return None
 
 
@@ -1554,6 +1628,8 @@ def _validate_and_plan(cfg: FakeConfig, text: str) -> _Plan:
                 mistral_code="1500",
             )
     _check_params(cfg, body, eff)
+    if cfg.drop_message_fields:
+        eff["messages"] = [{k: v for k, v in m.items() if k not in cfg.drop_message_fields} for m in eff["messages"]]
     return _plan(cfg, body, eff, model)
 
 
@@ -1582,6 +1658,7 @@ class FakeServer:
         self._in_flight = 0
         self.refused = 0  # chat requests turned away over max_in_flight
         self._faults_served = 0
+        self._tried: set[str] = set()  # request bodies seen (flaky_crash)
 
     @property
     def port(self) -> int:
@@ -1655,6 +1732,13 @@ class FakeServer:
         with self._lock:
             self._faults_served += 1
             return FAULTS[(self._faults_served - 1) % len(FAULTS)]
+
+    def _first_try(self, text: str) -> bool:
+        """Whether this exact request body arrives for the first time (flaky_crash)."""
+        with self._lock:
+            seen = text in self._tried
+            self._tried.add(text)
+            return not seen
 
     def _take_rate_limit(self, cfg: FakeConfig) -> bool:
         """Whether this request gets a 429 (the first ``rate_limit_count`` requests under this config)."""

@@ -14,6 +14,7 @@ import pytest
 
 from conformance.features import registry
 from conformance.model.targets import Target
+from conformance.model.verdicts import Conformance, Support
 from conformance.report.summary_md import render_summary_md
 from conformance.run.engine import run_pairs
 from conformance.run.results import build_results, now, record_of
@@ -132,7 +133,9 @@ def test_reproducible_500_naming_the_field_is_a_rejection(tmp_path: Path) -> Non
     assert got["chat.completion"]["support"] == "SUPPORTED"  # the control is fine: the field is to blame
 
 
-def test_a_500_that_does_not_reproduce_stays_error(tmp_path: Path) -> None:
+def test_a_500_that_does_not_reproduce_is_judged_on_the_answer(tmp_path: Path) -> None:
+    """The re-sent request is answered: the 500 is the server failing on one try, not the developer role: judged on
+    the answer (SUPPORTED), with a server-defect finding (issue 21)."""
     with FakeServer(FakeConfig(crash_on={"role": "developer"})) as srv:
         original = srv._record
 
@@ -144,7 +147,9 @@ def test_a_500_that_does_not_reproduce_stays_error(tmp_path: Path) -> None:
         srv._record = record  # type: ignore[method-assign]
         results, _ = run_pairs([(target(srv), PROBES["conversation.developer_role"])], tmp_path / "c", "all")
     verdict = results[0].verdict
-    assert (verdict.status.value, verdict.support) == ("ERROR", None), verdict
+    assert (verdict.status.value, verdict.support, verdict.conformance) == ("OK", Support.SUPPORTED,
+                                                                            Conformance.FAILED), verdict
+    assert [f.rule for f in verdict.findings] == ["server.defect"], verdict.findings
 
 
 def test_the_summary_names_a_reproducible_500_as_the_reason_a_cell_failed(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conformance.features import registry
+from conformance.judge import answers
 from conformance.judge.classify import MAX_JUDGED_CHARS, classify, findings_of
 from conformance.model.observation import Observation
 from conformance.model.probes import Probe
@@ -704,13 +705,14 @@ CONFORMANCE_CASES = [
         Conformance.FAILED,
     ),
     Case(
-        "FAILED: stream without [DONE], charged to stream.done_sentinel",
+        "FAILED: stream without [DONE], charged to stream.done_sentinel: the sentinel is not sent (IGNORED)",
         "stream.done_sentinel",
         (sse(done=False),),
         (),
         Status.OK,
-        Support.PARTIAL,
+        Support.IGNORED,
         Conformance.FAILED,
+        ("no [DONE]",),
     ),
     Case(
         "OK: stream without [DONE] on another streaming feature: mentioned, not charged",
@@ -840,8 +842,9 @@ def cases(draw: st.DrawFn) -> tuple[Probe, list[Observation], list[Observation]]
     return p, variant, control
 
 
-def _expected_status(observations: list[Observation]) -> Status:
-    """The status rule, restated: skipped, then timeout/transport, then 5xx/429/unreadable 2xx/cut 4xx, else OK."""
+def _expected_status(observations: list[Observation], controls: list[Observation] | None = None) -> Status:
+    """The status rule, restated: skipped, then timeout/transport, then 5xx/429/unreadable 2xx/cut 4xx, then a 2xx
+    control that is no completion (no choices: nothing to compare with), else OK."""
     if any(o.skipped_reason for o in observations):
         return Status.SKIPPED
     for o in observations:
@@ -867,6 +870,10 @@ def _expected_status(observations: list[Observation]) -> Status:
             )
             if not stream.events or stream.error_events or not (stream.done_count or finished):
                 return Status.ERROR
+    for o in controls or []:
+        body = answers.completion(o) if o.status is not None and o.status < 300 else {"choices": [{}]}
+        if not isinstance(body.get("choices"), list) or not body["choices"]:
+            return Status.ERROR
     return Status.OK
 
 
@@ -880,7 +887,7 @@ def test_any_observation_gets_one_coherent_verdict(
     v = classify(p, variant, control)
     assert isinstance(v, Verdict)
     assert (variant, control) == before  # classify is pure
-    assert v.status is _expected_status(variant + control)
+    assert v.status is _expected_status(variant + control, control if p.control else [])
     # Only an OK run yields a support verdict, and an OK run always yields one.
     assert (v.status is Status.OK) == (v.support is not None), v
     if v.status is not Status.OK:
@@ -906,7 +913,7 @@ def test_verdict_round_trip_equality() -> None:
 
 
 # --------------------------------------------------------------------------------------------------------
-# A reproducible 5xx is a rejection; one that does not reproduce stays ERROR
+# A reproducible 5xx is a rejection; one answered on the re-send is judged on that answer; else ERROR
 # --------------------------------------------------------------------------------------------------------
 
 def _server_error(message: str) -> dict[str, Any]:
@@ -926,8 +933,18 @@ def test_5xx_naming_the_field_twice_is_rejected_even_with_another_body() -> None
     check(v, Status.OK, Support.REJECTED, Conformance.FAILED)
 
 
+def test_5xx_that_varies_between_tries_is_judged_on_the_answer_with_a_server_defect() -> None:
+    """500 then 200 for the same request: the server fails on some of its own outputs, not on the value: the
+    answer decides (an invalid value accepted: IGNORED), with a server-defect finding (FAILED), never ERROR."""
+    v = classify(probe("request.temperature.invalid"),
+                 [obs(500, _server_error("Failed to parse the tool call")),
+                  obs(200, completion("a b c"), role="repeat")],
+                 [obs(200, completion("a b c"), role="control")])
+    check(v, Status.OK, Support.IGNORED, Conformance.FAILED, "on one try and HTTP 200")
+    assert [f.rule for f in v.findings] == ["server.defect"]
+
+
 @pytest.mark.parametrize(("repeat", "control_status"), [
-    (obs(200, completion("a b c"), role="repeat"), 200),  # did not reproduce
     (obs(502, _server_error("other"), role="repeat"), 200),  # another status
     (obs(500, _server_error("Internal error"), role="repeat"), 500),  # the control fails too
 ])

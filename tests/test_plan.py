@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from conformance.features.registry import PROBES, probe_by_id
+from conformance.judge.root_cause import SUSPECT_ROLE, SUSPECTS
 from conformance.model.targets import Target
 from conformance.run.engine import run_pairs
 from conformance.run.plan import ANSWER_CAP, WITNESS_CONTROL, estimate, plan_probe
@@ -40,7 +41,8 @@ def test_a_capped_probe_plans_its_re_send_without_the_cap() -> None:
 def test_re_sends_count_in_the_upper_bound_only() -> None:
     probe = probe_by_id()["request.logit_bias.invalid"]  # capped, no control: uncapped + repeat + witness possible
     bound = estimate([plan_probe(probe, TARGET)])
-    assert bound.planned == 1 and bound.requests == 1 + 1 + 1 + 1
+    # the variant; re-sent uncapped, repeated on a 5xx beside the witness, and once per root-cause suspect
+    assert bound.planned == 1 and bound.requests == 1 + 1 + 1 + 1 + len(SUSPECTS)
     witness = plan_probe(probe, TARGET).witness
     assert witness is not None and witness.cassette.endswith(WITNESS_CONTROL)
 
@@ -57,7 +59,9 @@ def test_the_engine_sends_only_what_the_plans_hold(tmp_path: Path) -> None:
         planned = {json.dumps(s.request.body, sort_keys=True) for s in plan.possible_sends()}
         for obs in result.observations:
             body = json.dumps(obs.request_body, sort_keys=True)
-            if obs.role == "turn-2":
+            if obs.role.startswith(SUSPECT_ROLE):  # the failed request with one part changed: one per suspect
+                assert sum(o.role.startswith(SUSPECT_ROLE) for o in result.observations) <= 2 * len(SUSPECTS)
+            elif obs.role == "turn-2":
                 assert plan.followup is not None or plan.sdk is not None, result.probe.id
             elif plan.sdk is not None and obs.role != "control":
                 continue  # the SDK builds its own requests (counted as up to two per scenario)

@@ -30,15 +30,19 @@ RECALL = [{"role": "user", "content": f"The secret word is {SECRET}."},
           {"role": "user", "content": RECALL_QUESTION}]
 
 
-def said(word: str, where: str) -> dict[str, str]:
-    return {"word": word, "where": where}
+def said(word: str, where: str, without: str | None = None) -> dict[str, str]:
+    """Detector arguments: the word an instruction dictates, where it says so, and (`without`) the part the
+    probe's control lacks, when that is all it lacks (then token accounting can tell whether the part was
+    dropped: the probe also sends `usage_check()`)."""
+    return {"word": word, "where": where, **({"without": without} if without else {})}
 
 
 PROBES: list[Probe] = [
     Probe("conversation.multi_turn", "conversation.multi_turn",
           "Earlier turns must reach the model: it recalls a word from the first turn.",
-          {"messages": RECALL, "temperature": 0}, "instruction_followed", said(SECRET, "the first turn told it"),
-          control="recall_no_history", params=("messages",)),
+          {"messages": RECALL, "temperature": 0}, "instruction_followed",
+          said(SECRET, "the first turn told it", without="the earlier turns"), control="recall_no_history",
+          params=("messages",), alternates=(usage_check(),)),
     Probe("conversation.system_message", "conversation.system_message",
           "The system prompt must reach the model and steer it (it dictates an unlikely word).",
           {"messages": [{"role": "system", "content": SAY_WORD}, {"role": "user", "content": HELLO}],
@@ -68,26 +72,28 @@ PROBES: list[Probe] = [
     Probe("conversation.developer_role", "conversation.developer_role",
           "The `developer` role of newer OpenAI models must reach the model and steer it (an unlikely word).",
           {"messages": [{"role": "developer", "content": SAY_WORD}, {"role": "user", "content": HELLO}],
-           "temperature": 0}, "instruction_followed", said(WORD, "the developer message dictates"),
-          control="plain_t0", params=("messages", "role"),
+           "temperature": 0}, "instruction_followed",
+          said(WORD, "the developer message dictates", without="the developer message"),
+          control="plain_t0", params=("messages", "role"), alternates=(usage_check(),),
           hint="send the developer message with role `system`"),
     Probe("conversation.user_name", "conversation.user_name",
           "`name` on a user message (multi-user chats) must reach the model: it is asked to repeat it.",
           {"messages": [{"role": "user", "name": NAME, "content": ASK_NAME}], "temperature": 0},
-          "instruction_followed", said(NAME, "the message's name says"), control="ask_name_anonymous",
-          params=("messages", "name"), hint="drop `name` from user, system and assistant messages"),
+          "instruction_followed", said(NAME, "the message's name says", without="the message's name"),
+          control="ask_name_anonymous", params=("messages", "name"), alternates=(usage_check(),),
+          hint="drop `name` from user, system and assistant messages"),
     Probe("conversation.content_parts", "conversation.content_parts",
           "Content as an array of text parts must reach the model (the second part dictates an unlikely word).",
           {"messages": [{"role": "user", "content": [{"type": "text", "text": HELLO},
                                                      {"type": "text", "text": SAY_WORD}]}], "temperature": 0},
-          "instruction_followed", said(WORD, "the second content part dictates"), control="plain_t0",
-          params=("messages",)),
+          "instruction_followed", said(WORD, "the second content part dictates", without="the second content part"),
+          control="plain_t0", params=("messages",), alternates=(usage_check(),)),
     Probe("conversation.assistant_echo", "conversation.assistant_echo",
           "An assistant message echoed back as OpenAI returned it (refusal: null, annotations: []); the model "
           "recalls a word from before it.",
           {"messages": [RECALL[0], {**RECALL[1], "refusal": None, "annotations": []}, RECALL[2]], "temperature": 0},
-          "instruction_followed", said(SECRET, "the first turn told it"), control="recall_no_history",
-          params=("messages", "refusal", "annotations"),
+          "instruction_followed", said(SECRET, "the first turn told it", without="the earlier turns"),
+          control="recall_no_history", params=("messages", "refusal", "annotations"), alternates=(usage_check(),),
           hint="strip null and unknown fields (refusal, annotations, audio) from echoed assistant messages"),
     # the migration (issue 13): histories OpenAI accepts that stricter targets refuse
     Probe("conversation.assistant_text_and_tool_calls", "conversation.assistant_text_and_tool_calls",
@@ -130,6 +136,13 @@ PROBES: list[Probe] = [
           {"messages": tool_history(), "tools": [WEATHER_TOOL], "temperature": 0}, "answer_mentions",
           {"words": TOOL_RESULT_WORDS}, control="weather_no_tools", role="hint", params=("messages",),
           hint="tool-call ids must be 9 letters or digits: map call_… ids before sending them back"),
+    # content null is OpenAI's own shape for an assistant turn that only calls tools; the same history as the
+    # 9-alphanumeric-id probe (one request, sent once): a server refusing null content is named here (root cause)
+    Probe("conversation.assistant_null_content", "conversation.assistant_null_content",
+          "An assistant tool-call turn with `content: null`, as OpenAI returns it and SDKs echo it back.",
+          {"messages": tool_history(), "tools": [WEATHER_TOOL], "temperature": 0}, "answer_mentions",
+          {"words": TOOL_RESULT_WORDS}, control="weather_no_tools", params=("messages",),
+          hint="send assistant messages that only call tools with content `\"\"` instead of null"),
     Probe("conversation.assistant_last.hint_prefix", "conversation.assistant_last",
           "The trailing assistant message with Mistral's `prefix: true`: does the fix work?",
           {"messages": [{"role": "user", "content": HELLO},

@@ -138,27 +138,64 @@ def answered(ctx: Context) -> Detection:
     return Detection(Support.UNVERIFIABLE, ["accepted, but the answer is empty"])
 
 
+def usage_is_real(ctx: Context) -> bool | None:
+    """Whether this target's usage counts the prompt: the long-prompt alternate (`usage_check`) has more than 20
+    prompt tokens over the control's (None: no alternate or no usage to tell)."""
+    if not ctx.control or not ctx.alternates:
+        return None
+    synthetic = usage_is_synthetic(ctx.control[0], ctx.alternates[0])
+    return None if synthetic is None else not synthetic
+
+
+def part_tokens(ctx: Context) -> tuple[Detection | None, list[str], dict[str, Any]]:
+    """Token accounting for a message-level part (`args.without` names it; the probe's control is its request
+    without that part, and its alternate is `usage_check()`): on a target whose usage is real, a part that reaches
+    the prompt adds prompt tokens, so identical prompt_tokens with and without it mean it was dropped.
+
+    (IGNORED when it decides, else None; notes and measurements to add either way.)"""
+    part = ctx.args.get("without")
+    if not part or not ctx.control:
+        return None, [], {}
+    got, ctrl = A.tokens(ctx.samples[0], "prompt"), A.tokens(ctx.control[0], "prompt")
+    real = usage_is_real(ctx)
+    m: dict[str, Any] = {"prompt_tokens": got, "control_prompt_tokens": ctrl, "usage_synthetic": (
+        None if real is None else not real)}
+    if got is None or ctrl is None or real is None:
+        return None, [], m
+    if not real:
+        return None, [f"{SYNTHETIC_USAGE}: token accounting cannot tell whether {part} reached the prompt"], m
+    if got == ctrl:
+        return Detection(Support.IGNORED, [f"prompt_tokens {got} with {part} and without it, on a target whose usage "
+                                           f"counts the prompt: {part} was dropped before the prompt"], m), [], m
+    return None, [f"{part} reaches the prompt (prompt_tokens {ctrl} → {got})"], m
+
+
 @detector("instruction_followed")
 def instruction_followed(ctx: Context) -> Detection:
     """The request carries an instruction dictating an unlikely word (`args.word`) in the part under test (a
     system or developer message, a `name`, an earlier turn, a content part); the control lacks that part.
 
-    The word in the answer and not in the control's: SUPPORTED. Nowhere: the model cannot show it
-    (UNVERIFIABLE). In both: the word came from elsewhere (UNVERIFIABLE).
+    The word in the answer and not in the control's: SUPPORTED. Otherwise token accounting decides where it can
+    (`part_tokens`: the same prompt_tokens with and without the part, on real usage → IGNORED). Else: nowhere, the
+    model cannot show it (UNVERIFIABLE); in both, the word came from elsewhere (UNVERIFIABLE).
     """
     word = str(ctx.args["word"]).lower()
     got, ctrl = A.text(ctx.samples[0]), A.text(ctx.control[0]) if ctx.control else ""
-    m = {"word": word, "answer": got[:200], "control_answer": ctrl[:200]}
+    dropped, token_notes, tokens = part_tokens(ctx)
+    m = {"word": word, "answer": got[:200], "control_answer": ctrl[:200], **tokens}
     if word in got.lower() and word not in ctrl.lower():
         return Detection(Support.SUPPORTED, [f"the answer says {word!r}, as {ctx.args.get('where', 'instructed')}; "
                                              "the control without it does not"], m)
+    if dropped is not None:
+        return Detection(dropped.support, [*dropped.notes, f"the answer: {got[:60]!r}"], m)
     if word in got.lower():
-        return Detection(Support.UNVERIFIABLE, [f"{word!r} is in the control's answer too: no effect to tell"], m)
+        return Detection(Support.UNVERIFIABLE, [f"{word!r} is in the control's answer too: no effect to tell",
+                                                *token_notes], m)
     if got and got == ctrl:
         return Detection(Support.UNVERIFIABLE, [f"{ACCEPTED_ONLY}: the answer is the same as the control's "
-                                                f"({got[:60]!r}); the model did not say {word!r}"], m)
+                                                f"({got[:60]!r}); the model did not say {word!r}", *token_notes], m)
     return Detection(Support.UNVERIFIABLE, [f"{ACCEPTED_ONLY}: the model did not say {word!r} "
-                                            f"(answered {got[:60]!r})"], m)
+                                            f"(answered {got[:60]!r})", *token_notes], m)
 
 
 @detector("answer_depends_on_prompt")

@@ -304,15 +304,27 @@ def repetition(text: str) -> float:
 
 @detector("less_repetition")
 def less_repetition(ctx: Context) -> Detection:
-    """A penalty lowers repetition on a repetition-prone prompt, against the same prompt without it."""
-    got, ctrl = repetition(A.text(ctx.variant[0])), repetition(A.text(ctx.control[0]))
-    m = {"repetition": got, "control_repetition": ctrl}
-    if ctrl < 0.2:
-        return Detection(Support.UNVERIFIABLE, [f"the control barely repeats (repetition {ctrl}): nothing to lower"],
-                         m)
+    """A penalty changes the answer to a repetition-prone prompt, against the same prompt without it (both at
+    temperature 0): lower repetition, or any other change (a server whose default repeat penalty already removes
+    repetition from the control still shows the penalty as a shorter or different answer). The same answer:
+    IGNORED when the control repeats (there was repetition to lower), else UNVERIFIABLE."""
+    obs, ctrl_obs = ctx.variant[0], ctx.control[0]
+    text, ctrl_text = A.text(obs), A.text(ctrl_obs)
+    got, ctrl = repetition(text), repetition(ctrl_text)
+    tokens, ctrl_tokens = A.tokens(obs, "completion"), A.tokens(ctrl_obs, "completion")
+    m = {"repetition": got, "control_repetition": ctrl, "completion_tokens": tokens,
+         "control_completion_tokens": ctrl_tokens, "answer": text[:200], "control_answer": ctrl_text[:200]}
     if got < ctrl - 0.1:
         return Detection(Support.SUPPORTED, [f"repetition {ctrl} → {got}"], m)
-    return Detection(Support.IGNORED, [f"repetition unchanged ({ctrl} → {got})"], m)
+    if text.strip() != ctrl_text.strip():
+        size = f"{ctrl_tokens} → {tokens} tokens" if tokens is not None and ctrl_tokens is not None else (
+            f"{len(ctrl_text)} → {len(text)} characters")
+        return Detection(Support.SUPPORTED, [f"the answer changed against the control without the penalty ({size}; "
+                                             f"repetition {ctrl} → {got}): {ctrl_text[:50]!r} → {text[:50]!r}"], m)
+    if ctrl < 0.2:
+        return Detection(Support.UNVERIFIABLE, [f"the same answer with and without the penalty, and the control "
+                                                f"barely repeats (repetition {ctrl}): nothing to lower"], m)
+    return Detection(Support.IGNORED, [f"the same answer with and without the penalty (repetition {ctrl})"], m)
 
 
 @detector("logit_bias")

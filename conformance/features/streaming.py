@@ -100,13 +100,18 @@ def usage_unrequested(ctx: Context) -> Detection:
 
 @detector("done_sentinel")
 def done_sentinel(ctx: Context) -> Detection:
-    """Exactly one `data: [DONE]`, last."""
+    """Exactly one `data: [DONE]`, last. None at all: the sentinel is not sent (IGNORED; the stream rule's finding,
+    owned here, says what OpenAI requires); sent but twice or not last: PARTIAL."""
     from conformance.model.sse import parse_sse
 
     stream = parse_sse(ctx.samples[0].body_text)
     m = {"done_count": stream.done_count, "done_last": stream.done_last, "events": len(stream.events)}
     if stream.done_count == 1 and stream.done_last:
         return Detection(Support.SUPPORTED, ["one [DONE], last"], m)
+    if stream.done_count == 0:
+        return Detection(Support.IGNORED, [f"no [DONE] in {len(stream.events)} events: the stream ends without the "
+                                           "sentinel (clients that read until [DONE] wait for the connection to "
+                                           "close)"], m)
     return Detection(Support.PARTIAL, [f"[DONE] seen {stream.done_count} time(s), last: {stream.done_last}"], m)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from conformance.features.common import (
@@ -171,8 +172,6 @@ def _call_names(obs: Observation) -> list[str]:
 
 def _tool_notes(obs: Observation) -> tuple[list[str], dict[str, Any], list[Finding]]:
     """What a client will see of the tool calls: id format, content null vs "", finish_reason, JSON args."""
-    import re
-
     notes: list[str] = []
     findings: list[Finding] = []
     calls = A.tool_calls(obs)
@@ -204,18 +203,59 @@ def _tool_notes(obs: Observation) -> tuple[list[str], dict[str, Any], list[Findi
     return notes, m, findings
 
 
+# How a model's tool call looks when a server returns it as text instead of parsing it into tool_calls: the
+# markup of common chat templates (Hermes/Qwen, Mistral, Llama 3.1) or a bare JSON function object.
+_CALL_MARKUP = re.compile(r"<tool_call>.*?(?:</tool_call>|$)|\[TOOL_CALLS\].*|<\|python_tag\|>.*|<function=.*",
+                          re.DOTALL)
+_CALL_JSON = re.compile(r'\{\s*"(?:name|function)"\s*:\s*(?:"[^"]+"|\{)[^{}]*?"(?:arguments|parameters)"\s*:',
+                        re.DOTALL)
+
+
+def text_tool_call(text: str) -> str | None:
+    """The tool call written as text in an answer's content (its first 120 characters), or None."""
+    found = _CALL_MARKUP.search(text) or _CALL_JSON.search(text)
+    if found is None:
+        return None
+    return text[found.start():found.start() + 120].strip()
+
+
+CALL_AS_TEXT = "tools.call_as_text"
+
+
+def call_as_text(obs: Observation, witnesses: list[Observation], what: str) -> Detection | None:
+    """A call that came back as text in content, with no tool_calls: at most PARTIAL, with a finding naming the
+    text (a client gets no call). None when the answer has no such text, or a witness without `what` (the same
+    request without tools, or without tool_choice) writes it too (then it proves nothing)."""
+    snippet = text_tool_call(A.text(obs))
+    if snippet is None or A.tool_calls(obs):
+        return None
+    m = {"call_as_text": snippet, "finish_reason": A.finish_reason(obs)}
+    if any(text_tool_call(A.text(w)) for w in witnesses):
+        return Detection(Support.UNVERIFIABLE, [f"no tool call; the content holds call-like text ({snippet!r}), but "
+                                                f"so does the request without {what}: no effect to tell"], m)
+    message = (f"the tool call came back as text in content ({snippet!r}), finish_reason {A.finish_reason(obs)!r}, "
+               "no tool_calls: a client gets no call to run")
+    finding = Finding("response", "/choices/0/message/content", CALL_AS_TEXT, "compat", message, "tool_calls",
+                      snippet)
+    return Detection(Support.PARTIAL, [f"{what} reach the model (it writes a call), but {message}"], m, [finding])
+
+
 @detector("tool_called")
 def tool_called(ctx: Context) -> Detection:
     """The model called a tool (the expected one when args.name is given), where the control (the same prompt
-    without tools) makes no call: a call that comes back without tools too proves nothing."""
+    without tools) makes no call: a call that comes back without tools too proves nothing. A call written as
+    text in content is at most PARTIAL (`call_as_text`)."""
     obs = ctx.samples[0]
     notes, m, findings = _tool_notes(obs)
     names = _call_names(obs)
     want = ctx.args.get("name")
     if not names:
-        leaked = "<tool_call>" in A.text(obs)
-        why = "the raw <tool_call> text came back as content" if leaked else "a plain answer came back"
-        return Detection(Support(ctx.args.get("absent", "IGNORED")), [f"no tool call: {why}", *notes], m, findings)
+        as_text = call_as_text(obs, ctx.control[:1], "tools")
+        if as_text is not None:
+            return Detection(as_text.support, [*as_text.notes, *notes], {**m, **as_text.measurements},
+                             [*findings, *as_text.findings])
+        return Detection(Support(ctx.args.get("absent", "IGNORED")), ["no tool call: a plain answer came back",
+                                                                      *notes], m, findings)
     if want and want not in names:
         return Detection(Support.IGNORED, [f"called {names}, not the requested {want!r}", *notes], m, findings)
     if ctx.control and _call_names(ctx.control[0]):
@@ -428,6 +468,11 @@ def tool_choice_effect(ctx: Context) -> Detection:
             f"required changed the answer (finish_reason {A.finish_reason(forced)!r} vs "
             f"{A.finish_reason(default)!r} without tool_choice) but returned no call: whether it forces one "
             f"cannot be seen with this model", *notes], m, findings)
+    as_text = call_as_text(forced, [w for w in (default,) if w is not None], "tool_choice") \
+        if not forced_calls else None
+    if as_text is not None:
+        return Detection(as_text.support, [*as_text.notes, *notes], {**m, **as_text.measurements},
+                         [*findings, *as_text.findings])
     if not forced_calls:
         return Detection(Support.IGNORED, ["tool_choice required did not force a call", *notes], m, findings)
     if prevented is not None and prevented_calls:

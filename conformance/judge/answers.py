@@ -68,3 +68,22 @@ def json_content(obs: Observation) -> tuple[Any, str | None]:
         return json.loads(raw), None
     except ValueError as exc:
         return None, f"content is not JSON ({exc}): {raw[:120]!r}"
+
+
+def invalid_answer(obs: Observation) -> str | None:
+    """Why this is not an answer a client can use (None: it is one): no answer, an error status, a body that is
+    not JSON, a stream without chunks or with an error event, or a completion without choices."""
+    if obs.status is None or obs.error or obs.timed_out:
+        return obs.error or obs.skipped_reason or "no answer"
+    if obs.status >= 300:
+        return f"HTTP {obs.status}"
+    if obs.is_sse:
+        stream = parse_sse(obs.body_text)
+        if not stream.chunks or stream.error_events:
+            return "an event stream without chunks" if not stream.chunks else "an event stream with an error event"
+    elif not isinstance(obs.json(), dict):
+        return f"HTTP {obs.status} with a body that is not a JSON object: {obs.body_text[:60]!r}"
+    choices = completion(obs).get("choices")
+    if not isinstance(choices, list) or not choices:
+        return f"HTTP {obs.status} without choices: not a chat completion"
+    return None

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
-from conformance.judge import schemas, stream_rules
+from conformance.judge import answers, schemas, stream_rules
 from conformance.judge.detection import DETECTORS, Context, Detection
 from conformance.judge.error_body import SHAPE_NOTES, read_error
 from conformance.judge.evidence import exchange_evidence, retry_note
 from conformance.judge.ownership import ERROR_BODY_OWNER, also_seen_notes, split_findings
+from conformance.judge.root_cause import SUSPECT_ROLE, RootCause, root_cause, suspect_answers
 from conformance.model.findings import Finding, dedupe
 from conformance.model.observation import Observation
 from conformance.model.probes import Probe
@@ -203,6 +205,12 @@ def _charged(probe: Probe, findings: list[Finding]) -> tuple[list[Finding], list
     return own, also_seen_notes(others), also
 
 
+def resendable_5xx(obs: Observation) -> bool:
+    """A 5xx answer other than 503 (overload, which the client already retries): re-sent once to see whether it
+    reproduces."""
+    return obs.status is not None and obs.status >= 500 and obs.status != 503 and not obs.error
+
+
 REPEATED_5XX = ("a client error answered with HTTP 5xx: clients retry it and the request fails every time")
 
 
@@ -211,13 +219,15 @@ def _reproducible_5xx(probe: Probe, variant: list[Observation], control: list[Ob
 
     That is how this target answers the parameter, every time: REJECTED, conformance FAILED. An errors.* probe's
     mistake answered that way is refused every time, with the wrong status: SUPPORTED, conformance FAILED. A 5xx
-    that does not reproduce, or that the control also gets, is left to `_unusable` (ERROR).
+    whose re-send fails differently, or beside a control that is not a valid answer, is left to `_unusable`
+    (ERROR); one whose re-send is answered was settled before (`_varies_between_tries`).
     """
-    first = next((o for o in variant if o.role in ("variant", "variant-1")), None)
-    repeat = next((o for o in variant if o.role == "repeat"), None)
-    if first is None or repeat is None or first.status is None or first.status < 500 or first.status == 503:
+    pair = _repeated(variant)
+    if pair is None:
         return None
-    if not control or _unusable(control) is not None:  # the control must be a valid answer (not a runaway one)
+    first, repeat = pair
+    assert first.status is not None
+    if not _control_fine(control) or _unusable(control) is not None:  # a valid answer, not a runaway one
         return None
     if repeat.status != first.status:
         return None
@@ -250,7 +260,83 @@ def classify(probe: Probe, variant: list[Observation], control: list[Observation
     return verdict
 
 
+def _control_fine(control: list[Observation]) -> bool:
+    """A control counts only when every answer is a valid answer (status, JSON, a completion with choices): a 200
+    whose body is not JSON is no proof that the server works."""
+    return bool(control) and all(answers.invalid_answer(o) is None for o in control)
+
+
+def _repeated(variant: list[Observation]) -> tuple[Observation, Observation] | None:
+    """(the request that failed with a 5xx, its re-send), when the engine re-sent one."""
+    repeat = next((o for o in variant if o.role == "repeat"), None)
+    if repeat is None:
+        return None
+    # the request that was re-sent: the variant, or (an SDK scenario) whichever of its requests failed
+    first = next((o for o in variant if o.role != "repeat" and o.path == repeat.path and resendable_5xx(o)
+                  and o.request_body == repeat.request_body), None)
+    return (first, repeat) if first is not None else None
+
+
+def _varies_between_tries(probe: Probe, variant: list[Observation]) -> tuple[list[Observation], Finding] | None:
+    """A 5xx whose re-send answers: the server fails on some tries of the same request (on its own output), not on
+    the request. The answer to judge replaces the 5xx, with a server-defect finding (never REJECTED or ERROR)."""
+    pair = _repeated(variant)
+    if pair is None or probe.client != "http":
+        return None
+    first, repeat = pair
+    if repeat.status is None or repeat.error or repeat.status >= 500:
+        return None
+    settled = [dataclasses.replace(repeat, role=first.role) if o is first else o for o in variant if o is not repeat]
+    message = (f"HTTP {first.status} on one try and HTTP {repeat.status} on the same request re-sent: the server "
+               "fails on some answers (its own output), not on the request: "
+               f"{read_error(first.body_text).message[:200]}")
+    return settled, Finding("response", "", "server.defect", "compat", message, "the same answer every time",
+                            first.status)
+
+
+def _judged_on_cause(probe: Probe, cause: RootCause, variant: list[Observation], control: list[Observation]
+                     ) -> Verdict:
+    """The verdict once the re-sends named the root cause: a server defect (UNVERIFIABLE, FAILED); the probe's own
+    part (REJECTED: its feature owns it, or the probe is about its field, e.g. tools.followup_turn's call_… id);
+    else the probe judged on the working answer, the part's owner named."""
+    finding = cause.finding()
+    m = cause.measurements()
+    if cause.defect:
+        assert finding is not None
+        return Verdict(Status.OK, Support.UNVERIFIABLE, Conformance.FAILED, [cause.note()], [finding], m)
+    assert cause.suspect is not None
+    if cause.suspect.owned_by(probe):
+        assert cause.failed.status is not None
+        conf = Conformance.FAILED if cause.failed.status >= 500 else error_conformance(cause.failed, None, False)[0]
+        return Verdict(Status.OK, Support.REJECTED, conf, [cause.note(judged=False)], [f for f in [finding] if f], m)
+    if probe.stochastic:
+        return Verdict(Status.OK, Support.UNVERIFIABLE, None, [cause.note(), "a sampled probe: its samples would have "
+                                                               "to be sent again in the working shape"], measurements=m)
+    working = [dataclasses.replace(cause.answer, role=o.role) if o.request_body == cause.failed.request_body else o
+               for o in variant if o.role != "repeat"]
+    verdict = _verdict(probe, working, control)
+    if verdict.status is not Status.OK:
+        return Verdict(Status.OK, Support.UNVERIFIABLE, None, [cause.note(), *verdict.notes], measurements=m)
+    # the refusal is the owner's (its own probe gets REJECTED and the finding); here it is named, not charged
+    verdict.notes.insert(0, cause.note())
+    verdict.measurements.update(m)
+    return verdict
+
+
 def _verdict(probe: Probe, variant: list[Observation], control: list[Observation]) -> Verdict:
+    resent = suspect_answers(variant)
+    variant = [o for o in variant if not o.role.startswith(SUSPECT_ROLE)]
+    settled = _varies_between_tries(probe, variant)
+    if settled is not None:
+        verdict = _verdict(probe, settled[0], control)
+        if verdict.status is Status.OK:
+            verdict.findings.append(settled[1])
+            verdict.conformance = worst_conformance(verdict.conformance, Conformance.FAILED)
+        verdict.notes.insert(0, settled[1].message)
+        return verdict
+    cause = next((c for o in variant if o.role in resent and (c := root_cause(o, resent[o.role])) is not None), None)
+    if cause is not None and (not cause.defect or _control_fine(control)):
+        return _judged_on_cause(probe, cause, variant, control)
     reproducible = _reproducible_5xx(probe, variant, control)
     if reproducible is not None:
         return reproducible
@@ -260,6 +346,10 @@ def _verdict(probe: Probe, variant: list[Observation], control: list[Observation
     unusable = _unusable(variant + control)
     if unusable is not None:
         return unusable
+    broken = next((why for o in control if o.status is not None and o.status < 300
+                   and (why := answers.invalid_answer(o))), None)
+    if broken:  # a 2xx control that is no answer (no choices) proves nothing to compare with
+        return Verdict(Status.ERROR, notes=[f"control: {broken}: nothing to compare with"])
     first = variant[0]
     assert first.status is not None
     rejected = [o for o in variant if o.status is not None and o.status >= 400]

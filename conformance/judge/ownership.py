@@ -36,7 +36,8 @@ _CHUNK_PREFIX = re.compile(r"^/chunks/\d+")
 
 
 # Rules about one part of the answer that several features' probes see: charged to the feature of that part.
-RESPONSE_RULE_OWNERS = {"tools.finish_reason": "request.tools", "tools.distinct_ids": "tools.parallel_calls"}
+RESPONSE_RULE_OWNERS = {"tools.finish_reason": "request.tools", "tools.distinct_ids": "tools.parallel_calls",
+                        "tools.call_as_text": "request.tools"}
 _LOGPROBS_PART = re.compile(r"^(/chunks/\d+)?/choices/\d+/logprobs/")
 _OTHER_CHOICE = re.compile(r"^choice [1-9]")
 DETECTOR_RULES = ("tools.", "reasoning.", "sdk.")  # findings a feature's detector emits about the part it added

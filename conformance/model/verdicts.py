@@ -36,8 +36,8 @@ CONFORMANCE_RANK = {None: 0, Conformance.OK: 0, Conformance.NON_STRICT: 1, Confo
 LEGEND: dict[str, dict[str, str]] = {
     "status": {
         "OK": "The probe ran and the target answered (any 2xx or 4xx).",
-        "ERROR": "A 5xx that does not reproduce (or that the control also gets), transport failure, unparsable "
-        "body or unusable cassette: no support verdict is drawn.",
+        "ERROR": "A 5xx that the control also gets (or beside a control that is no valid answer), or whose re-send "
+        "fails differently; transport failure, unparsable body or unusable cassette: no support verdict is drawn.",
         "TIMEOUT": "Connect, read or whole-stream timeout: no support verdict is drawn.",
         "SKIPPED": "A precondition was unmet (no API key, no cassette in replay mode, budget reached).",
     },

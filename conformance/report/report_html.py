@@ -42,8 +42,8 @@ BODY_LIMIT = 20_000  # characters of one request/response body shown before trun
 LEGEND: list[dict[str, Any]] = [
     {"axis": "status", "title": "Status of the run (did the probe run?)", "values": [
         ("OK", "the probe ran and got an answer; only OK yields a support verdict"),
-        ("ERROR", "a 5xx that does not reproduce (or that the control also gets), transport failure or unparsable "
-                  "body; never blamed on the feature"),
+        ("ERROR", "a 5xx that the control also gets, or whose re-send fails differently; transport failure or "
+                  "unparsable body; never blamed on the feature"),
         ("TIMEOUT", "no answer within the time limit"),
         ("SKIPPED", "a precondition was unmet (e.g. no tool model configured); the note says which"),
     ]},

@@ -34,6 +34,7 @@ from conformance.run.plan import (
     shared_requests,
 )
 from conformance.run.sdk import run_sdk_probe, sdk_verdict
+from conformance.run.suspects import suspect_resends
 from conformance.wire.budget import REFUSED, Budget
 from conformance.wire.concurrency import AdaptiveLimit
 from conformance.wire.http import Client, Deadline, Send
@@ -181,6 +182,8 @@ class Engine:
             unjudged, seen = await run_sdk_probe(probe, target, lambda req: self._send(target, req), path)
             if unjudged is not None:
                 return unjudged, seen
+            if any(o.role == "repeat" for o in seen) and not control and plan.witness is not None:
+                control = await self._ask(target, plan.witness)  # a re-sent 5xx is judged beside a control
             return sdk_verdict(classify(probe, seen, control), seen), [*control, *seen]
         variant, control = await self._variant(plan, control)
         return classify(probe, variant, control), [*control, *variant]
@@ -208,12 +211,23 @@ class Engine:
             variant.extend(await self._ask(target, again))
             if not control and plan.witness is not None:
                 control = await self._ask(target, plan.witness)
+        variant.extend(await self._suspects(target, plan.probe, shape.variant.body, variant[0]))
         if plan.followup and variant[0].status is not None and variant[0].status < 300:
             nxt = FOLLOWUPS[plan.followup](plan.probe, shape.variant.body, variant[0])
             if nxt is not None:
                 variant.extend(await self._ask(target, PlannedRequest("turn-2", "POST", CHAT_PATH, nxt,
                                                                       plan.probe.id)))
+                variant.extend(await self._suspects(target, plan.probe, nxt, variant[-1]))
         return variant, control
+
+    async def _suspects(self, target: Target, probe: Probe, body: Any, failed: Observation) -> list[Observation]:
+        """Root cause before blame: the failed request re-sent with one suspect part changed at a time
+        (run/suspects.py), to the probe's own cassette; a re-send with no recording in replay is no evidence."""
+        resent = []
+        for role, changed in suspect_resends(probe, body, failed):
+            req = PlannedRequest(role, failed.method, failed.path, changed, probe.id, 1, probe.auth)
+            resent.extend(await self._ask(target, req))
+        return [o for o in resent if o.status is not None or o.error]
 
     async def run(self, pairs: list[tuple[Target, Probe]],
                   watch: Callable[[Engine], Awaitable[None]] | None = None) -> list[ProbeResult]:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from conformance.features.registry import BASE_REQUEST, CONTROLS, PROBES
+from conformance.judge.root_cause import SUSPECTS
 from conformance.model.probes import Control, Probe, merge
 from conformance.model.targets import Target
 from conformance.wire.budget import DEFAULT_ANSWER_TOKENS, LIMIT_FIELDS, answer_allowance, request_tokens
@@ -125,6 +126,10 @@ class ProbePlan:
             for i in range(SDK_REQUESTS):
                 request = PlannedRequest(f"sdk-{i + 1}", "POST", CHAT_PATH, body, self.probe.id)
                 yield PossibleSend(request, allowance * (i + 1), conditional=i > 0)
+            repeat = PlannedRequest("repeat", "POST", CHAT_PATH, body, self.probe.id)  # a 5xx re-sent (run/sdk.py)
+            yield PossibleSend(repeat, allowance * SDK_REQUESTS, conditional=True)
+            if self.witness is not None:
+                yield PossibleSend(self.witness, self.witness.tokens(), conditional=True)
             return
         assert self.shape is not None
         extra = DERIVED_TOKENS if self.derive else 0
@@ -139,10 +144,17 @@ class ProbePlan:
                                request_tokens(worst.body) + extra, conditional=True)
             if self.witness is not None:
                 yield PossibleSend(self.witness, self.witness.tokens(), conditional=True)
+        for suspect in SUSPECTS:  # root cause before blame: a failed variant re-sent with one part changed
+            yield PossibleSend(dataclasses.replace(worst, role=f"suspect:{suspect.name}", count=1, shareable=False),
+                               request_tokens(worst.body) + extra, conditional=True)
         if self.followup is not None:  # the first turn, its answer and the tool result, then the answer to that
             turn = dataclasses.replace(worst, role="turn-2", count=1, shareable=False)
-            yield PossibleSend(turn, request_tokens(worst.body) + extra + answer_allowance(worst.body)
-                               + DERIVED_TOKENS + DEFAULT_ANSWER_TOKENS)
+            turn_tokens = (request_tokens(worst.body) + extra + answer_allowance(worst.body) + DERIVED_TOKENS
+                           + DEFAULT_ANSWER_TOKENS)
+            yield PossibleSend(turn, turn_tokens)
+            for suspect in SUSPECTS:  # the same for a failed second turn
+                yield PossibleSend(dataclasses.replace(turn, role=f"suspect:{suspect.name}@turn-2"), turn_tokens,
+                                   conditional=True)
 
 
 @dataclass(frozen=True)
@@ -189,14 +201,15 @@ def plan_probe(probe: Probe, target: Target) -> ProbePlan:
     control = control_request(CONTROLS[probe.control], target, probe.feature) if probe.control else None
     if probe.method == "GET":  # the detector is told which model this target should serve
         probe = dataclasses.replace(probe, args={**probe.args, "model": target.model_for(probe.feature)})
+    witness = None if control else control_request(CONTROLS[WITNESS_CONTROL], target, probe.feature)
     if probe.client == "openai-sdk":
-        return ProbePlan(target, probe, control, derive=probe.derive, sdk=str(probe.args.get("scenario")))
+        return ProbePlan(target, probe, control, witness=witness, derive=probe.derive,
+                         sdk=str(probe.args.get("scenario")))
     fragment = request_of(probe)
     capped = "max_tokens" in fragment and "max_tokens" not in probe.request
     # Our answer cap, not the probe's value, may be refused (OpenAI's reasoning models want max_completion_tokens):
     # then the probe is re-sent without it, and its alternates are built from what the variant is judged on.
     uncapped = _shape(probe, target, dict(probe.request)) if capped else None
-    witness = None if control else control_request(CONTROLS[WITNESS_CONTROL], target, probe.feature)
     return ProbePlan(target, probe, control, _shape(probe, target, fragment), uncapped, repeat_on_5xx=True,
                      witness=witness, followup=probe.followup, derive=probe.derive)
 

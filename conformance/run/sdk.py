@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from conformance.features.common import HELLO, JSON_PROMPT, WEATHER, WEATHER_TOOL, function_tool
+from conformance.judge.classify import resendable_5xx
 from conformance.model.observation import Observation
 from conformance.model.probes import Probe
 from conformance.model.targets import Target
@@ -171,6 +172,10 @@ async def run_sdk_probe(probe: Probe, target: Target, send: Callable[[Send], Awa
         facts["http_error"] = isinstance(exc, (openai.APIStatusError, openai.APIConnectionError))
     finally:
         await client.close()
+    failed = next((o for o in reversed(transport.seen) if resendable_5xx(o)), None)
+    if failed is not None:  # does the 5xx reproduce? (a rejection, judged like any probe's: classify)
+        transport.seen.append(await send(Send("repeat", failed.method, failed.path, failed.request_body, cassette,
+                                              probe.auth)))
     if not transport.seen:
         return Verdict(Status.ERROR, notes=[f"{call} raised before sending anything: "
                                             f"{facts.get('raised', {}).get('type')}: "
