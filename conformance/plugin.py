@@ -7,6 +7,7 @@ pytest-xdist workers (even on other hosts) end in one results.json written by th
 from __future__ import annotations
 
 import asyncio
+import json
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -87,6 +88,7 @@ class ConformanceRun:
         self.expectations: dict[str, Any] | None = None
         self.final: dict[str, Any] | None = None  # results.json as written, for the terminal summary
         self.drift_lines: list[str] = []
+        self.previous_line: str | None = None  # a re-run that lost verdicts says so
         self.changes: dict[tuple[str, str], Change] = {}
 
     def _check_options(self) -> None:
@@ -388,11 +390,36 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if drift is not None and opt("probe"):  # a run of some probes does not miss the others' expectations
         tested = {p.feature for p in run.probes}
         drift = [c for c in drift if c.kind != "absent" or c.feature in tested]
+    run.previous_line = keep_previous_results(run.report_dir, results)
     report_cli.write_reports(results, run.report_dir, baseline, uses, drift, pytest_files=True)
     code, run.drift_lines = report_cli.finish(results, run.expect, opt("update_expectations"), run.report_dir, drift)
     run.final = results
     if (code or run.problems) and session.exitstatus == 0:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+PREVIOUS_RESULTS = "results.previous.json"
+
+
+def keep_previous_results(report_dir: Path, results: dict[str, Any]) -> str | None:
+    """Keep the report dir's results.json as results.previous.json before this run replaces it; when this run lost
+    verdicts the previous one reached (a cell OK there, ERROR / TIMEOUT / SKIPPED now), a line that says so."""
+    current = report_dir / "results.json"
+    try:
+        previous = json.loads(current.read_text(encoding="utf-8"))
+        cells = previous["features"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None  # nothing (usable) to keep
+    kept = report_dir / PREVIOUS_RESULTS
+    current.replace(kept)
+    lost = sorted(f"{target} · {feature}" for feature, by_target in results["features"].items()
+                  for target, cell in by_target.items()
+                  if cell.get("status") != "OK" and cells.get(feature, {}).get(target, {}).get("status") == "OK")
+    if not lost:
+        return None
+    return (f"PREVIOUS REPORT KEPT: {len(lost)} cell(s) reached a verdict in the previous run and not in this one "
+            f"(e.g. {lost[0]}); the previous results are in {kept} (rebuild its reports with: conformance report "
+            f"{kept} -o DIR)")
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
@@ -407,8 +434,11 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     drift = [line for line in run.drift_lines if line.startswith(("DRIFT ", "flaky ", "not run: "))]
     lines = summary_lines(run.final, str(run.report_dir), list(_CONFIRMED), shown, drift)
     _CONFIRMED.clear()
+    if run.previous_line:
+        lines.append(run.previous_line)
     for line in lines:
-        bad = line.startswith(("PROBLEM", "INCOMPLETE", "DRIFT")) or "changed" in line and "no verdict" not in line
+        bad = line.startswith(("PROBLEM", "INCOMPLETE", "DRIFT", "PREVIOUS")) or (
+            "changed" in line and "no verdict" not in line)
         terminalreporter.write_line(line, red=bad)
 
 
