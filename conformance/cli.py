@@ -5,6 +5,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from conformance.report.report_cli import USAGE_ERROR
+
 
 def prog() -> str:
     """How the user called us: `conformance` (the console script) or `python -m conformance`."""
@@ -21,11 +23,19 @@ commands:
 """
 
 
+def usage_error(message: str) -> int:
+    """Every usage error of every command: one line on stderr, exit code 4 (pytest's, so `run` says the same)."""
+    print(f"{prog()}: error: {message}", file=sys.stderr)
+    return USAGE_ERROR
+
+
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
-    if not args or args[0] in ("-h", "--help"):
+    if args and args[0] in ("-h", "--help"):
         print(USAGE.format(prog=prog()))
-        return 0 if args else 2
+        return 0
+    if not args:
+        return usage_error(f"a command is needed; `{prog()} --help` lists them")
     command, rest = args[0], args[1:]
     if command == "validate":
         from conformance.validate import main as validate
@@ -40,6 +50,7 @@ def main(argv: list[str] | None = None) -> int:
 
         from conformance import plugin
 
-        return int(pytest.main([str(plugin.PACKAGE_DIR), *rest]))
-    print(f"unknown command {command!r}\n\n{USAGE.format(prog=prog())}", file=sys.stderr)
-    return 2
+        # pytest's rootdir (and so .pytest_cache) is where the user runs, not the common parent of it and the package
+        here = [] if any(a.startswith("--rootdir") for a in rest) else [f"--rootdir={Path.cwd()}"]
+        return int(pytest.main([str(plugin.PACKAGE_DIR), *here, *rest]))
+    return usage_error(f"unknown command {command!r}; `{prog()} --help` lists the commands")
