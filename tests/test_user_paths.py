@@ -13,7 +13,7 @@ import pytest
 from conformance.model.targets import TargetError, load_targets
 from conformance.plugin import BUNDLED_CASSETTES, PACKAGE_DIR
 from conformance.report.report_cli import main as report_main
-from tests.fakeserver import FakeServer
+from tests.fakeserver import FakeConfig, FakeServer
 from tests.plugin_helpers import run
 
 
@@ -98,3 +98,21 @@ def test_conformance_run_keeps_pytests_rootdir_where_the_user_runs(tmp_path: Pat
     assert f"rootdir: {tmp_path}" in subprocess.run(
         [sys.executable, "-m", "conformance", "run", "--probe", "chat.completion", "--co"], cwd=tmp_path,
         capture_output=True, text=True, timeout=300, check=False).stdout
+
+
+def test_the_missing_recording_hint_is_a_command_that_records_it(pytester: pytest.Pytester,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EMU_KEY", "emu-secret-0123456789")
+    with FakeServer(FakeConfig(api_key="emu-secret-0123456789")) as emu:
+        adhoc = ("--base-url", emu.base_url, "--model", "fake-model", "--api-key-env", "EMU_KEY",
+                 "--target-name", "emu", "--cassette-dir", "mine")
+        replay = run(pytester, *adhoc, "--probe", "chat.completion")
+        assert replay.ret != 0  # nothing recorded yet: skipped, the run tested nothing
+        notes = json.loads((pytester.path / "reports" / "results.json").read_text())["features"][
+            "chat.completion"]["emu"]["notes"]
+        hint = next(n for n in notes if "record it with: " in n).split("record it with: ", 1)[1]
+        assert hint.startswith("pytest conformance ")
+        recorded = run(pytester, *hint.split()[2:], "--probe", "chat.completion")
+        assert recorded.ret == 0, (hint, recorded.stdout.str(), recorded.stderr.str())
+        again = run(pytester, *adhoc, "--probe", "chat.completion")
+        assert again.ret == 0, again.stdout.str()
