@@ -212,7 +212,8 @@ class ConformanceRun:
 
     def _cell_changes(self) -> dict[tuple[str, str], Change]:
         """Per (target, feature): the difference from its expectation, judged on the whole feature (all probes)."""
-        self.expectations = load_expectations(self.expect) if self.expect else None
+        # --update-expectations may create the file: until then there is nothing to compare with
+        self.expectations = load_expectations(self.expect) if self.expect and self.expect.exists() else None
         if self.expectations is None or not self.results:
             return {}
         if hasattr(self.config, "workerinput"):  # an xdist worker sees part of a feature's probes: the controller's
