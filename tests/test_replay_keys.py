@@ -15,7 +15,10 @@ from typing import Any
 
 import pytest
 
+from conformance.features import registry
+from conformance.model.targets import Target
 from conformance.plugin import BUNDLED_CASSETTES
+from conformance.run.engine import run_pairs
 from tests.fakeserver import FakeConfig, FakeServer
 from tests.plugin_helpers import run
 
@@ -88,3 +91,22 @@ def test_a_rerun_that_loses_verdicts_keeps_the_previous_report_and_says_so(
     assert (pytester.path / "reports" / "results.previous.json").read_text() == good
     assert json.loads((pytester.path / "reports" / "results.json").read_text())["features"]["chat.completion"][
         "custom"]["status"] == "SKIPPED"
+
+
+def test_a_replay_never_reads_the_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """In-process: once recorded, a replay runs with every way of reading a key made to fail."""
+    monkeypatch.setenv("EMU_KEY", EMU_KEY)
+    probes = [p for p in registry.PROBES if p.id in ("chat.completion", "errors.bad_key", "request.temperature.zero")]
+    with FakeServer(FakeConfig(api_key=EMU_KEY)) as emu:
+        target = Target("emu", emu.base_url, "fake-model", api_key_env="EMU_KEY")
+        live, _ = run_pairs([(target, p) for p in probes], tmp_path, "once")
+
+    def read(*_: object) -> None:
+        raise AssertionError("a replay read the key")
+
+    monkeypatch.setattr(Target, "api_key", read)
+    monkeypatch.setattr(Target, "missing_key_reason", read)
+    replayed, _ = run_pairs([(target, p) for p in probes], tmp_path, "none")
+    assert [(r.verdict.status, r.verdict.support) for r in replayed] == [
+        (r.verdict.status, r.verdict.support) for r in live]
+    assert all(r.verdict.status == "OK" for r in replayed)
