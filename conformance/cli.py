@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from importlib.util import find_spec
 from pathlib import Path
 
 from conformance.report.report_cli import USAGE_ERROR
@@ -52,5 +53,7 @@ def main(argv: list[str] | None = None) -> int:
 
         # pytest's rootdir (and so .pytest_cache) is where the user runs, not the common parent of it and the package
         here = [] if any(a.startswith("--rootdir") for a in rest) else [f"--rootdir={Path.cwd()}"]
-        return int(pytest.main([str(plugin.PACKAGE_DIR), *here, *rest]))
+        # an installed pytest-asyncio opens a run without its setting (no ini outside a checkout) with a warning
+        quiet = ["-o", "asyncio_default_fixture_loop_scope=function"] if find_spec("pytest_asyncio") else []
+        return int(pytest.main([str(plugin.PACKAGE_DIR), *here, *quiet, *rest]))
     return usage_error(f"unknown command {command!r}; `{prog()} --help` lists the commands")
