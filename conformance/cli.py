@@ -55,5 +55,6 @@ def main(argv: list[str] | None = None) -> int:
         here = [] if any(a.startswith("--rootdir") for a in rest) else [f"--rootdir={Path.cwd()}"]
         # an installed pytest-asyncio opens a run without its setting (no ini outside a checkout) with a warning
         quiet = ["-o", "asyncio_default_fixture_loop_scope=function"] if find_spec("pytest_asyncio") else []
-        return int(pytest.main([str(plugin.PACKAGE_DIR), *here, *quiet, *rest]))
+        return int(pytest.main([str(plugin.PACKAGE_DIR), *here, *quiet, *rest],
+                               plugins=[plugin.OneLineUsage(f"{prog()} run")]))
     return usage_error(f"unknown command {command!r}; `{prog()} --help` lists the commands")

@@ -6,6 +6,7 @@ pytest-xdist workers (even on other hosts) end in one results.json written by th
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import os
@@ -87,6 +88,25 @@ def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Pa
         if name not in taken:
             parser.getgroup(GROUP).addoption(name, **attrs)
     return result
+
+
+class OneLineUsage:
+    """For `conformance run`: pytest's own usage errors (an unknown option) in one line naming the command, like
+    every other usage error of every command (pytest prints its usage line, then the rootdir and ini file)."""
+
+    def __init__(self, prog: str) -> None:
+        self.prog = prog
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_load_initial_conftests(self, parser: pytest.Parser) -> Any:
+        result = yield
+        parser.prog = self.prog
+        parser.extra_info.clear()
+        argparser = getattr(parser, "optparser", None)  # pytest 9 builds it up front; older ones format no usage
+        if argparser is not None:
+            argparser.usage = argparse.SUPPRESS
+            argparser.description = f"usage: {self.prog} [options] (pytest's, and the conformance group's below)"
+        return result
 
 
 def shared_with_others(config: pytest.Config, name: str) -> bool:

@@ -116,3 +116,22 @@ def test_the_missing_recording_hint_is_a_command_that_records_it(pytester: pytes
         assert recorded.ret == 0, (hint, recorded.stdout.str(), recorded.stderr.str())
         again = run(pytester, *adhoc, "--probe", "chat.completion")
         assert again.ret == 0, again.stdout.str()
+
+
+@pytest.mark.parametrize("args,line", [
+    (["run", "--bogus"], "ERROR: python -m conformance run: error: unrecognized arguments: --bogus"),
+    (["run", "--concurrency", "many"], "ERROR: --concurrency many: must be a whole number of at least 1"),
+    (["run", "--record-mode=sometimes"],
+     "ERROR: --record-mode sometimes: the conformance suite records with none, once, new_episodes, all"),
+    (["report"], "python -m conformance report: error: the following arguments are required: results; see --help"),
+    (["validate", "--level", "x", "."], "python -m conformance validate: error: argument --level: invalid choice: 'x' "
+                                        "(choose from 'strict', 'compat'); see --help"),
+    (["frob"], "python -m conformance: error: unknown command 'frob'; `python -m conformance --help` lists the "
+               "commands"),
+])
+def test_every_usage_error_of_every_command_is_one_line_and_exit_4(tmp_path: Path, args: list[str],
+                                                                    line: str) -> None:
+    done = subprocess.run([sys.executable, "-m", "conformance", *args], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=120, check=False)
+    assert done.returncode == 4, done.stdout + done.stderr
+    assert [x for x in (done.stdout + done.stderr).splitlines() if x.strip()] == [line]
