@@ -90,23 +90,29 @@ def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Pa
     return result
 
 
+class _NoExtraInfo(dict):  # type: ignore[type-arg]
+    """pytest's parser lists the rootdir and ini file under a usage error: here, nothing is added."""
+
+    def __setitem__(self, key: object, value: object) -> None:
+        pass
+
+
 class OneLineUsage:
-    """For `conformance run`: pytest's own usage errors (an unknown option) in one line naming the command, like
-    every other usage error of every command (pytest prints its usage line, then the rootdir and ini file)."""
+    """For `conformance run`: pytest's own usage errors (an unknown option, a value another plugin's option refuses)
+    in one line naming the command, like every other usage error of every command. Registered before pytest parses
+    anything, so the early parse of the options already known says it in one line too."""
 
     def __init__(self, prog: str) -> None:
         self.prog = prog
 
-    @pytest.hookimpl(wrapper=True)
-    def pytest_load_initial_conftests(self, parser: pytest.Parser) -> Any:
-        result = yield
+    def pytest_addoption(self, parser: pytest.Parser) -> None:
         parser.prog = self.prog
-        parser.extra_info.clear()
-        argparser = getattr(parser, "optparser", None)  # pytest 9 builds it up front; older ones format no usage
+        parser.extra_info = _NoExtraInfo()
+        argparser = getattr(parser, "optparser", None)  # pytest 9 builds it up front; older ones keep their usage line
         if argparser is not None:
+            argparser.extra_info = parser.extra_info
             argparser.usage = argparse.SUPPRESS
             argparser.description = f"usage: {self.prog} [options] (pytest's, and the conformance group's below)"
-        return result
 
 
 def shared_with_others(config: pytest.Config, name: str) -> bool:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from fnmatch import fnmatch
 from pathlib import Path
 
 import pytest
@@ -121,8 +122,8 @@ def test_the_missing_recording_hint_is_a_command_that_records_it(pytester: pytes
 @pytest.mark.parametrize("args,line", [
     (["run", "--bogus"], "ERROR: python -m conformance run: error: unrecognized arguments: --bogus"),
     (["run", "--concurrency", "many"], "ERROR: --concurrency many: must be a whole number of at least 1"),
-    (["run", "--record-mode=sometimes"],
-     "ERROR: --record-mode sometimes: the conformance suite records with none, once, new_episodes, all"),
+    # the suite's own --record-mode, or pytest-recording's where it is installed (its choices are checked first)
+    (["run", "--record-mode=sometimes"], "ERROR: *--record-mode*sometimes*"),
     (["report"], "python -m conformance report: error: the following arguments are required: results; see --help"),
     (["validate", "--level", "x", "."], "python -m conformance validate: error: argument --level: invalid choice: 'x' "
                                         "(choose from 'strict', 'compat'); see --help"),
@@ -134,4 +135,5 @@ def test_every_usage_error_of_every_command_is_one_line_and_exit_4(tmp_path: Pat
     done = subprocess.run([sys.executable, "-m", "conformance", *args], cwd=tmp_path, capture_output=True, text=True,
                           timeout=120, check=False)
     assert done.returncode == 4, done.stdout + done.stderr
-    assert [x for x in (done.stdout + done.stderr).splitlines() if x.strip()] == [line]
+    lines = [x for x in (done.stdout + done.stderr).splitlines() if x.strip()]
+    assert len(lines) == 1 and fnmatch(lines[0], line), lines
