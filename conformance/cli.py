@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import sys
+from importlib.util import find_spec
 from pathlib import Path
+
+from conformance.report.report_cli import USAGE_ERROR
 
 
 def prog() -> str:
@@ -22,11 +25,19 @@ commands:
 """
 
 
+def usage_error(message: str) -> int:
+    """Every usage error of every command: one line on stderr, exit code 4 (pytest's, so `run` says the same)."""
+    print(f"{prog()}: error: {message}", file=sys.stderr)
+    return USAGE_ERROR
+
+
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
-    if not args or args[0] in ("-h", "--help"):
+    if args and args[0] in ("-h", "--help"):
         print(USAGE.format(prog=prog()))
-        return 0 if args else 2
+        return 0
+    if not args:
+        return usage_error(f"a command is needed; `{prog()} --help` lists them")
     command, rest = args[0], args[1:]
     if command == "validate":
         from conformance.validate import main as validate
@@ -45,6 +56,10 @@ def main(argv: list[str] | None = None) -> int:
 
         from conformance import plugin
 
-        return int(pytest.main([str(plugin.PACKAGE_DIR), *rest]))
-    print(f"unknown command {command!r}\n\n{USAGE.format(prog=prog())}", file=sys.stderr)
-    return 2
+        # pytest's rootdir (and so .pytest_cache) is where the user runs, not the common parent of it and the package
+        here = [] if any(a.startswith("--rootdir") for a in rest) else [f"--rootdir={Path.cwd()}"]
+        # an installed pytest-asyncio opens a run without its setting (no ini outside a checkout) with a warning
+        quiet = ["-o", "asyncio_default_fixture_loop_scope=function"] if find_spec("pytest_asyncio") else []
+        return int(pytest.main([str(plugin.PACKAGE_DIR), *here, *quiet, *rest],
+                               plugins=[plugin.OneLineUsage(f"{prog()} run")]))
+    return usage_error(f"unknown command {command!r}; `{prog()} --help` lists the commands")

@@ -6,8 +6,11 @@ pytest-xdist workers (even on other hosts) end in one results.json written by th
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import functools
+import json
+import os
 import time
 from collections import Counter
 from pathlib import Path
@@ -42,17 +45,27 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 PROPERTY = "conformance"
 
 
+# Options other pytest plugins define with the same meaning: pytest-recording's --record-mode (the same vcrpy record
+# modes) and pytest-base-url's --base-url (the URL of the application under test). Where such a plugin is loaded,
+# its option is the one parsed and the suite reads its value; else the suite defines the option itself. They are
+# added once every plugin has defined its own options (argparse refuses a second --record-mode).
+SHARED_OPTIONS = {
+    "--record-mode": dict(default=None, metavar="MODE",
+                          help="none = replay only (default); once / new_episodes / all go live and record"),
+    "--base-url": dict(default=None, help="an ad-hoc target's base URL, e.g. http://127.0.0.1:8000/v1"),
+}
+GROUP = "conformance"
+_SHARED_KEY = pytest.StashKey[frozenset[str]]()  # the shared options another plugin defines
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
-    g = parser.getgroup("conformance", "OpenAI-compatibility conformance")
+    g = parser.getgroup(GROUP, "OpenAI-compatibility conformance")
     g.addoption("--target", action="append", default=[], metavar="NAME",
                 help="a target from targets.toml or a preset (openai, mistral); repeatable; `all` = every one")
-    g.addoption("--base-url", default=None, help="an ad-hoc target's base URL, e.g. http://127.0.0.1:8000/v1")
     g.addoption("--model", default=None, help="the ad-hoc target's model")
     g.addoption("--api-key-env", default=None, help="environment variable holding the ad-hoc target's key")
     g.addoption("--target-name", default="custom", help="name of the ad-hoc target (default: custom)")
     g.addoption("--targets-file", default=None, help="targets file (default: ./targets.toml when present)")
-    g.addoption("--record-mode", default="none", choices=RECORD_MODES,
-                help="none = replay only (default); once / new_episodes / all go live and record")
     g.addoption("--cassette-dir", default=None,
                 help="cassette root, one folder per target (default: ./cassettes; the embedded default replays "
                      "the cassettes bundled in the package)")
@@ -62,16 +75,59 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     g.addoption("--uses", default=None, metavar="FILE", help="features your application relies on (go / no-go)")
     g.addoption("--expect", default=None, metavar="FILE", help="drift gate: fail when a verdict changed")
     g.addoption("--update-expectations", action="store_true", help="write --expect FILE from this run")
-    g.addoption("--concurrency", type=int, default=None, help="requests in flight per target (default: per target)")
-    g.addoption("--max-requests", type=int, default=None,
+    g.addoption("--concurrency", default=None, metavar="N", help="requests in flight per target (default: per target)")
+    g.addoption("--max-requests", default=None, metavar="N",
                 help="a ceiling: no live request beyond N (retries included); the probes left end SKIPPED")
-    g.addoption("--max-tokens", type=int, default=None,
+    g.addoption("--max-tokens", default=None, metavar="N",
                 help="a ceiling: a live request whose estimated tokens could take the run past N is not sent")
     g.addoption("--probe", action="append", default=[], metavar="PREFIX",
                 help="only probes whose id or feature starts with PREFIX; repeatable")
     g.addoption("--deadline", type=float, default=None, metavar="SECONDS",
                 help="the whole live run ends after SECONDS: requests in flight are cut (TIMEOUT), the rest not sent "
                      "(SKIPPED); every report is still written")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Parser) -> Any:
+    """After every plugin (also those the initial conftests name) has defined its options: the shared ones."""
+    result = yield
+    groups = [parser._anonymous, *parser._groups]  # noqa: SLF001  # pytest offers no public view of the options
+    taken = {name for g in groups if g.name != GROUP for opt in g.options for name in opt.names()}
+    early_config.stash[_SHARED_KEY] = frozenset(taken & set(SHARED_OPTIONS))
+    for name, attrs in SHARED_OPTIONS.items():
+        if name not in taken:
+            parser.getgroup(GROUP).addoption(name, **attrs)
+    return result
+
+
+class _NoExtraInfo(dict):  # type: ignore[type-arg]
+    """pytest's parser lists the rootdir and ini file under a usage error: here, nothing is added."""
+
+    def __setitem__(self, key: object, value: object) -> None:
+        pass
+
+
+class OneLineUsage:
+    """For `conformance run`: pytest's own usage errors (an unknown option, a value another plugin's option refuses)
+    in one line naming the command, like every other usage error of every command. Registered before pytest parses
+    anything, so the early parse of the options already known says it in one line too."""
+
+    def __init__(self, prog: str) -> None:
+        self.prog = prog
+
+    def pytest_addoption(self, parser: pytest.Parser) -> None:
+        parser.prog = self.prog
+        parser.extra_info = _NoExtraInfo()
+        argparser = getattr(parser, "optparser", None)  # pytest 9 builds it up front; older ones keep their usage line
+        if argparser is not None:
+            argparser.extra_info = parser.extra_info
+            argparser.usage = argparse.SUPPRESS
+            argparser.description = f"usage: {self.prog} [options] (pytest's, and the conformance group's below)"
+
+
+def shared_with_others(config: pytest.Config, name: str) -> bool:
+    """Whether another plugin defines this shared option (its own, e.g. pytest-base-url's, is the one parsed)."""
+    return name in config.stash.get(_SHARED_KEY, frozenset())
 
 
 BUNDLED_CASSETTES = PACKAGE_DIR / "data" / "cassettes"  # the reference targets' recordings, shipped in the package
@@ -84,8 +140,6 @@ class ConformanceRun:
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
         self.started = now()
-        opt = config.getoption
-        self.record_mode: str = opt("record_mode")
         self.problems: list[str] = []  # said at the end and in results.json (e.g. cassettes that could not be saved)
         self._rewritten = False  # the last line said was a progress line rewritten in place
         try:
@@ -98,20 +152,24 @@ class ConformanceRun:
         self.expectations: dict[str, Any] | None = None
         self.final: dict[str, Any] | None = None  # results.json as written, for the terminal summary
         self.drift_lines: list[str] = []
+        self.previous_line: str | None = None  # a re-run that lost verdicts says so
         self.changes: dict[tuple[str, str], Change] = {}
         self.estimate: Estimate | None = None  # of a live run: at most this many requests and tokens
         self.budget: Budget | None = None
 
     def _check_options(self) -> None:
         opt = self.config.getoption
-        for option in ("concurrency", "max_requests", "max_tokens"):
-            preflight.positive("--" + option.replace("_", "-"), opt(option))
+        self.record_mode = preflight.record_mode(opt("record_mode"), RECORD_MODES)
+        for option in ("concurrency", "max_requests", "max_tokens"):  # as ints from here on, for every reader
+            value = preflight.whole_number("--" + option.replace("_", "-"), opt(option))
+            setattr(self.config.option, option, value)
         preflight.seconds("--deadline", opt("deadline"))
         self.targets = self._targets()
         self.cassette_dir = self._cassette_dir()
         self.report_dir = Path(opt("report_dir"))
         preflight.writable_dir("--report-dir", self.report_dir)
         if self.record_mode != "none":
+            preflight.outside_package("--cassette-dir", self.cassette_dir, PACKAGE_DIR)
             preflight.writable_dir("--cassette-dir", self.cassette_dir)
         self.probes: list[Probe] = preflight.probes_matching(list(opt("probe")), registry.PROBES)
         preflight.baseline(opt("baseline"), self.targets)
@@ -135,8 +193,9 @@ class ConformanceRun:
         opt = self.config.getoption
         known = load_targets(preflight.targets_file(Path(opt("targets_file")) if opt("targets_file") else None))
         adhoc = None
-        if opt("base_url"):
-            adhoc = adhoc_target(opt("target_name"), opt("base_url"), opt("model"), opt("api_key_env"), known)
+        base_url = given_base_url(self.config)
+        if base_url:
+            adhoc = adhoc_target(opt("target_name"), base_url, opt("model"), opt("api_key_env"), known)
         elif opt("model") or opt("api_key_env"):
             raise TargetError("--model / --api-key-env describe an ad-hoc target and need --base-url")
         chosen, unknown = select_targets(known, list(opt("target")), adhoc)
@@ -243,7 +302,8 @@ class ConformanceRun:
 
     def _cell_changes(self) -> dict[tuple[str, str], Change]:
         """Per (target, feature): the difference from its expectation, judged on the whole feature (all probes)."""
-        self.expectations = load_expectations(self.expect) if self.expect else None
+        # --update-expectations may create the file: until then there is nothing to compare with
+        self.expectations = load_expectations(self.expect) if self.expect and self.expect.exists() else None
         if self.expectations is None or not self.results:
             return {}
         if hasattr(self.config, "workerinput"):  # an xdist worker sees part of a feature's probes: the controller's
@@ -271,7 +331,19 @@ def _is_conformance_args(config: pytest.Config) -> bool:
         path = Path(arg.split("::")[0]).resolve()
         if path == suite or suite in path.parents or arg in ("conformance",):
             return True
-    return bool(config.getoption("target") or config.getoption("base_url"))
+    # with pytest-base-url, --base-url alone is the project's own tests' option: the suite runs when named
+    own_base_url = given_base_url(config) and not shared_with_others(config, "--base-url")
+    return bool(config.getoption("target") or own_base_url)
+
+
+def given_base_url(config: pytest.Config) -> str | None:
+    """The ad-hoc target's --base-url. When pytest-base-url owns the option, only a value given on the command line:
+    its `base_url` ini value and PYTEST_BASE_URL name the application of the project's own tests, not a target."""
+    value = config.getoption("base_url")
+    if not value or not shared_with_others(config, "--base-url"):
+        return value
+    words = [*config.invocation_params.args, *os.environ.get("PYTEST_ADDOPTS", "").split()]
+    return value if any(w == "--base-url" or str(w).startswith("--base-url=") for w in words) else None
 
 
 def _installed_suite_args(args: list[str]) -> list[str]:
@@ -419,8 +491,8 @@ def _completeness(run: ConformanceRun, records: dict[str, dict[str, Any]], items
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
-    if hasattr(config, "workerinput") or _RUN_KEY not in config.stash:
-        return
+    if hasattr(config, "workerinput") or _RUN_KEY not in config.stash or config.option.collectonly:
+        return  # a collect-only session ran nothing: it writes no report (and replaces none)
     run = config.stash[_RUN_KEY]
     records = {f"{r['target']}::{r['probe']}": r for r in _LOGGED}
     for key, rec in (run.results or {}).items():
@@ -456,11 +528,36 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if drift is not None and opt("probe"):  # a run of some probes does not miss the others' expectations
         tested = {p.feature for p in run.probes}
         drift = [c for c in drift if c.kind != "absent" or c.feature in tested]
+    run.previous_line = keep_previous_results(run.report_dir, results)
     report_cli.write_reports(results, run.report_dir, baseline, uses, drift, pytest_files=True)
     code, run.drift_lines = report_cli.finish(results, run.expect, opt("update_expectations"), run.report_dir, drift)
     run.final = results
     if (code or run.problems) and session.exitstatus == 0:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+PREVIOUS_RESULTS = "results.previous.json"
+
+
+def keep_previous_results(report_dir: Path, results: dict[str, Any]) -> str | None:
+    """Keep the report dir's results.json as results.previous.json before this run replaces it; when this run lost
+    verdicts the previous one reached (a cell OK there, ERROR / TIMEOUT / SKIPPED now), a line that says so."""
+    current = report_dir / "results.json"
+    try:
+        previous = json.loads(current.read_text(encoding="utf-8"))
+        cells = previous["features"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None  # nothing (usable) to keep
+    kept = report_dir / PREVIOUS_RESULTS
+    current.replace(kept)
+    lost = sorted(f"{target} · {feature}" for feature, by_target in results["features"].items()
+                  for target, cell in by_target.items()
+                  if cell.get("status") != "OK" and cells.get(feature, {}).get(target, {}).get("status") == "OK")
+    if not lost:
+        return None
+    return (f"PREVIOUS REPORT KEPT: {len(lost)} cell(s) reached a verdict in the previous run and not in this one "
+            f"(e.g. {lost[0]}); the previous results are in {kept} (rebuild its reports with: conformance report "
+            f"{kept} -o DIR)")
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
@@ -475,9 +572,11 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     drift = [line for line in run.drift_lines if line.startswith(("DRIFT ", "flaky ", "not run: "))]
     lines = summary_lines(run.final, str(run.report_dir), list(_CONFIRMED), shown, drift)
     _CONFIRMED.clear()
+    if run.previous_line:
+        lines.append(run.previous_line)
     for line in lines:
-        bad = line.startswith(("PROBLEM", "INCOMPLETE", "DRIFT")) or "changed" in line and "no verdict" not in line \
-            or ": NO-GO:" in line
+        bad = line.startswith(("PROBLEM", "INCOMPLETE", "DRIFT", "PREVIOUS")) or (
+            "changed" in line and "no verdict" not in line) or ": NO-GO:" in line
         terminalreporter.write_line(line, red=bad)
 
 

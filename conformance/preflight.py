@@ -32,6 +32,27 @@ def seconds(option: str, value: float | None) -> None:
         raise UsageProblem(f"{option} {value:g}: must be a number of seconds above 0")
 
 
+def whole_number(option: str, value: object) -> int | None:
+    """A count option's value (text from the command line, or a number) as an int ≥ 1, or None when absent."""
+    if value is None:
+        return None
+    try:
+        number = int(str(value))
+    except ValueError:
+        raise UsageProblem(f"{option} {value}: must be a whole number of at least 1") from None
+    positive(option, number)
+    return number
+
+
+def record_mode(value: str | None, modes: tuple[str, ...]) -> str:
+    """`--record-mode` (ours, or pytest-recording's, which has more modes): one the suite records with."""
+    if value is None:
+        return "none"
+    if value not in modes:
+        raise UsageProblem(f"--record-mode {value}: the conformance suite records with {', '.join(modes)}")
+    return value
+
+
 def writable_dir(option: str, path: Path) -> None:
     """`path` is a directory we can write to, or one we can create (its nearest existing parent is writable)."""
     if path.exists() and not path.is_dir():
@@ -43,6 +64,15 @@ def writable_dir(option: str, path: Path) -> None:
         raise UsageProblem(f"{option} {path}: cannot be created, {existing} is a file")
     if not os.access(existing, os.W_OK | os.X_OK):
         raise UsageProblem(f"{option} {path}: {existing} is not writable")
+
+
+def outside_package(option: str, path: Path, package: Path) -> None:
+    """A directory a run writes into is not inside the installed package (nor links into it): the bundled
+    recordings are read-only package data, and a checkout's next wheel would ship what a run left there."""
+    resolved = path.resolve()
+    if resolved == package or package in resolved.parents:
+        raise UsageProblem(f"{option} {path}: is inside the conformance package ({resolved}), whose bundled files are "
+                           "read-only; record into a directory of your own (the default is ./cassettes)")
 
 
 def probes_matching(prefixes: list[str], probes: list[Probe]) -> list[Probe]:

@@ -22,6 +22,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from conformance.features.registry import PROBES
+from conformance.report.report_cli import USAGE_ERROR, CommandParser, UsageError
 from conformance.wire.traffic import CHAT_PATH, TrafficError, load_interactions
 
 SUFFIXES = (".yaml", ".yml", ".har", ".jsonl", ".ndjson")
@@ -260,7 +261,7 @@ def render_uses(usage: Usage, sources: list[str]) -> str:
 
 def build_parser(prog: str = "python -m conformance uses") -> argparse.ArgumentParser:
     """The argument parser of the uses command."""
-    p = argparse.ArgumentParser(prog=prog, description="List the features an application uses, from its recorded "
+    p = CommandParser(prog=prog, description="List the features an application uses, from its recorded "
                                 "chat-completions traffic (vcrpy/pytest-recording cassettes, HAR, JSONL request "
                                 "logs), as the features file --uses reads.")
     p.add_argument("paths", nargs="+", type=Path, help="recording files or directories (searched recursively)")
@@ -269,12 +270,16 @@ def build_parser(prog: str = "python -m conformance uses") -> argparse.ArgumentP
 
 
 def main(argv: list[str] | None = None, prog: str = "python -m conformance uses") -> int:
-    """Run the uses command; returns the exit code (0 written, 1 nothing found, 2 usage error)."""
-    args = build_parser(prog).parse_args(argv)
+    """Run the uses command; returns the exit code (0 written, 1 nothing found, 4 usage error, in one line)."""
+    try:
+        args = build_parser(prog).parse_args(argv)
+    except UsageError as exc:
+        print(exc, file=sys.stderr)
+        return USAGE_ERROR
     missing = [str(p) for p in args.paths if not p.exists()]
     if missing:
-        print(f"error: no such file or directory: {', '.join(missing)}", file=sys.stderr)
-        return 2
+        print(f"{prog}: error: no such file or directory: {', '.join(missing)}", file=sys.stderr)
+        return USAGE_ERROR
     usage = scan(list(args.paths))
     for problem in usage.problems:
         print(f"warning: not read: {problem}", file=sys.stderr)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
@@ -12,6 +11,7 @@ from conformance.judge.schemas import check_error, check_request, check_response
 from conformance.judge.stream_rules import check_stream
 from conformance.model.findings import Finding
 from conformance.model.sse import parse_data_lines, parse_sse
+from conformance.report.report_cli import USAGE_ERROR, CommandParser, UsageError
 from conformance.wire.traffic import TRAFFIC_SUFFIXES, Interaction, TrafficError, load_interactions
 
 
@@ -65,9 +65,9 @@ def _print_human(rows: list[dict[str, Any]], skipped: list[tuple[Interaction, st
 
 
 def main(argv: list[str], prog: str = "python -m conformance validate") -> int:
-    """Run the validator; 0 = nothing fails at --level, 1 = something does, 2 = unusable input."""
-    parser = argparse.ArgumentParser(prog=prog,
-                                     description="Lint recorded chat-completion traffic against the schemas.")
+    """Run the validator; 0 = nothing fails at --level, 1 = something does, 2 = unusable input, 4 = a usage
+    error (one line)."""
+    parser = CommandParser(prog=prog, description="Lint recorded chat-completion traffic against the schemas.")
     parser.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="cassette, body file or directory")
     parser.add_argument("--level", choices=("strict", "compat"), default="compat",
                         help="fail on findings at this level (default compat; strict reports everything)")
@@ -75,7 +75,14 @@ def main(argv: list[str], prog: str = "python -m conformance validate") -> int:
     parser.add_argument("--requests", action="store_true",
                         help="lint the recorded requests too (off by default: a conformance suite's cassettes hold "
                              "requests that are invalid on purpose, to see how the server answers them)")
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+        missing = next((p for p in args.paths if not p.exists()), None)
+        if missing is not None:
+            raise UsageError(f"{prog}: error: {missing}: no such file or directory")
+    except UsageError as exc:
+        print(exc, file=sys.stderr)
+        return USAGE_ERROR
 
     rows: list[dict[str, Any]] = []
     skipped: list[tuple[Interaction, str]] = []

@@ -34,10 +34,20 @@ with open("conformance/data/references.toml", "rb") as fh:  # the built-in refer
 print(" ".join(name for name, t in doc.get("targets", {}).items() if t.get("reference")))
 PY
 )
-for name in $targets; do rm -rf "cassettes/$name"; done  # no stale recordings of probes that are gone (git has them)
+# A run never writes into the package: record into a fresh directory, then replace each target's bundled folder
+# (no stale recordings of probes that are gone; git has the old ones)
+STAGE=$(mktemp -d)
+BUNDLED=conformance/data/cassettes
+names=$targets
 targets=$(printf -- '--target %s ' $targets)
 start=$(date +%s)
 # shellcheck disable=SC2086  # one word per option
 "$PY" -m pytest conformance $targets --record-mode=all -q -p no:cacheprovider --report-dir "${REPORT_DIR:-reports}" \
+  --cassette-dir "$STAGE" \
   || echo "recorded; some probes failed (conformance FAILED cells fail pytest by design): see the report"
-echo "recorded $(echo $targets | wc -w | awk '{print $1/2}') reference targets live in $(( $(date +%s) - start )) s"
+for name in $names; do
+  if [ -d "$STAGE/$name" ]; then rm -rf "${BUNDLED:?}/$name" && cp -r "$STAGE/$name" "$BUNDLED/$name"
+  else echo "no recordings of $name: its bundled cassettes are left as they were" >&2; fi
+done
+rm -rf "$STAGE"
+echo "recorded $(echo $names | wc -w) reference targets live in $(( $(date +%s) - start )) s into $BUNDLED"

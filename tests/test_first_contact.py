@@ -167,8 +167,12 @@ def test_the_usage_line_names_the_command_the_user_typed(monkeypatch: pytest.Mon
                                                          capsys: pytest.CaptureFixture[str], argv0: str,
                                                          usage: str) -> None:
     monkeypatch.setattr(sys, "argv", [argv0])
-    assert cli.main([]) == 2
+    assert cli.main(["--help"]) == 0
     assert capsys.readouterr().out.startswith(usage)
+    assert cli.main([]) == 4  # a usage error, in one line naming the command
+    command = usage.removeprefix("usage: ").removesuffix(" COMMAND")
+    assert capsys.readouterr().err.strip().splitlines() == [
+        f"{command}: error: a command is needed; `{command} --help` lists them"]
 
 
 # --------------------------------------------------------------------------------------------------------

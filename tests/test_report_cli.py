@@ -71,18 +71,22 @@ def test_drift_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     assert "Drift changes (fail the gate)" in (tmp_path / "r" / "summary.md").read_text()
 
 
-def test_unusable_input_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_unusable_input_is_a_usage_error_exit_4_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"schema_version": 1, "run": {}, "targets": {}, "features": {}}))
-    assert main([str(bad), "-o", str(tmp_path / "r")]) == 2
+    assert main([str(bad), "-o", str(tmp_path / "r")]) == 4
     err = capsys.readouterr().err
-    assert "bad.json at /run" in err and "required property" in err
-    assert main([str(tmp_path / "missing.json"), "-o", str(tmp_path / "r")]) == 2
-    assert main([str(BOTH), "-o", str(tmp_path / "r"), "--baseline", "nope"]) == 2
+    assert "bad.json at /run" in err and "required property" in err and len(err.strip().splitlines()) == 1
+    assert main([str(tmp_path / "missing.json"), "-o", str(tmp_path / "r")]) == 4
+    assert main([str(BOTH), "-o", str(tmp_path / "r"), "--baseline", "nope"]) == 4
     assert "neither a results file nor a target" in capsys.readouterr().err
-    assert main([str(BOTH), "-o", str(tmp_path / "r"), "--expect", str(tmp_path / "none.json")]) == 2
+    assert main([str(BOTH), "-o", str(tmp_path / "r"), "--expect", str(tmp_path / "none.json")]) == 4
     (tmp_path / "uses.toml").write_text("features = 3")
-    assert main([str(BOTH), "-o", str(tmp_path / "r"), "--uses", str(tmp_path / "uses.toml")]) == 2
+    assert main([str(BOTH), "-o", str(tmp_path / "r"), "--uses", str(tmp_path / "uses.toml")]) == 4
+    capsys.readouterr()
+    assert main([str(BOTH), "--bogus"]) == 4
+    assert capsys.readouterr().err.strip().splitlines() == [
+        "python -m conformance report: error: unrecognized arguments: --bogus; see --help"]
 
 
 def test_load_results_errors_name_file_and_pointer(tmp_path: Path) -> None:

@@ -80,7 +80,7 @@ def test_the_written_file_is_what_uses_reads_and_filters_the_plan(tmp_path: Path
 
 
 def test_bad_input_is_named_and_nothing_found_exits_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main([str(tmp_path / "missing")]) == 2
+    assert main([str(tmp_path / "missing")]) == 4  # a usage error, in one line
     assert "no such file or directory" in capsys.readouterr().err
     (tmp_path / "broken.yaml").write_text("interactions: [")
     (tmp_path / "log.jsonl").write_text("not json\n")

@@ -109,14 +109,20 @@ def _build(name: str, raw: dict[str, Any], source: str) -> Target:
     return Target(name=name, timeouts=timeouts, source=source, **raw)
 
 
-def read_targets_file(path: Path) -> dict[str, dict[str, Any]]:
-    """The raw target tables of one TOML file, validated against schemas/targets.schema.json."""
+def read_targets_file(path: Path, built_in: dict[str, dict[str, Any]] | None = None) -> dict[str, dict[str, Any]]:
+    """The target tables of one TOML file, each merged over the built-in table of the same name (a table may
+    override only some fields of a preset), validated against schemas/targets.schema.json."""
     try:
         data = tomllib.loads(path.read_text())
     except FileNotFoundError:
         raise TargetError(f"{path}: targets file not found") from None
     except tomllib.TOMLDecodeError as exc:
         raise TargetError(f"{path}: not valid TOML: {exc}") from None
+    tables = data.get("targets")
+    if isinstance(tables, dict):
+        built_in = built_in or {}
+        data = {**data, "targets": {name: {**built_in.get(name, {}), **t} if isinstance(t, dict) else t
+                                    for name, t in tables.items()}}
     _check(data, str(path))
     return data["targets"]
 
@@ -125,11 +131,8 @@ def load_targets(path: Path | None = None) -> dict[str, Target]:
     """The built-in targets (presets, references) overlaid with the tables of `path` (field by field per target)."""
     tables = {name: (dict(t), str(f)) for f in BUILT_IN_FILES for name, t in read_targets_file(f).items()}
     if path is not None and path.exists():
-        for name, t in read_targets_file(path).items():
-            base = tables.get(name, ({}, ""))[0]
-            merged = {**base, **t}
-            _check({"targets": {name: merged}}, str(path))
-            tables[name] = (merged, str(path))
+        built_in = {name: t for name, (t, _) in tables.items()}
+        tables.update({name: (t, str(path)) for name, t in read_targets_file(path, built_in).items()})
     return {name: _build(name, t, src) for name, (t, src) in tables.items()}
 
 

@@ -1,7 +1,7 @@
 """`python -m conformance report RESULTS.json… -o DIR`: rebuild every report from results files, offline.
 
 Writes DIR/results.json (merged), compat.html, report.html, summary.md and junit.xml.
-Exit codes: 0 done; 1 drift changes against --expect; 2 unusable input (the message says which file).
+Exit codes: 0 done; 1 drift changes against --expect; 4 a usage error (one line: the option or file at fault).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import re
 import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from conformance.report.decision import decision_lines
 from conformance.report.documented import OPENAI, resolve_baseline
@@ -44,9 +44,23 @@ from conformance.report.terminal_summary import failing_probes
 _XML_BAD = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
+USAGE_ERROR = 4  # every usage error of every command (pytest's code, so `run` says the same)
+
+
+class UsageError(ValueError):
+    """A command line that cannot work; the message is one line."""
+
+
+class CommandParser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line and exit code 4 (argparse prints the usage and exits 2)."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{self.prog}: error: {message}; see --help")
+
+
 def build_parser(prog: str = "python -m conformance report") -> argparse.ArgumentParser:
     """The argument parser of the report command."""
-    p = argparse.ArgumentParser(
+    p = CommandParser(
         prog=prog,
         description="Rebuild compat.html, report.html, summary.md and junit.xml from results.json files "
         "(merged side by side), offline.",
@@ -67,25 +81,29 @@ def build_parser(prog: str = "python -m conformance report") -> argparse.Argumen
     return p
 
 
+def baseline_target_of(base: dict[str, Any]) -> str | None:
+    """The target a results file serves as a baseline with: the baseline its own run named, else its first target."""
+    named = base["run"].get("baseline")
+    return named if named in base["targets"] else next(iter(base["targets"]), None)
+
+
 def _merge_baseline_file(results: dict[str, Any], base: dict[str, Any], source: str) -> tuple[dict[str, Any], str]:
-    """Merge a baseline results file in front of `results`; its targets are renamed if the names clash."""
-    base = copy.deepcopy(base)
-    date = str(base["run"].get("started", ""))[:10] or "baseline"
-    rename = {}
-    for name in list(base["targets"]):
-        if name in results["targets"]:
-            new = f"{name}@{date}"
-            if new in results["targets"]:
-                new = f"{name}@baseline"
-            rename[name] = new
-    base["targets"] = {rename.get(n, n): v for n, v in base["targets"].items()}
-    for fid, cells in base["features"].items():
-        base["features"][fid] = {rename.get(n, n): v for n, v in cells.items()}
-    if not base["targets"]:
+    """Merge the baseline target of a results file (only that one) in front of `results`; renamed
+    `name@<run date>` when `results` has a target of the same name."""
+    chosen = baseline_target_of(base)
+    if chosen is None:
         raise ResultsError(source, "/targets", "the baseline results file has no targets")
-    baseline = next(iter(base["targets"]))
+    base = copy.deepcopy(base)
+    base["targets"] = {chosen: base["targets"][chosen]}
+    base["features"] = {fid: {chosen: cells[chosen]} for fid, cells in base["features"].items() if chosen in cells}
+    date = str(base["run"].get("started", ""))[:10] or "baseline"
+    name = chosen
+    if chosen in results["targets"]:
+        name = f"{chosen}@{date}" if f"{chosen}@{date}" not in results["targets"] else f"{chosen}@baseline"
+        base["targets"] = {name: base["targets"][chosen]}
+        base["features"] = {fid: {name: cells[chosen]} for fid, cells in base["features"].items()}
     merged = merge_results([base, results], [source, *results["run"].get("sources", [])])
-    return merged, baseline
+    return merged, name
 
 
 def junit_xml(results: dict[str, Any]) -> bytes:
@@ -193,16 +211,20 @@ def finish(results: dict[str, Any], expect: Path | None, update_expectations: bo
 
 
 def main(argv: list[str] | None = None, prog: str = "python -m conformance report") -> int:
-    """Run the report command; returns the exit code (0 ok, 1 drift, 2 unusable input)."""
-    args = build_parser(prog).parse_args(argv)
+    """Run the report command; returns the exit code (0 ok, 1 drift, 4 a usage error: an option or a file that
+    cannot be used, in one line)."""
     try:
+        args = build_parser(prog).parse_args(argv)
         loaded = [load_results(p) for p in args.results]
         results = merge_results(loaded, [str(p) for p in args.results])
         results, baseline, uses, changes = prepare(results, args.baseline, args.uses, args.expect,
                                                    args.update_expectations)
+    except UsageError as exc:
+        print(exc, file=sys.stderr)
+        return USAGE_ERROR
     except (ResultsError, UsesError, ExpectationsError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        return USAGE_ERROR
     write_reports(results, args.output, baseline, uses, changes)
     for note in results["run"].get("replaced") or []:
         print(f"note: {note}")

@@ -280,7 +280,8 @@ def owners_needed(pairs: list[tuple[Target, Probe]], results: list[ProbeResult])
 def make_engine(pairs: list[tuple[Target, Probe]], cassette_dir: Path, record_mode: str,
                 concurrency: int | None = None, budget: Budget | None = None,
                 deadline: Deadline | None = None) -> Engine:
-    secrets = [k for t, _ in pairs if (k := t.api_key())]
+    # a replay sends nothing, so it never reads a key (set, unset or wrong: the same verdicts)
+    secrets = [k for t, _ in pairs if (k := t.api_key())] if record_mode != "none" else []
     return Engine(CassetteBook(cassette_dir, record_mode, secrets), budget, concurrency, deadline)
 
 

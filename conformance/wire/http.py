@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 
 from conformance.model.observation import Observation
-from conformance.model.targets import Target
+from conformance.model.targets import BUILT_IN_FILES, PACKAGE_DIR, Target
 from conformance.wire.budget import Budget
 from conformance.wire.concurrency import AdaptiveLimit
 from conformance.wire.first_contact import (
@@ -347,10 +347,22 @@ class Client:
         return await self.budget.take(self.target, req) if self.budget is not None else None
 
     def _not_recorded_reason(self, req: Send) -> str:
-        how = f"pytest conformance --target {self.target.name} --record-mode=new_episodes"
+        t = self.target
+        if t.source == "command line":  # an ad-hoc target exists only through its options
+            names = f"--base-url {t.base_url} --model {t.model}" + (f" --api-key-env {t.api_key_env}"
+                                                                    if t.api_key_env else "")
+            names += f" --target-name {t.name}" if t.name != "custom" else ""
+        else:
+            declared = Path(t.source)  # a targets file other than ./targets.toml must be named again
+            names = f"--target {t.name}" + ("" if declared in BUILT_IN_FILES or declared.resolve() ==
+                                            Path("targets.toml").resolve() else f" --targets-file {t.source}")
+        root = self.book.root.resolve()  # recordings never go into the package: then the default ./cassettes
+        inside = root == PACKAGE_DIR or PACKAGE_DIR in root.parents
+        where = "" if inside or self.book.root == Path("cassettes") else f" --cassette-dir {self.book.root}"
         if self.book.record_mode == "none":
-            how = f"pytest conformance --target {self.target.name} --record-mode=once"
+            how = f"pytest conformance {names}{where} --record-mode=once"
             return f"no recording of this request in {req.cassette} (replay only); record it with: {how}"
+        how = f"pytest conformance {names}{where} --record-mode=new_episodes"
         return f"{req.cassette} has no recording of this request and record mode {self.book.record_mode} may not " \
                f"add one; re-record with: {how}"
 

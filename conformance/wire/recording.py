@@ -91,7 +91,11 @@ def _match_path(r1: Request, r2: Request) -> None:
 
 
 class Scrubber:
-    """Removes credentials (headers, and any known secret value anywhere) from what gets written."""
+    """Removes credentials (headers, and any known secret value anywhere) from what gets written.
+
+    vcrpy also runs these hooks on every interaction it loads and on every request it matches, where bodies are
+    bytes (a loaded cassette's are converted to bytes): each body keeps its type.
+    """
 
     def __init__(self, secrets: list[str]) -> None:
         self.secrets = list(secrets)
@@ -99,13 +103,17 @@ class Scrubber:
     def text(self, value: str) -> str:
         return scrub_text(value, self.secrets)
 
+    def body(self, value: Any) -> Any:
+        """A request or response body (str or bytes) without secrets, of the type it came in."""
+        if isinstance(value, bytes):
+            return self.text(value.decode("utf-8", "replace")).encode() if self.secrets else value
+        return self.text(value) if isinstance(value, str) else value
+
     def request(self, request: Request) -> Request:
         for name in list(request.headers):
             if is_sensitive(name):
                 del request.headers[name]
-        if isinstance(request.body, (bytes, str)):
-            body = request.body.decode("utf-8", "replace") if isinstance(request.body, bytes) else request.body
-            request.body = self.text(body).encode()
+        request.body = self.body(request.body)
         request.uri = self.text(request.uri)
         return request
 
@@ -115,7 +123,7 @@ class Scrubber:
             for k, vs in response["headers"].items()
             if not is_sensitive(k)
         }
-        response["body"]["string"] = self.text(response["body"]["string"])
+        response["body"]["string"] = self.body(response["body"]["string"])
         return response
 
 
