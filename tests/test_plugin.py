@@ -151,6 +151,7 @@ def test_malformed_cassette_is_an_error_naming_the_file_and_the_rest_runs(
     assert data["features"]["request.max_tokens"]["custom"]["support"] == "SUPPORTED"
 
 
+@pytest.mark.slow  # two xdist workers, each starting the suite
 def test_xdist_workers_end_in_one_results_file(pytester: pytest.Pytester, fake: FakeServer, tmp_path: Path) -> None:
     pytest.importorskip("xdist")
     result = run(pytester, "-n", "2", "--base-url", fake.base_url, "--model", "fake-model", "--record-mode=all",

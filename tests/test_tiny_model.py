@@ -62,6 +62,7 @@ def test_every_documented_behaviour_is_checked() -> None:
     assert not missing, f"BEHAVIOURS.md does not list {missing}"
 
 
+@pytest.mark.slow  # one transformers generation per behaviour, in the vLLM venv's torch
 @pytest.mark.parametrize("cid", [pytest.param(i, marks=pytest.mark.xfail(reason=KNOWN_GAPS[i], strict=True))
                                  if i in KNOWN_GAPS else i for i in IDS])
 def test_behaviour(results: dict[str, dict[str, Any]], cid: str) -> None:

@@ -8,7 +8,6 @@ exactly those verdicts; so must a live run when the servers are up; the golden e
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 import urllib.request
 from pathlib import Path
@@ -19,6 +18,7 @@ import pytest
 from conformance.features.registry import PROBES
 from conformance.model.targets import load_targets
 from conformance.model.verdicts import Conformance, Support
+from tests.conftest import SuiteRun, run_suite
 
 ROOT = Path(__file__).resolve().parents[1]
 TRUTH = ROOT / "servers" / "truth"
@@ -30,12 +30,9 @@ def truth(name: str) -> dict[str, Any]:
     return json.loads((TRUTH / f"{name}.json").read_text(encoding="utf-8"))
 
 
-def run_suite(tmp_path: Path, *extra: str) -> dict[str, Any]:
-    proc = subprocess.run([sys.executable, "-m", "pytest", "conformance", "-q", "-p", "no:cacheprovider",
-                           "--report-dir", str(tmp_path / "report"), *extra],
-                          cwd=ROOT, capture_output=True, text=True, timeout=900, check=False)
-    assert proc.returncode in (0, 1), proc.stdout[-3000:] + proc.stderr[-2000:]
-    return json.loads((tmp_path / "report" / "results.json").read_text())
+def results_of(run: SuiteRun) -> dict[str, Any]:
+    assert run.proc.returncode in (0, 1), run.output
+    return run.results()
 
 
 def _timing_finding(table: dict[str, Any], fid: str, cell: dict[str, Any]) -> bool:
@@ -95,9 +92,8 @@ def test_golden_expectations_are_the_truth_tables() -> None:
     assert golden["targets"] == expectations()["targets"], "run: python3 servers/truth_expectations.py"
 
 
-def test_replayed_verdicts_match_the_truth_tables(tmp_path: Path) -> None:
-    results = run_suite(tmp_path)
-    assert mismatches(results, REFERENCES) == []
+def test_replayed_verdicts_match_the_truth_tables(embedded_default: SuiteRun) -> None:
+    assert mismatches(results_of(embedded_default), REFERENCES) == []
 
 
 TARGETS = load_targets(ROOT / "targets.toml")
@@ -120,11 +116,13 @@ def _not_served(name: str) -> str | None:
     return None
 
 
+@pytest.mark.live
 @pytest.mark.parametrize("name", REFERENCES)
 def test_live_verdicts_match_the_truth_tables(name: str, tmp_path: Path) -> None:
     """Each reference target live (when its server runs), re-recorded into a temporary folder, cell by cell."""
     reason = _not_served(name)
     if reason:
         pytest.skip(reason)
-    results = run_suite(tmp_path, "--target", name, "--record-mode=all", "--cassette-dir", str(tmp_path / "cassettes"))
-    assert mismatches(results, [name]) == []
+    run = run_suite(tmp_path / "report", "--target", name, "--record-mode=all",
+                    "--cassette-dir", str(tmp_path / "cassettes"))
+    assert mismatches(results_of(run), [name]) == []
