@@ -1,14 +1,13 @@
 """Truth from the servers: the reference servers' hand-checked truth tables against the suite, cell by cell.
 
-servers/truth/<target>.json holds, per feature, the verdict a person concluded from the server's raw answers
-(servers/check_truth.py prints them) and the request that shows it. The replayed embedded default must give
+truth/tables/<target>.json holds, per feature, the verdict a person concluded from the server's raw answers
+(`python3 -m truth.check` prints them) and the request that shows it. The replayed embedded default must give
 exactly those verdicts; so must a live run when the servers are up; the golden expectations are built from them.
 """
 
 from __future__ import annotations
 
 import json
-import sys
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -19,15 +18,16 @@ from conformance.features.registry import PROBES
 from conformance.model.targets import load_targets
 from conformance.model.verdicts import Conformance, Support
 from tests.conftest import SuiteRun, run_suite
+from truth import TABLES
+from truth.expectations import expectations
 
 ROOT = Path(__file__).resolve().parents[1]
-TRUTH = ROOT / "servers" / "truth"
 REFERENCES = sorted(t.name for t in load_targets(ROOT / "targets.toml").values() if t.reference)
 FEATURES = sorted({p.feature for p in PROBES})
 
 
 def truth(name: str) -> dict[str, Any]:
-    return json.loads((TRUTH / f"{name}.json").read_text(encoding="utf-8"))
+    return json.loads((TABLES / f"{name}.json").read_text(encoding="utf-8"))
 
 
 def results_of(run: SuiteRun) -> dict[str, Any]:
@@ -83,13 +83,8 @@ def test_every_cell_of_the_embedded_default_has_a_hand_checked_truth(name: str) 
 
 def test_golden_expectations_are_the_truth_tables() -> None:
     """conformance/data/expected/embedded-default.json is built from the truth tables, never from the suite."""
-    sys.path.insert(0, str(ROOT / "servers"))
-    try:
-        from truth_expectations import expectations
-    finally:
-        sys.path.pop(0)
     golden = json.loads((ROOT / "conformance" / "data" / "expected" / "embedded-default.json").read_text())
-    assert golden["targets"] == expectations()["targets"], "run: python3 servers/truth_expectations.py"
+    assert golden["targets"] == expectations()["targets"], "run: python3 -m truth.expectations"
 
 
 def test_replayed_verdicts_match_the_truth_tables(embedded_default: SuiteRun) -> None:
