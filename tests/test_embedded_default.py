@@ -6,10 +6,13 @@ import json
 import re
 from pathlib import Path
 
+import pytest
+
 from conformance.features.registry import PROBES
 from conformance.model.targets import load_targets
 from conformance.report.results_io import validate_results, verdict_text
-from tests.conftest import SuiteRun, run_suite
+from tests.conftest import SuiteRun
+from tests.plugin_helpers import run
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -47,7 +50,8 @@ def test_embedded_default_matches_its_golden_expectations(embedded_default: Suit
     assert embedded_default.proc.returncode == 0, embedded_default.output
 
 
-def run_with_one_cell_changed(tmp_path: Path, axis: str, value: str) -> tuple[SuiteRun, str]:
+def run_with_one_cell_changed(pytester: pytest.Pytester, tmp_path: Path, axis: str,
+                              value: str) -> tuple[pytest.RunResult, str]:
     """The embedded default's request.max_tokens probes against its expectations with vllm · request.max_tokens
     changed on one axis; the line the failing test must print. (`--probe` keeps it short: the other expected
     cells are left out of the gate, and the one run in full is the fixture's.)"""
@@ -58,19 +62,20 @@ def run_with_one_cell_changed(tmp_path: Path, axis: str, value: str) -> tuple[Su
     changed = tmp_path / "expect.json"
     changed.write_text(json.dumps(doc))
     line = f"vllm · request.max_tokens: expected {verdict_text(cell)}, got {got}"
-    return run_suite(tmp_path / "r", "--expect", str(changed), "--probe", "request.max_tokens"), line
+    return run(pytester, "--report-dir", str(tmp_path / "r"), "--expect", str(changed),
+               "--probe", "request.max_tokens"), line
 
 
-def test_a_changed_verdict_fails_the_run_with_the_drift_listed(tmp_path: Path) -> None:
-    run, line = run_with_one_cell_changed(tmp_path, "support", "IGNORED")
-    proc = run.proc
-    assert proc.returncode == 1, run.output
-    assert "request.max_tokens" in proc.stdout and "IGNORED" in proc.stdout and "SUPPORTED" in proc.stdout
-    assert line in proc.stdout  # the failing test says it, with the verdict axes that differ
+def test_a_changed_verdict_fails_the_run_with_the_drift_listed(pytester: pytest.Pytester, tmp_path: Path) -> None:
+    result, line = run_with_one_cell_changed(pytester, tmp_path, "support", "IGNORED")
+    out = result.stdout.str()
+    assert result.ret == 1, out[-3000:]
+    assert "request.max_tokens" in out and "IGNORED" in out and "SUPPORTED" in out
+    assert line in out  # the failing test says it, with the verdict axes that differ
 
 
-def test_a_known_deviation_that_disappears_fails_too(tmp_path: Path) -> None:
+def test_a_known_deviation_that_disappears_fails_too(pytester: pytest.Pytester, tmp_path: Path) -> None:
     """An expected FAILED cell that now passes is a changed verdict, not a silent pass (wpt: unexpected pass)."""
-    run, line = run_with_one_cell_changed(tmp_path, "conformance", "FAILED")
-    assert run.proc.returncode == 1, run.output
-    assert line in run.proc.stdout
+    result, line = run_with_one_cell_changed(pytester, tmp_path, "conformance", "FAILED")
+    assert result.ret == 1, result.stdout.str()[-3000:]
+    assert line in result.stdout.str()
