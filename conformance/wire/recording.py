@@ -29,8 +29,6 @@ from vcr.serialize import deserialize
 from conformance.wire.secrets import is_sensitive, scrub_text
 
 RECORD_MODES = ("none", "once", "new_episodes", "all")
-# libyaml parses the bundled cassettes about ten times faster than the pure-Python loader, to the same data
-_YamlLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class _LiteralDumper(yaml.SafeDumper):
@@ -45,6 +43,10 @@ def _str_representer(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
 
 
 _LiteralDumper.add_representer(str, _str_representer)
+
+
+# libyaml parses the bundled cassettes about ten times faster than the pure-Python loader, to the same data
+_YamlLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class CassetteError(ValueError):
