@@ -12,7 +12,7 @@ RUN="$RUN_ROOT/vllm"
 SRC=${TINY_MODEL_DIR:-$TINY_MODEL_FIXTURE}
 check_not_running vllm
 install_vllm
-[ -f "$SRC/config.json" ] || { log "no model at $SRC (build one: $VLLM_HOME/venv/bin/python servers/build_tiny_model.py $SRC)"; exit 1; }
+[ -f "$SRC/config.json" ] || { log "no model at $SRC (build one: $VLLM_HOME/venv/bin/python tools/tiny_model/build_tiny_model.py $SRC)"; exit 1; }
 mkdir -p "$RUN"
 rm -rf "$RUN/model" && cp -r "$SRC" "$RUN/model"
 

@@ -377,6 +377,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[tuple[str, i
         yield {key: f.result() for key, f in futures.items()}
 
 
+@pytest.mark.slow  # the eight runs of `runs` take about a minute: (d) at concurrency 1 waits 300 ms a request
 @pytest.mark.parametrize("behaviour", list(BEHAVIOURS))
 def test_concurrency_1_and_the_default_give_the_same_verdicts(runs: dict[Any, Any], behaviour: str) -> None:
     one, _, _ = runs[(behaviour, 1)]
@@ -390,6 +391,7 @@ def retry_reasons(results: list[ProbeResult]) -> list[str]:
     return [r for res in results for o in res.observations for r in o.retry_reasons]
 
 
+@pytest.mark.slow  # reads `runs`
 def test_a_the_connection_a_5xx_left_costs_no_verdict(runs: dict[Any, Any]) -> None:
     for level in LEVELS:
         table, results, target = runs[("a_closes_after_5xx", level)]
@@ -401,6 +403,7 @@ def test_a_the_connection_a_5xx_left_costs_no_verdict(runs: dict[Any, Any]) -> N
         assert target["concurrency"]["reached"] == target["concurrency"]["configured"]  # a stale connection is no load
 
 
+@pytest.mark.slow  # reads `runs`
 @pytest.mark.parametrize("behaviour, why", [("b_one_at_a_time", "the server drops concurrent requests"),
                                             ("c_503_under_load", "the server answers 503 under load")])
 def test_the_default_run_learns_the_server_takes_one_request_at_a_time(runs: dict[Any, Any], behaviour: str,
@@ -416,6 +419,7 @@ def test_the_default_run_learns_the_server_takes_one_request_at_a_time(runs: dic
     assert not retry_reasons(serial) and serial_target["concurrency"]["reached"] == 1
 
 
+@pytest.mark.slow  # reads `runs`
 def test_d_latency_alone_lowers_nothing(runs: dict[Any, Any]) -> None:
     _, results, target = runs[("d_300ms_latency", None)]
     assert not retry_reasons(results)

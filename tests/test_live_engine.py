@@ -9,6 +9,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from conformance.features import registry
 from conformance.model.targets import Target, load_targets
 from conformance.run.engine import ANSWER_CAP, build_body, plan, request_of, run_pairs
@@ -126,6 +128,7 @@ def test_request_budget_skips_the_rest_and_says_so(tmp_path: Path) -> None:
     assert skipped and all("--max-requests 3" in r.verdict.notes[0] for r in skipped)
 
 
+@pytest.mark.slow  # a whole run in a subprocess, against a fake with 300 ms a request, until Ctrl-C
 def test_ctrl_c_writes_partial_results_marked_incomplete(tmp_path: Path) -> None:
     with FakeServer(FakeConfig(latency=0.3)) as srv:
         proc = subprocess.Popen(

@@ -49,7 +49,7 @@ HAND_CHECKED = {
         "models.list": "SUPPORTED",
         "errors.context_overflow": "IGNORED",  # a mock model: 200 to a prompt of 8192 words
     },
-    "llama": {  # servers/truth/llama.json
+    "llama": {  # truth/tables/llama.json
         "chat.completion": "SUPPORTED",
         "request.max_tokens": "SUPPORTED",
         "request.stop": "SUPPORTED",  # 'Hello! I am a ' (stop text removed)
@@ -62,7 +62,7 @@ HAND_CHECKED = {
         "tools.strict": "UNVERIFIABLE",  # the grammar constrains arguments with or without strict
         "models.list": "SUPPORTED",
     },
-    "litellm-vllm": {  # servers/truth/litellm-vllm.json
+    "litellm-vllm": {  # truth/tables/litellm-vllm.json
         "chat.completion": "SUPPORTED",
         "request.max_tokens": "SUPPORTED",
         "request.verbosity": "REJECTED",  # the proxy's UnsupportedParamsError

@@ -128,19 +128,30 @@ def test_canary_key_never_reaches_a_written_file(pytester: pytest.Pytester, tmp_
 
 def test_malformed_cassette_is_an_error_naming_the_file_and_the_rest_runs(
         pytester: pytest.Pytester, fake: FakeServer, tmp_path: Path) -> None:
+    """A damaged cassette is the probe's ERROR naming the file, never "no recording"; the other probes run."""
     cassettes = tmp_path / "c"
     common = ["--base-url", fake.base_url, "--model", "fake-model", "--cassette-dir", str(cassettes), *QUICK]
     run(pytester, *common, "--record-mode=all", "--report-dir", str(tmp_path / "r1")).assert_outcomes(passed=5)
-    bad = Path(cassette_of(results_of(tmp_path / "r1"), "chat.completion"))
-    bad.write_text("interactions: [\n  {this is: not yaml")
+    damage = {"chat.completion": "interactions: [\n  {this is: not yaml",  # not YAML
+              # YAML, but the response lacks its body
+              "request.stream": "interactions:\n- request: {method: POST, uri: /x, body: null, headers: {}}\n"
+                                "  response: {status: {code: 200}, headers: {}}\n",
+              "errors.bad_key": ""}  # empty: vcrpy alone would record it again
+    bad = {feature: Path(cassette_of(results_of(tmp_path / "r1"), feature)) for feature in damage}
+    assert len(set(bad.values())) == len(bad)
+    for feature, text in damage.items():
+        bad[feature].write_text(text)
     result = run(pytester, *common, "--report-dir", str(tmp_path / "r2"))
-    result.assert_outcomes(passed=4, failed=1)
-    assert str(bad) in result.stdout.str()
+    assert result.ret == 1 and result.parseoutcomes().get("skipped", 0) == 0
     data = results_of(tmp_path / "r2")
-    assert data["features"]["chat.completion"]["custom"]["status"] == "ERROR"
+    for feature, path in bad.items():
+        assert str(path) in result.stdout.str(), feature
+        cell = data["features"][feature]["custom"]
+        assert cell["status"] == "ERROR" and any(str(path) in note for note in cell["notes"]), (feature, cell)
     assert data["features"]["request.max_tokens"]["custom"]["support"] == "SUPPORTED"
 
 
+@pytest.mark.slow  # two xdist workers, each starting the suite
 def test_xdist_workers_end_in_one_results_file(pytester: pytest.Pytester, fake: FakeServer, tmp_path: Path) -> None:
     pytest.importorskip("xdist")
     result = run(pytester, "-n", "2", "--base-url", fake.base_url, "--model", "fake-model", "--record-mode=all",

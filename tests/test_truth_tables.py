@@ -1,15 +1,13 @@
 """Truth from the servers: the reference servers' hand-checked truth tables against the suite, cell by cell.
 
-servers/truth/<target>.json holds, per feature, the verdict a person concluded from the server's raw answers
-(servers/check_truth.py prints them) and the request that shows it. The replayed embedded default must give
+truth/tables/<target>.json holds, per feature, the verdict a person concluded from the server's raw answers
+(`python3 -m truth.check` prints them) and the request that shows it. The replayed embedded default must give
 exactly those verdicts; so must a live run when the servers are up; the golden expectations are built from them.
 """
 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -19,23 +17,22 @@ import pytest
 from conformance.features.registry import PROBES
 from conformance.model.targets import load_targets
 from conformance.model.verdicts import Conformance, Support
+from tests.conftest import SuiteRun, run_suite
+from truth import TABLES
+from truth.expectations import expectations
 
 ROOT = Path(__file__).resolve().parents[1]
-TRUTH = ROOT / "servers" / "truth"
 REFERENCES = sorted(t.name for t in load_targets(ROOT / "targets.toml").values() if t.reference)
 FEATURES = sorted({p.feature for p in PROBES})
 
 
 def truth(name: str) -> dict[str, Any]:
-    return json.loads((TRUTH / f"{name}.json").read_text(encoding="utf-8"))
+    return json.loads((TABLES / f"{name}.json").read_text(encoding="utf-8"))
 
 
-def run_suite(tmp_path: Path, *extra: str) -> dict[str, Any]:
-    proc = subprocess.run([sys.executable, "-m", "pytest", "conformance", "-q", "-p", "no:cacheprovider",
-                           "--report-dir", str(tmp_path / "report"), *extra],
-                          cwd=ROOT, capture_output=True, text=True, timeout=900, check=False)
-    assert proc.returncode in (0, 1), proc.stdout[-3000:] + proc.stderr[-2000:]
-    return json.loads((tmp_path / "report" / "results.json").read_text())
+def results_of(run: SuiteRun) -> dict[str, Any]:
+    assert run.proc.returncode in (0, 1), run.output
+    return run.results()
 
 
 def _timing_finding(table: dict[str, Any], fid: str, cell: dict[str, Any]) -> bool:
@@ -86,18 +83,12 @@ def test_every_cell_of_the_embedded_default_has_a_hand_checked_truth(name: str) 
 
 def test_golden_expectations_are_the_truth_tables() -> None:
     """conformance/data/expected/embedded-default.json is built from the truth tables, never from the suite."""
-    sys.path.insert(0, str(ROOT / "servers"))
-    try:
-        from truth_expectations import expectations
-    finally:
-        sys.path.pop(0)
     golden = json.loads((ROOT / "conformance" / "data" / "expected" / "embedded-default.json").read_text())
-    assert golden["targets"] == expectations()["targets"], "run: python3 servers/truth_expectations.py"
+    assert golden["targets"] == expectations()["targets"], "run: python3 -m truth.expectations"
 
 
-def test_replayed_verdicts_match_the_truth_tables(tmp_path: Path) -> None:
-    results = run_suite(tmp_path)
-    assert mismatches(results, REFERENCES) == []
+def test_replayed_verdicts_match_the_truth_tables(embedded_default: SuiteRun) -> None:
+    assert mismatches(results_of(embedded_default), REFERENCES) == []
 
 
 TARGETS = load_targets(ROOT / "targets.toml")
@@ -120,11 +111,13 @@ def _not_served(name: str) -> str | None:
     return None
 
 
+@pytest.mark.live
 @pytest.mark.parametrize("name", REFERENCES)
 def test_live_verdicts_match_the_truth_tables(name: str, tmp_path: Path) -> None:
     """Each reference target live (when its server runs), re-recorded into a temporary folder, cell by cell."""
     reason = _not_served(name)
     if reason:
         pytest.skip(reason)
-    results = run_suite(tmp_path, "--target", name, "--record-mode=all", "--cassette-dir", str(tmp_path / "cassettes"))
-    assert mismatches(results, [name]) == []
+    run = run_suite(tmp_path / "report", "--target", name, "--record-mode=all",
+                    "--cassette-dir", str(tmp_path / "cassettes"))
+    assert mismatches(results_of(run), [name]) == []

@@ -68,7 +68,6 @@ class Probe:
     auth: str = "target"  # target | bad (a wrong key)
     expect_status: int | None = None  # the status OpenAI answers (error probes)
     hint: str | None = None  # what to change when the target rejects or ignores this
-    needs: tuple[str, ...] = ()  # preconditions, e.g. ("stream",)
     method: str = "POST"
     path: str = "/chat/completions"  # joined to the target's base URL
     client: str = "http"  # http (the suite's own requests) | openai-sdk (a scenario of run/sdk.py, named by args)

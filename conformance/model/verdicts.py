@@ -32,39 +32,6 @@ class Conformance(str, Enum):
 
 CONFORMANCE_RANK = {None: 0, Conformance.OK: 0, Conformance.NON_STRICT: 1, Conformance.FAILED: 2}
 
-# The legend: every value with the rule that produces it (README and report show this text).
-LEGEND: dict[str, dict[str, str]] = {
-    "status": {
-        "OK": "The probe ran and the target answered (any 2xx or 4xx).",
-        "ERROR": "A 5xx that the control also gets (or beside a control that is no valid answer), or whose re-send "
-        "fails differently; transport failure, unparsable body or unusable cassette: no support verdict is drawn.",
-        "TIMEOUT": "Connect, read or whole-stream timeout: no support verdict is drawn.",
-        "SKIPPED": "A precondition was unmet (no API key, no cassette in replay mode, budget reached).",
-    },
-    "support": {
-        "SUPPORTED": "Accepted (2xx) and the detector saw an effect that a fair control (the same request without "
-        "the feature, or with its opposite) does not show. Acceptance alone is never SUPPORTED.",
-        "PARTIAL": "Part of the effect, or some variants only (the stop text kept, logprobs only with top_logprobs, "
-        "n only unstreamed); the note names the part.",
-        "IGNORED": "Accepted (2xx) but the detector saw no effect against the control (or an invalid value "
-        "was accepted silently).",
-        "REJECTED": "Answered 4xx, or the same 5xx twice where the control succeeds (conformance FAILED); the error "
-        "message and the parameter it names are kept.",
-        "UNVERIFIABLE": "Accepted; whether it is honoured cannot be seen with this model (no effect either way, the "
-        "control shows it too, synthetic usage, or the samples disagree); the note says why.",
-        "absent": "Not tested.",
-    },
-    "conformance": {
-        "OK": "The feature's own rules hold; findings owned by another feature (the response envelope: "
-        "chat.completion; chunks: request.stream; [DONE]: stream.done_sentinel; error bodies: "
-        "errors.invalid_value) are listed as \"also seen (see <feature>)\".",
-        "NON_STRICT": "A SHOULD is broken: strict-only schema finding, 422 instead of 400, error body not "
-        "OpenAI-shaped, usage on a non-empty chunk.",
-        "FAILED": "A MUST is broken: compat schema violation, stream without [DONE], tool-call arguments not "
-        "JSON, a client error answered with a reproducible 5xx. Fails the pytest test.",
-    },
-}
-
 
 @dataclass
 class Verdict:

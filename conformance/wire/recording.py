@@ -1,8 +1,11 @@
 """Recording and replay with vcrpy cassettes: the only module that knows vcrpy.
 
-One cassette file per probe (`<cassette-dir>/<target>/<probe-id>.yaml`) and one per shared control
-(`<cassette-dir>/<target>/_controls/<name>.yaml`). Requests match on method, path and JSON body.
-Credentials are scrubbed from request and response headers and bodies before anything is written.
+One cassette file per probe (`<cassette-dir>/<target>/<probe-id>.yaml`), one per shared control
+(`<cassette-dir>/<target>/_controls_<name>.yaml`) and one per request several probes send alike
+(`_shared_<first probe-id>.yaml`); the engine names them, `CassetteBook.path_for` makes each name a file name.
+Requests match on method, path and JSON body. Credentials are scrubbed from request and response headers and
+bodies before anything is written. Each cassette file is read and parsed once (libyaml when PyYAML has it); a
+file that exists but is no usable cassette is a `CassetteError` naming it, never an empty cassette.
 """
 
 from __future__ import annotations
@@ -17,8 +20,11 @@ from urllib.parse import urlsplit
 
 import yaml
 from vcr.cassette import Cassette
+from vcr.errors import UnhandledHTTPRequestError
+from vcr.persisters.filesystem import CassetteNotFoundError, FilesystemPersister
 from vcr.record_mode import RecordMode
 from vcr.request import Request
+from vcr.serialize import deserialize
 
 from conformance.wire.secrets import is_sensitive, scrub_text
 
@@ -40,8 +46,16 @@ def _str_representer(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
 _LiteralDumper.add_representer(str, _str_representer)
 
 
+# libyaml parses the bundled cassettes about ten times faster than the pure-Python loader, to the same data
+_YamlLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class CassetteError(ValueError):
+    """A cassette file exists but cannot be used; the message names the file."""
+
+
 class LiteralYamlSerializer:
-    """vcrpy serializer: the standard cassette layout, readable bodies."""
+    """vcrpy serializer: the standard cassette layout, readable bodies; reading checks the layout."""
 
     @staticmethod
     def serialize(cassette_dict: dict[str, Any]) -> str:
@@ -49,11 +63,55 @@ class LiteralYamlSerializer:
 
     @staticmethod
     def deserialize(cassette_string: str) -> dict[str, Any]:
-        return yaml.safe_load(cassette_string)
+        try:
+            data = yaml.load(cassette_string, Loader=_YamlLoader)  # a safe loader, C or Python
+        except yaml.YAMLError as exc:
+            raise CassetteError(f"not valid YAML ({str(exc).splitlines()[0]})") from None
+        _check_layout(data)
+        return data
 
 
-class CassetteError(ValueError):
-    """A cassette file exists but cannot be used; the message names the file."""
+def _check_layout(data: Any) -> None:
+    """What replay reads of a cassette is there, so a damaged file is an error rather than a crash or no recording."""
+    if not isinstance(data, dict) or not isinstance(data.get("interactions"), list):
+        raise CassetteError("expected a vcrpy cassette with an `interactions` list")
+    for i, item in enumerate(data["interactions"]):
+        if not isinstance(item, dict) or not isinstance(item.get("request"), dict) \
+                or not isinstance(item.get("response"), dict):
+            raise CassetteError(f"interaction {i} lacks a request or a response")
+        missing = [f"request.{k}" for k in ("method", "uri", "body", "headers") if k not in item["request"]]
+        response = item["response"]
+        missing += [f"response.{k}" for k in ("status", "headers", "body") if k not in response]
+        if not missing and not (isinstance(response["status"], dict) and "code" in response["status"]):
+            missing.append("response.status.code")
+        if not missing and not (isinstance(response["body"], dict) and "string" in response["body"]):
+            missing.append("response.body.string")
+        if missing:
+            raise CassetteError(f"interaction {i} lacks {', '.join(missing)}")
+
+
+class CheckedPersister(FilesystemPersister):
+    """vcrpy persister: a missing file is a new cassette; a file that is there is parsed once (by the
+    serializer, which checks the layout) and any problem with it is a `CassetteError` naming the file —
+    where vcrpy would treat an unreadable or empty file as an empty cassette ("no recording")."""
+
+    @classmethod
+    def load_cassette(cls, cassette_path: str | Path, serializer: Any) -> tuple[Any, ...]:
+        path = Path(cassette_path)
+        if not path.is_file():
+            raise CassetteNotFoundError()
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            raise CassetteError(f"cassette {path}: not UTF-8 text ({exc.reason})") from None
+        except OSError as exc:
+            raise CassetteError(f"cassette {path}: cannot be read ({exc.strerror or exc})") from None
+        try:
+            return tuple(deserialize(text, serializer))
+        except CassetteError as exc:
+            raise CassetteError(f"cassette {path}: {exc}") from None
+        except (ValueError, KeyError, TypeError) as exc:  # vcrpy's own conversion refused what it read
+            raise CassetteError(f"cassette {path}: not a usable vcrpy cassette ({exc})") from None
 
 
 @dataclass
@@ -146,12 +204,11 @@ class CassetteBook:
     def _cassette(self, path: Path) -> Cassette:
         with self._lock:
             if path not in self._open:
-                if path.exists():
-                    _check_cassette_file(path)
                 self._open[path] = Cassette.load(
                     path=str(path),
                     record_mode=RecordMode(self.record_mode),
                     serializer=LiteralYamlSerializer,
+                    persister=CheckedPersister,
                     match_on=(_match_method, _match_path, _match_body),
                     before_record_request=self.scrubber.request,
                     before_record_response=self.scrubber.response,
@@ -167,7 +224,7 @@ class CassetteBook:
                 return None
             try:
                 response = cassette.play_response(request)
-            except Exception:  # noqa: BLE001  # vcrpy raises when every match was already played
+            except UnhandledHTTPRequestError:  # every match was already played
                 return None
         headers = {k.lower(): (v[0] if isinstance(v, list) else str(v)) for k, v in response["headers"].items()}
         body_value = response["body"]["string"]
@@ -200,19 +257,6 @@ class CassetteBook:
                     except OSError as exc:  # the run's verdicts stay; the lost recording is reported
                         problems.append(f"cassette {path} could not be saved: {exc.strerror or exc}")
         return problems
-
-
-def _check_cassette_file(path: Path) -> None:
-    """Fail with a clear message on a cassette vcrpy would silently treat as empty."""
-    try:
-        data = yaml.safe_load(path.read_text())
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise CassetteError(f"cassette {path}: not valid YAML ({str(exc).splitlines()[0]})") from None
-    if not isinstance(data, dict) or not isinstance(data.get("interactions"), list):
-        raise CassetteError(f"cassette {path}: expected a vcrpy cassette with an `interactions` list")
-    for i, item in enumerate(data["interactions"]):
-        if not isinstance(item, dict) or "request" not in item or "response" not in item:
-            raise CassetteError(f"cassette {path}: interaction {i} lacks a request or a response")
 
 
 def endpoint_path(url: str) -> str:

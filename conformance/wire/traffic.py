@@ -46,7 +46,7 @@ class Interaction:
         return parts[-2] if len(parts) >= 2 else (host or None)
 
 
-class _Loader(yaml.SafeLoader):
+class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # libyaml when present: ~10x faster
     """SafeLoader that keeps !!binary scalars as bytes (vcrpy stores gzip'd bodies that way)."""
 
 

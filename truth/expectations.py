@@ -1,9 +1,8 @@
-#!/usr/bin/env python3
 """Write the golden expectations of the embedded default from the reference servers' truth tables.
 
-usage: python3 servers/truth_expectations.py [OUT]   (default conformance/data/expected/embedded-default.json)
+usage: python3 -m truth.expectations [OUT]   (default conformance/data/expected/embedded-default.json)
 
-The expectations are what the servers were seen doing by hand (servers/truth/<target>.json), never the suite's
+The expectations are what the servers were seen doing by hand (truth/tables/<target>.json), never the suite's
 own output: a suite verdict that differs from them is drift to explain, not a new golden value. Stdlib only.
 """
 
@@ -16,8 +15,8 @@ from typing import Any
 
 import tomllib
 
-ROOT = Path(__file__).resolve().parents[1]
-TRUTH = ROOT / "servers" / "truth"
+from truth import ROOT, TABLES
+
 DEFAULT_OUT = ROOT / "conformance" / "data" / "expected" / "embedded-default.json"
 REFERENCES = ROOT / "conformance" / "data" / "references.toml"  # the built-in reference targets
 
@@ -33,19 +32,19 @@ def expectations() -> dict[str, Any]:
     targets: dict[str, Any] = {}
     checked: dict[str, str] = {}
     for name, target in reference_targets().items():
-        truth = json.loads((TRUTH / f"{name}.json").read_text(encoding="utf-8"))
+        truth = json.loads((TABLES / f"{name}.json").read_text(encoding="utf-8"))
         checked[name] = truth.get("checked", "?")
         targets[name] = {
             "base_url": target["base_url"],
             "features": {fid: {"status": "OK", "support": e["support"], "conformance": e["conformance"]}
                          for fid, e in sorted(truth["features"].items())},
-            # cells whose conformance depends on timing (servers/truth/<target>.json "timing_dependent")
+            # cells whose conformance depends on timing (truth/tables/<target>.json "timing_dependent")
             # and cells the server answers two ways at random (an entry's "alternative" verdict)
             "flaky": sorted(set((truth.get("timing_dependent") or {}).get("features", []))
                             | {fid for fid, e in truth["features"].items() if e.get("alternative")}),
         }
     return {"kind": "conformance-expectations", "version": 1, "targets": targets,
-            "generated_from": {"truth_tables": {n: f"servers/truth/{n}.json" for n in targets}, "checked": checked}}
+            "generated_from": {"truth_tables": {n: f"truth/tables/{n}.json" for n in targets}, "checked": checked}}
 
 
 def main(argv: list[str]) -> int:

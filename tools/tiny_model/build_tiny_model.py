@@ -1,15 +1,17 @@
 #!/usr/bin/env python3
 """Build the tiny chat model served by the real-inference targets (vLLM, LiteLLM upstream).
 
-    python servers/build_tiny_model.py OUT_DIR [--steps N] [--seed S]     # train and self-check
-    python servers/build_tiny_model.py --check MODEL_DIR [--json]         # only run the behaviour checks
+    python tools/tiny_model/build_tiny_model.py OUT_DIR [--steps N] [--seed S]     # train and self-check
+    python tools/tiny_model/build_tiny_model.py --check MODEL_DIR [--json]         # only run the behaviour checks
 
-Runs fully offline (no downloads) with torch + transformers + tokenizers, e.g. inside the vLLM venv
-that servers/install.sh creates.  Output: a Hugging Face model directory (config.json,
-generation_config.json, model.safetensors, tokenizer.json, tokenizer_config.json,
-chat_template.jinja).  A copy is committed at tests/fixtures/tiny-model/ so CI never trains; what
-it does is written down in tests/fixtures/tiny-model/BEHAVIOURS.md and checked by
-tests/test_tiny_model.py (which runs `--check`).
+Runs fully offline (no downloads) with torch + transformers + tokenizers (the versions of
+tools/tiny_model/requirements.txt), e.g. inside the vLLM venv that servers/install.sh creates.
+Output: a Hugging Face model directory (config.json, generation_config.json, model.safetensors,
+tokenizer.json, tokenizer_config.json, chat_template.jinja).  A copy is committed at
+tests/fixtures/tiny-model/ so CI never trains; what it does is written down in
+tests/fixtures/tiny-model/BEHAVIOURS.md and checked by tests/test_tiny_model.py (which runs
+`--check`).  The prompts the suite sends are among its templates (tests/test_tiny_model.py checks
+that they are conformance/features/common.py's).
 
 The model exists so that each probe of the suite has an effect a server can show or hide: it
 follows a one-word instruction (in a system or developer message, appended to a user message, in a
@@ -148,7 +150,8 @@ train plane boat house garden school city country friend family story poem joke 
 SYLLABLES = ["ka", "zo", "rim", "bel", "tu", "quo", "vex", "lin", "dra", "mop", "sif", "gor", "nu", "pel",
              "zar", "wix", "bo", "ten", "fli", "cru", "yam", "jot", "hev", "oo"]
 
-# The prompts the suite sends (conformance/features/common.py) are among the templates.
+# The prompts the suite sends (conformance/features/common.py) are among the templates: copied, since the
+# trainer runs where the suite is not installed; tests/test_tiny_model.py checks that they are equal.
 HELLO = "Say hello and introduce yourself in one sentence."
 CREATIVE = "Write one short sentence about a random animal."
 REPEAT = "Repeat the word 'echo' as many times as you can, separated by spaces."

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Measure whether sampling parameters have an observable effect on a server's tiny model.
 
-    python servers/effects.py BASE_URL [MODEL]
+    python tools/exploration/effects.py BASE_URL [MODEL]
 
 Stdlib only.  Prints one line per experiment (settings -> the distinct outputs seen), the
 numbers quoted in servers/BEHAVIOUR.md ("Sampling effects").

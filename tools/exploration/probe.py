@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Send a bounded set of raw chat-completions probes to a server and print markdown.
 
-    python servers/probe.py BASE_URL [MODEL] [--tools-model M] [--only NAME,...] [--trim N]
+    python tools/exploration/probe.py BASE_URL [MODEL] [--tools-model M] [--only NAME,...] [--trim N]
 
 Stdlib only.  Each probe prints the exact request body, the HTTP status and a short excerpt
 of the answer (for streams: the number of `data:` lines and the first/last events).  This is

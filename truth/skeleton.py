@@ -1,12 +1,11 @@
-#!/usr/bin/env python3
 """Print truth-table entries to fill in by hand for features a reference target's table lacks.
 
-usage: PYTHONPATH=. python3 servers/truth_skeleton.py TARGET [FEATURE...]   (TARGET of targets.toml)
+usage: python3 -m truth.skeleton TARGET [FEATURE...]   (TARGET of targets.toml; from the checkout's root)
 
-For each feature (default: every registry feature missing from servers/truth/TARGET.json) it prints an entry
+For each feature (default: every registry feature missing from truth/tables/TARGET.json) it prints an entry
 with the request of the feature's first support probe and its control, as the suite builds them for that
-target (the model is left to check_truth.py unless the feature uses another one), and `support`,
-`conformance` and `why` set to "?": a person sends them (servers/check_truth.py), reads the answers and
+target (the model is left to truth/check.py unless the feature uses another one), and `support`,
+`conformance` and `why` set to "?": a person sends them (truth/check.py), reads the answers and
 writes the verdict. It never runs the suite and never guesses a verdict.
 """
 
@@ -14,22 +13,19 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from conformance.features.registry import CONTROLS, PROBES  # noqa: E402
-from conformance.model.targets import load_targets  # noqa: E402
-from conformance.run.engine import build_body  # noqa: E402
+from conformance.features.registry import CONTROLS, PROBES
+from conformance.model.targets import load_targets
+from conformance.run.engine import build_body
+from truth import ROOT, TABLES
 
 
 def _strip(body: dict[str, Any], model: str) -> dict[str, Any]:
     body = dict(body)
     if body.get("model") == model:
         body.pop("model")
-    for msg in body.get("messages") or []:  # the context-overflow prompt: check_truth.py rebuilds it
+    for msg in body.get("messages") or []:  # the context-overflow prompt: truth/check.py rebuilds it
         if isinstance(msg.get("content"), str) and len(msg["content"]) > 2000:
             msg["content"] = "$overflow"
     return body
@@ -65,7 +61,7 @@ def main(argv: list[str]) -> int:
         print(__doc__)
         return 2
     target = load_targets(ROOT / "targets.toml")[argv[1]]
-    path = ROOT / "servers" / "truth" / f"{target.name}.json"
+    path = TABLES / f"{target.name}.json"
     have = json.loads(path.read_text())["features"] if path.exists() else {}
     features = argv[2:] or sorted({p.feature for p in PROBES} - set(have))
     print(json.dumps({f: entry(target, f) for f in features}, indent=2, ensure_ascii=False))

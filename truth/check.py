@@ -1,8 +1,7 @@
-#!/usr/bin/env python3
 """Re-check a reference server's truth table by hand: one command per server.
 
-usage: python3 servers/check_truth.py BASE MODEL TRUTHFILE [FEATURE_PREFIX]
-  e.g. python3 servers/check_truth.py http://127.0.0.1:8011/v1 tiny servers/truth/vllm.json
+usage: python3 -m truth.check BASE MODEL TRUTHFILE [FEATURE_PREFIX]
+  e.g. python3 -m truth.check http://127.0.0.1:8011/v1 tiny truth/tables/vllm.json
 
 For every feature of the truth table it sends the entry's request (and its control, when the verdict is
 differential), prints what came back — status, content, tool calls, finish_reason, usage, logprobs, choices, the

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One hand check per behaviour of the tiny model through a real server (servers/BEHAVIOUR.md, "The
-# effect model"): servers/tiny_model_checks.sh NAME   (P=PORT, default 8051; needs curl and jq)
+# effect model"): tools/tiny_model/tiny_model_checks.sh NAME   (P=PORT, default 8051; needs curl and jq)
 P=${P:-8051}
 c() { curl -s 127.0.0.1:$P/v1/chat/completions -H 'Content-Type: application/json' -d "$1" |
   jq -c '[.choices[]? | {content: .message.content, calls: [.message.tool_calls[]? | "\(.function.name) \(.function.arguments)"], finish: .finish_reason}] // .' ; }
