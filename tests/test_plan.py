@@ -7,7 +7,8 @@ import json
 from pathlib import Path
 
 from conformance.features.registry import PROBES, probe_by_id
-from conformance.judge.root_cause import SUSPECT_ROLE, SUSPECTS
+from conformance.judge.root_cause import SUSPECTS
+from conformance.model.roles import CONTROL, REPEAT, TURN_2, RoleKind
 from conformance.model.targets import Target
 from conformance.run.engine import run_pairs
 from conformance.run.plan import ANSWER_CAP, WITNESS_CONTROL, estimate, plan_probe
@@ -53,19 +54,19 @@ def test_the_engine_sends_only_what_the_plans_hold(tmp_path: Path) -> None:
     with FakeServer(FakeConfig(server_error={"seed"})) as srv:
         target = Target("fake", srv.base_url, "fake-model", high_temperature=2.0)
         results, _ = run_pairs([(target, p) for p in PROBES], tmp_path, "all")
-    assert any(o.role == "repeat" for r in results for o in r.observations)
+    assert any(o.role == REPEAT for r in results for o in r.observations)
     for result in results:
         plan = plan_probe(result.probe, target)
         planned = {json.dumps(s.request.body, sort_keys=True) for s in plan.possible_sends()}
         for obs in result.observations:
             body = json.dumps(obs.request_body, sort_keys=True)
-            if obs.role.startswith(SUSPECT_ROLE):  # the failed request with one part changed: one per suspect
-                assert sum(o.role.startswith(SUSPECT_ROLE) for o in result.observations) <= 2 * len(SUSPECTS)
-            elif obs.role == "turn-2":
+            if obs.role.kind is RoleKind.SUSPECT:  # the failed request with one part changed: one per suspect
+                assert sum(o.role.kind is RoleKind.SUSPECT for o in result.observations) <= 2 * len(SUSPECTS)
+            elif obs.role == TURN_2:
                 assert plan.followup is not None or plan.sdk is not None, result.probe.id
-            elif plan.sdk is not None and obs.role != "control":
+            elif plan.sdk is not None and obs.role != CONTROL:
                 continue  # the SDK builds its own requests (counted as up to two per scenario)
-            elif plan.derive and obs.role not in ("control",):
+            elif plan.derive and obs.role != CONTROL:
                 assert plan.shape is not None  # built from the control's answer over the planned fragment
             else:
                 assert body in planned, (result.probe.id, obs.role)

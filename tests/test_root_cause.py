@@ -12,9 +12,10 @@ import pytest
 from conformance.features.generic import LONG_PROMPT
 from conformance.features.tools import text_tool_call
 from conformance.judge.classify import classify
-from conformance.judge.root_cause import SUSPECT_ROLE, root_cause, suspect_answers, suspects_for
+from conformance.judge.root_cause import root_cause, suspect_answers, suspects_for
 from conformance.model.observation import Observation
 from conformance.model.probes import Probe
+from conformance.model.roles import VARIANT, Role
 from conformance.model.verdicts import Conformance, Status, Support
 from conformance.run.engine import build_body, request_of
 from conformance.run.suspects import suspect_resends
@@ -91,7 +92,7 @@ def test_failures_that_get_no_suspects(probe_id: str, failed: Observation, why: 
 def test_the_engine_side_names_each_resend_by_its_suspect() -> None:
     probe = PROBES["conversation.user_after_tool"]
     sends = suspect_resends(probe, body_of(probe), error(500, NULL_500))
-    assert [role for role, _ in sends] == [SUSPECT_ROLE + "assistant_null_content@variant"]
+    assert [role for role, _ in sends] == [Role.parse("suspect:assistant_null_content@variant")]
     assert sends[0][1]["messages"][1]["content"] == ""
 
 
@@ -100,14 +101,14 @@ def test_the_engine_side_names_each_resend_by_its_suspect() -> None:
 # --------------------------------------------------------------------------------------------------------
 
 def _resent(name: str, observation: Observation, origin: str = "variant") -> Observation:
-    observation.role = f"{SUSPECT_ROLE}{name}@{origin}"
+    observation.role = Role.parse(f"suspect:{name}@{origin}")
     return observation
 
 
 def test_the_first_suspect_that_works_is_the_cause() -> None:
     failed = error(500, NULL_500)
     resent = suspect_answers([_resent("answer_cap", error(500, NULL_500)),
-                              _resent("assistant_null_content", answer("x"))])["variant"]
+                              _resent("assistant_null_content", answer("variant"))])[VARIANT]
     cause = root_cause(failed, resent)
     assert cause is not None and cause.suspect is not None and cause.suspect.name == "assistant_null_content"
     assert 'with content "" it works' in cause.note()
@@ -116,23 +117,23 @@ def test_the_first_suspect_that_works_is_the_cause() -> None:
 def test_a_client_error_after_a_5xx_counts_as_working() -> None:
     """Null content → "" turns a 500 into the 400 an error probe expects: that answer is judged."""
     cause = root_cause(error(500, NULL_500), suspect_answers([_resent("assistant_null_content",
-                                                                      error(400, "unpaired tool call"))])["variant"])
+                                                                      error(400, "unpaired tool call"))])[VARIANT])
     assert cause is not None and not cause.defect
 
 
 def test_the_request_failing_without_its_parameter_is_a_server_defect() -> None:
     cause = root_cause(error(500, "parser crashed"),
-                       suspect_answers([_resent("parameter", error(500, "parser"))])["variant"])
+                       suspect_answers([_resent("parameter", error(500, "parser"))])[VARIANT])
     assert cause is not None and cause.defect and "whatever the parameter" in cause.note()
 
 
 def test_nothing_named_when_only_the_parameter_removed_works() -> None:
     """The parameter is the cause: classify's reproducible-5xx rule decides (REJECTED)."""
-    assert root_cause(error(500, "bad tools"), suspect_answers([_resent("parameter", answer("x"))])["variant"]) is None
+    assert root_cause(error(500, "bad tools"), suspect_answers([_resent("parameter", answer("variant"))])[VARIANT]) is None
 
 
 def test_unsent_resends_are_no_evidence() -> None:
-    unsent = Observation(role=SUSPECT_ROLE + "answer_cap@variant", method="POST", path="/chat/completions",
+    unsent = Observation(role="suspect:answer_cap@variant", method="POST", path="/chat/completions",
                          request_body={}, skipped_reason="no recording of this request")
     assert suspect_answers([unsent]) == {}
 
@@ -147,7 +148,7 @@ CONTROL = [obs(200, completion("Hello there ."), role="control")]
 def test_a_shape_refused_is_named_and_the_probe_judged_on_the_working_answer() -> None:
     probe = PROBES["conversation.tool_call_id.openai_style"]
     variant = [error(500, NULL_500), error(500, NULL_500, role="repeat"),
-               _resent("assistant_null_content", answer("x"))]
+               _resent("assistant_null_content", answer("variant"))]
     v = classify(probe, variant, CONTROL)
     check(v, Status.OK, Support.SUPPORTED, Conformance.OK, "refused because of assistant content null",
           "the answer uses the history")
@@ -160,7 +161,7 @@ def test_the_owners_own_part_refused_is_its_rejection() -> None:
     probe = PROBES["conversation.tool_call_id.openai_style"]
     variant = [error(500, "invalid tool call id"), error(500, "invalid tool call id", role="repeat"),
                _resent("assistant_null_content", error(500, "invalid tool call id")),
-               _resent("tool_call_id_format", answer("x"))]
+               _resent("tool_call_id_format", answer("variant"))]
     v = classify(probe, variant, CONTROL)
     check(v, Status.OK, Support.REJECTED, Conformance.FAILED, "refused because of the tool-call id format")
     assert [f.rule for f in v.findings] == ["conversation.tool_call_id"]
@@ -169,7 +170,7 @@ def test_the_owners_own_part_refused_is_its_rejection() -> None:
 def test_the_cap_removed_is_judged_without_a_finding() -> None:
     probe = PROBES["tools.tool_choice.unknown_name"]
     variant = [error(500, "Failed to parse the tool call"), error(500, "Failed to parse the tool call", role="repeat"),
-               _resent("answer_cap", answer("x"))]
+               _resent("answer_cap", answer("variant"))]
     v = classify(probe, variant, CONTROL)
     check(v, Status.OK, Support.IGNORED, Conformance.NON_STRICT, "refused because of the suite's answer cap",
           "accepted silently")
@@ -259,7 +260,7 @@ def test_a_second_turn_refused_for_its_shape_is_judged_on_the_working_second_tur
     call["choices"][0]["message"]["tool_calls"] = [{"id": "call_1", "type": "function", "function": {
         "name": "get_weather", "arguments": '{"city": "Paris"}'}}]
     variant = [obs(200, call), error(500, NULL_500, role="turn-2"),
-               _resent("assistant_null_content", answer("x"), origin="turn-2")]
+               _resent("assistant_null_content", answer("variant"), origin="turn-2")]
     check(classify(probe, variant, []), Status.OK, Support.SUPPORTED, Conformance.OK,
           "refused because of assistant content null", "uses the tool result")
 
@@ -273,7 +274,7 @@ def test_a_shape_the_probe_is_about_is_its_own_rejection() -> None:
         "name": "get_weather", "arguments": "{}"}}]
     refused = obs(400, {"error": {"message": "Tool call id was call_X but must be a-z, A-Z, 0-9, with a length of 9.",
                                   "type": "invalid_request_error", "param": None, "code": None}}, role="turn-2")
-    variant = [obs(200, call), refused, _resent("tool_call_id_format", answer("x"), origin="turn-2")]
+    variant = [obs(200, call), refused, _resent("tool_call_id_format", answer("variant"), origin="turn-2")]
     v = classify(probe, variant, [])
     check(v, Status.OK, Support.REJECTED, Conformance.OK, "refused because of the tool-call id format")
     assert not v.notes[0].endswith("judged on that answer")

@@ -10,10 +10,11 @@ from conformance.judge.detection import DETECTORS, Context, Detection
 from conformance.judge.error_body import SHAPE_NOTES, read_error
 from conformance.judge.evidence import exchange_evidence, retry_note
 from conformance.judge.ownership import ERROR_BODY_OWNER, also_seen_notes, split_findings
-from conformance.judge.root_cause import SUSPECT_ROLE, RootCause, root_cause, suspect_answers
+from conformance.judge.root_cause import RootCause, root_cause, suspect_answers
 from conformance.model.findings import Finding, dedupe
 from conformance.model.observation import Observation
 from conformance.model.probes import Probe
+from conformance.model.roles import REPEAT, RoleKind
 from conformance.model.sse import parse_sse
 from conformance.model.verdicts import Conformance, Status, Support, Verdict, conformance_of, worst_conformance
 
@@ -162,12 +163,12 @@ def _rejection(probe: Probe, obs: Observation) -> Verdict:
     if blamed and not ours and probe.blamed_params and probe.kind != "invalid":
         return Verdict(Status.OK, Support.UNVERIFIABLE, conf,
                        [f"the 4xx blames {', '.join(blamed)}, not {', '.join(probe.blamed_params)}", evidence, *notes],
-                       measurements={"error_params": blamed, "error_shape": reading.shape, "decisive": obs.role})
+                       measurements={"error_params": blamed, "error_shape": reading.shape, "decisive": str(obs.role)})
     named = f" (names {', '.join(ours)})" if ours else ""
     lead = "rejects the invalid value, as OpenAI does" if probe.kind == "invalid" else "rejected"
     return Verdict(Status.OK, Support.REJECTED, conf, [f"{lead}{named}", evidence, *notes],
                    measurements={"error_params": blamed, "error_shape": reading.shape, "http_status": obs.status,
-                                 "decisive": obs.role})
+                                 "decisive": str(obs.role)})
 
 
 def _error_probe(probe: Probe, obs: Observation) -> Verdict:
@@ -181,7 +182,7 @@ def _error_probe(probe: Probe, obs: Observation) -> Verdict:
         return Verdict(Status.OK, Support.SUPPORTED, conf,
                        [f"HTTP {obs.status}: {reading.message[:300]}", names, *notes],
                        measurements={"http_status": obs.status, "error_shape": reading.shape,
-                                     "names_field": bool(named), "decisive": obs.role})
+                                     "names_field": bool(named), "decisive": str(obs.role)})
     body = obs.json() if not obs.is_sse else None
     served = body.get("model") if isinstance(body, dict) else None
     note = "accepted silently with a 2xx where OpenAI answers " + str(probe.expect_status or "4xx")
@@ -243,12 +244,12 @@ def _reproducible_5xx(probe: Probe, variant: list[Observation], control: list[Ob
                         f"{probe.expect_status or '4xx'}: {REPEATED_5XX}",
                         f"HTTP {first.status}: {reading.message[:400]}", "the control request succeeded"],
                        measurements={"http_status": first.status, "error_params": blamed, "reproduced": True,
-                                     "decisive": first.role})
+                                     "decisive": str(first.role)})
     return Verdict(Status.OK, Support.REJECTED, Conformance.FAILED,
                    [f"rejected with HTTP {first.status} twice{names}: {REPEATED_5XX}",
                     f"HTTP {first.status}: {reading.message[:400]}", "the control request succeeded"],
                    measurements={"http_status": first.status, "error_params": blamed, "reproduced": True,
-                                 "decisive": first.role})
+                                 "decisive": str(first.role)})
 
 
 def classify(probe: Probe, variant: list[Observation], control: list[Observation] | None = None) -> Verdict:
@@ -268,11 +269,11 @@ def _control_fine(control: list[Observation]) -> bool:
 
 def _repeated(variant: list[Observation]) -> tuple[Observation, Observation] | None:
     """(the request that failed with a 5xx, its re-send), when the engine re-sent one."""
-    repeat = next((o for o in variant if o.role == "repeat"), None)
+    repeat = next((o for o in variant if o.role == REPEAT), None)
     if repeat is None:
         return None
     # the request that was re-sent: the variant, or (an SDK scenario) whichever of its requests failed
-    first = next((o for o in variant if o.role != "repeat" and o.path == repeat.path and resendable_5xx(o)
+    first = next((o for o in variant if o.role != REPEAT and o.path == repeat.path and resendable_5xx(o)
                   and o.request_body == repeat.request_body), None)
     return (first, repeat) if first is not None else None
 
@@ -313,7 +314,7 @@ def _judged_on_cause(probe: Probe, cause: RootCause, variant: list[Observation],
         return Verdict(Status.OK, Support.UNVERIFIABLE, None, [cause.note(), "a sampled probe: its samples would have "
                                                                "to be sent again in the working shape"], measurements=m)
     working = [dataclasses.replace(cause.answer, role=o.role) if o.request_body == cause.failed.request_body else o
-               for o in variant if o.role != "repeat"]
+               for o in variant if o.role != REPEAT]
     verdict = _verdict(probe, working, control)
     if verdict.status is not Status.OK:
         return Verdict(Status.OK, Support.UNVERIFIABLE, None, [cause.note(), *verdict.notes], measurements=m)
@@ -325,7 +326,7 @@ def _judged_on_cause(probe: Probe, cause: RootCause, variant: list[Observation],
 
 def _verdict(probe: Probe, variant: list[Observation], control: list[Observation]) -> Verdict:
     resent = suspect_answers(variant)
-    variant = [o for o in variant if not o.role.startswith(SUSPECT_ROLE)]
+    variant = [o for o in variant if o.role.kind is not RoleKind.SUSPECT]
     settled = _varies_between_tries(probe, variant)
     if settled is not None:
         verdict = _verdict(probe, settled[0], control)
@@ -340,7 +341,7 @@ def _verdict(probe: Probe, variant: list[Observation], control: list[Observation
     reproducible = _reproducible_5xx(probe, variant, control)
     if reproducible is not None:
         return reproducible
-    variant = [o for o in variant if o.role != "repeat"]
+    variant = [o for o in variant if o.role != REPEAT]
     if not probe.control:
         control = []  # a witness control fetched only to judge a 5xx is not this probe's control
     unusable = _unusable(variant + control)

@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 from conformance.model.findings import Finding
 from conformance.model.observation import Observation
 from conformance.model.probes import Probe
+from conformance.model.roles import TURN_2, RoleKind
 from conformance.model.verdicts import Conformance, Support
 
 
@@ -26,15 +27,15 @@ class Context:
 
     @property
     def samples(self) -> list[Observation]:
-        return [o for o in self.variant if o.role == "variant" or o.role.startswith("variant-")]
+        return [o for o in self.variant if o.role.kind is RoleKind.VARIANT]
 
     @property
     def alternates(self) -> list[Observation]:
-        return [o for o in self.variant if o.role.startswith("alt")]
+        return [o for o in self.variant if o.role.kind is RoleKind.ALT]
 
     @property
     def turn2(self) -> Observation | None:
-        return next((o for o in self.variant if o.role == "turn-2"), None)
+        return next((o for o in self.variant if o.role == TURN_2), None)
 
 
 @dataclass

@@ -19,7 +19,7 @@ def exchange_evidence(obs: Observation) -> dict[str, Any]:
     if body is None:
         body = obs.body_text[:BODY_EVIDENCE_LIMIT] + (f"… [{len(obs.body_text)} characters]" if too_big else "")
     return {
-        "role": obs.role,
+        "role": str(obs.role),
         "request": {"method": obs.method, "path": obs.path, "body": obs.request_body},
         "response": {
             "status": obs.status,

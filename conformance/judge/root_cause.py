@@ -20,16 +20,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from conformance.judge import answers
+from conformance.model import roles
 from conformance.model.findings import Finding
 from conformance.model.observation import Observation
 from conformance.model.probes import Probe
+from conformance.model.roles import Role, RoleKind
 
-SUSPECT_ROLE = "suspect:"  # the role of a re-send: SUSPECT_ROLE + the suspect's name + "@" + the failed one's role
 
-
-def suspect_role(suspect: Suspect, failed: Observation) -> str:
+def suspect_role(suspect: Suspect, failed: Observation) -> Role:
     """The role of the re-send of `failed` that changes `suspect` (it names both)."""
-    return f"{SUSPECT_ROLE}{suspect.name}@{failed.role}"
+    return roles.suspect(suspect.name, failed.role)
 
 FOOTPRINT, SHAPE, PARAMETER = "footprint", "shape", "parameter"
 Change = Callable[[dict[str, Any], Probe], "dict[str, Any] | None"]  # the changed body, or None: not in this body
@@ -192,15 +192,15 @@ def _message(obs: Observation) -> str:
     return read_error(obs.body_text).message[:200]
 
 
-def suspect_answers(observations: list[Observation]) -> dict[str, list[tuple[Suspect, Observation]]]:
+def suspect_answers(observations: list[Observation]) -> dict[Role, list[tuple[Suspect, Observation]]]:
     """The re-sent answers among a probe's observations (those really sent), with their suspects, by the role of
     the observation they re-send (the variant, a second turn)."""
-    out: dict[str, list[tuple[Suspect, Observation]]] = {}
+    out: dict[Role, list[tuple[Suspect, Observation]]] = {}
     for obs in observations:
-        name, _, origin = obs.role[len(SUSPECT_ROLE):].partition("@")
-        suspect = BY_NAME.get(name) if obs.role.startswith(SUSPECT_ROLE) else None
-        if suspect is not None and (obs.status is not None or obs.error):
-            out.setdefault(origin, []).append((suspect, obs))
+        role = obs.role
+        suspect = BY_NAME.get(role.suspect or "") if role.kind is RoleKind.SUSPECT else None
+        if suspect is not None and role.of is not None and (obs.status is not None or obs.error):
+            out.setdefault(role.of, []).append((suspect, obs))
     return out
 
 

@@ -6,12 +6,14 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from conformance.model.roles import Role
+
 
 @dataclass
 class Observation:
     """One HTTP request and what came back (or why nothing did)."""
 
-    role: str  # variant, control, sample-2, turn-2…
+    role: Role  # variant, control, variant-2, alt-1, turn-2… (text from a stored record is parsed)
     method: str
     path: str
     request_body: Any  # the JSON sent, or raw text for a malformed-body probe
@@ -30,6 +32,10 @@ class Observation:
     shared: str | None = None  # a request sent once for several probes: its cassette name and sample (name#N)
     client: dict[str, Any] | None = None  # what a client library (the openai SDK) made of the answer: facts only
     reassembled: dict[str, Any] | None = field(default=None, repr=False, compare=False)  # cache of answers.completion
+
+    def __post_init__(self) -> None:
+        if isinstance(self.role, str):
+            self.role = Role.parse(self.role)
 
     @property
     def content_type(self) -> str:

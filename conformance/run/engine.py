@@ -19,6 +19,7 @@ from conformance.judge.detection import DERIVERS, FOLLOWUPS
 from conformance.judge.ownership import OWNERS
 from conformance.model.observation import Observation
 from conformance.model.probes import Probe, merge
+from conformance.model.roles import CONTROL, REPEAT, SHARED, TURN_2, Role
 from conformance.model.targets import Target
 from conformance.model.verdicts import Status, Support, Verdict
 from conformance.run.plan import (
@@ -117,7 +118,8 @@ class Engine:
 
     async def _send_shared(self, target: Target, name: str, send: Send, count: int) -> list[Observation]:
         shared = dataclasses.replace(send, cassette=self.book.path_for(target.name, name), fallback=send.cassette)
-        answers_ = list(await asyncio.gather(*[self._send(target, dataclasses.replace(shared, role=f"shared-{i + 1}"))
+        answers_ = list(await asyncio.gather(*[self._send(target, dataclasses.replace(shared,
+                                                                                      role=SHARED.sampled(i + 1)))
                                                for i in range(count)]))
         for i, obs in enumerate(answers_):
             obs.shared = f"{name}#{i + 1}"
@@ -129,16 +131,16 @@ class Engine:
         it)."""
         key = req.key
         name = None
-        if req.role == "control":  # kept in the shared cassette (a control sent alike under another name shares it)
+        if req.role == CONTROL:  # kept in the shared cassette (a control sent alike under another name shares it)
             name = self._shared_name(target, key) or req.cassette
         elif req.shareable and key != own_control:
             name = self._shared_name(target, key)
-        own = name if req.role == "control" else req.cassette  # replayed from when the shared cassette lacks it
+        own = name if req.role == CONTROL else req.cassette  # replayed from when the shared cassette lacks it
         send = Send(req.role, req.method, req.path, req.body, self.book.path_for(target.name, own), req.auth)
         if name is not None:
             return _as(req.role, await self._once(target, name, key, send, req.count))
         return list(await asyncio.gather(*[
-            self._send(target, dataclasses.replace(send, role=req.role if req.count == 1 else f"{req.role}-{i + 1}"))
+            self._send(target, dataclasses.replace(send, role=req.role if req.count == 1 else req.role.sampled(i + 1)))
             for i in range(req.count)]))
 
     async def run_probe(self, target: Target, probe: Probe) -> ProbeResult:
@@ -182,7 +184,7 @@ class Engine:
             unjudged, seen = await run_sdk_probe(probe, target, lambda req: self._send(target, req), path)
             if unjudged is not None:
                 return unjudged, seen
-            if any(o.role == "repeat" for o in seen) and not control and plan.witness is not None:
+            if any(o.role == REPEAT for o in seen) and not control and plan.witness is not None:
                 control = await self._ask(target, plan.witness)  # a re-sent 5xx is judged beside a control
             return sdk_verdict(classify(probe, seen, control), seen), [*control, *seen]
         variant, control = await self._variant(plan, control)
@@ -207,7 +209,7 @@ class Engine:
         if plan.repeat_on_5xx and _server_error(variant[0]):
             # A 5xx may be this target's answer to the parameter (or to the mistake of an errors.* probe): re-send
             # once, beside a control that must pass.
-            again = dataclasses.replace(shape.variant, role="repeat", count=1, shareable=False)
+            again = dataclasses.replace(shape.variant, role=REPEAT, count=1, shareable=False)
             variant.extend(await self._ask(target, again))
             if not control and plan.witness is not None:
                 control = await self._ask(target, plan.witness)
@@ -215,7 +217,7 @@ class Engine:
         if plan.followup and variant[0].status is not None and variant[0].status < 300:
             nxt = FOLLOWUPS[plan.followup](plan.probe, shape.variant.body, variant[0])
             if nxt is not None:
-                variant.extend(await self._ask(target, PlannedRequest("turn-2", "POST", CHAT_PATH, nxt,
+                variant.extend(await self._ask(target, PlannedRequest(TURN_2, "POST", CHAT_PATH, nxt,
                                                                       plan.probe.id)))
                 variant.extend(await self._suspects(target, plan.probe, nxt, variant[-1]))
         return variant, control
@@ -298,7 +300,7 @@ def plan(pairs: list[tuple[Target, Probe]]) -> Estimate:
     return estimate([plan_probe(p, t) for t, p in pairs], [plan_probe(p, t) for t, p in owners_of(pairs)])
 
 
-def _as(role: str, observations: list[Observation]) -> list[Observation]:
+def _as(role: Role, observations: list[Observation]) -> list[Observation]:
     """Copies of shared answers in the asker's role (`role`, or `role-N` for samples)."""
     many = len(observations) > 1
-    return [dataclasses.replace(o, role=f"{role}-{i + 1}" if many else role) for i, o in enumerate(observations)]
+    return [dataclasses.replace(o, role=role.sampled(i + 1) if many else role) for i, o in enumerate(observations)]

@@ -17,7 +17,9 @@ from typing import Any
 
 from conformance.features.registry import BASE_REQUEST, CONTROLS, PROBES
 from conformance.judge.root_cause import SUSPECTS
+from conformance.model import roles
 from conformance.model.probes import Control, Probe, merge
+from conformance.model.roles import CONTROL, REPEAT, TURN_2, VARIANT, Role, RoleKind
 from conformance.model.targets import Target
 from conformance.wire.budget import DEFAULT_ANSWER_TOKENS, LIMIT_FIELDS, answer_allowance, request_tokens
 
@@ -67,7 +69,7 @@ class PlannedRequest:
     """One request of a plan, sent `count` times. `shareable`: handed to every probe that sends it alike (a
     control always is); `cassette`: the cassette name it is kept in when no other probe sends it."""
 
-    role: str
+    role: Role
     method: str
     path: str
     body: Any
@@ -124,9 +126,9 @@ class ProbePlan:
             body = build_body({}, self.target, self.probe.feature)
             allowance = request_tokens(body) + 2 * DERIVED_TOKENS  # its tools; a second turn carries the first answer
             for i in range(SDK_REQUESTS):
-                request = PlannedRequest(f"sdk-{i + 1}", "POST", CHAT_PATH, body, self.probe.id)
+                request = PlannedRequest(Role(RoleKind.SDK, i + 1), "POST", CHAT_PATH, body, self.probe.id)
                 yield PossibleSend(request, allowance * (i + 1), conditional=i > 0)
-            repeat = PlannedRequest("repeat", "POST", CHAT_PATH, body, self.probe.id)  # a 5xx re-sent (run/sdk.py)
+            repeat = PlannedRequest(REPEAT, "POST", CHAT_PATH, body, self.probe.id)  # a 5xx re-sent (run/sdk.py)
             yield PossibleSend(repeat, allowance * SDK_REQUESTS, conditional=True)
             if self.witness is not None:
                 yield PossibleSend(self.witness, self.witness.tokens(), conditional=True)
@@ -140,20 +142,21 @@ class ProbePlan:
         worst = max((s.variant for s in (self.shape, self.uncapped) if s is not None),
                     key=lambda r: request_tokens(r.body))
         if self.repeat_on_5xx:
-            yield PossibleSend(dataclasses.replace(worst, role="repeat", count=1, shareable=False),
+            yield PossibleSend(dataclasses.replace(worst, role=REPEAT, count=1, shareable=False),
                                request_tokens(worst.body) + extra, conditional=True)
             if self.witness is not None:
                 yield PossibleSend(self.witness, self.witness.tokens(), conditional=True)
         for suspect in SUSPECTS:  # root cause before blame: a failed variant re-sent with one part changed
-            yield PossibleSend(dataclasses.replace(worst, role=f"suspect:{suspect.name}", count=1, shareable=False),
+            yield PossibleSend(dataclasses.replace(worst, role=roles.suspect(suspect.name, None),
+                                                   count=1, shareable=False),
                                request_tokens(worst.body) + extra, conditional=True)
         if self.followup is not None:  # the first turn, its answer and the tool result, then the answer to that
-            turn = dataclasses.replace(worst, role="turn-2", count=1, shareable=False)
+            turn = dataclasses.replace(worst, role=TURN_2, count=1, shareable=False)
             turn_tokens = (request_tokens(worst.body) + extra + answer_allowance(worst.body) + DERIVED_TOKENS
                            + DEFAULT_ANSWER_TOKENS)
             yield PossibleSend(turn, turn_tokens)
             for suspect in SUSPECTS:  # the same for a failed second turn
-                yield PossibleSend(dataclasses.replace(turn, role=f"suspect:{suspect.name}@turn-2"), turn_tokens,
+                yield PossibleSend(dataclasses.replace(turn, role=roles.suspect(suspect.name, TURN_2)), turn_tokens,
                                    conditional=True)
 
 
@@ -170,7 +173,7 @@ def control_request(control: Control, target: Target, feature: str) -> PlannedRe
     """A control's request (one per target and model: the probe's feature may use another model)."""
     model = target.model_for(feature)
     name = control.name if model == target.model else f"{control.name}@{model}"
-    return PlannedRequest("control", "POST", CHAT_PATH, build_body(control.request, target, feature),
+    return PlannedRequest(CONTROL, "POST", CHAT_PATH, build_body(control.request, target, feature),
                           f"_controls/{name}", target.samples if control.stochastic else 1, shareable=True)
 
 
@@ -187,9 +190,9 @@ def _shape(probe: Probe, target: Target, fragment: dict[str, Any]) -> Shape:
         body = None
     shareable = _shareable(probe) and body is not None
     count = target.samples if probe.stochastic else 1
-    variant = PlannedRequest("variant", probe.method, probe.path, body, probe.id, count, probe.auth, shareable)
+    variant = PlannedRequest(VARIANT, probe.method, probe.path, body, probe.id, count, probe.auth, shareable)
     alternates = tuple(
-        PlannedRequest(f"alt-{i + 1}", probe.method, probe.path, build_body(merge(fragment, alt), target,
+        PlannedRequest(roles.alt(i + 1), probe.method, probe.path, build_body(merge(fragment, alt), target,
                                                                               probe.feature),
                        probe.id, 1, probe.auth, shareable)
         for i, alt in enumerate(probe.alternates))
@@ -226,7 +229,7 @@ def shared_requests(target: Target) -> dict[str, str]:
         if plan.shape is not None and plan.shape.variant.shareable:
             sends += [plan.shape.variant, *plan.shape.alternates]
         for req in sends:
-            name = req.cassette if req.role in ("control", "variant") else f"{req.cassette}.{req.role}"
+            name = req.cassette if req.role in (CONTROL, VARIANT) else f"{req.cassette}.{req.role}"
             names = senders.setdefault(req.key, [])
             if name not in names:
                 names.append(name)
@@ -265,7 +268,7 @@ def estimate(plans: Iterable[ProbePlan], optional: Iterable[ProbePlan] = ()) -> 
         own_control = plan.control.key if plan.control else None
         for send in plan.possible_sends():
             req, surely = send.request, not (send.conditional or maybe)
-            shared = req.shareable and req.key in table and (req.role == "control" or req.key != own_control)
+            shared = req.shareable and req.key in table and (req.role == CONTROL or req.key != own_control)
             once = (plan.target.name, req.key)
             if not shared or once not in counted:
                 requests += req.count

@@ -18,6 +18,7 @@ from conformance.features.common import HELLO, JSON_PROMPT, WEATHER, WEATHER_TOO
 from conformance.judge.classify import resendable_5xx
 from conformance.model.observation import Observation
 from conformance.model.probes import Probe
+from conformance.model.roles import REPEAT, STREAM, TURN_2
 from conformance.model.targets import Target
 from conformance.model.verdicts import Status, Support, Verdict, conformance_of
 from conformance.wire.http import LibraryTransport, Send, library_http_client
@@ -68,7 +69,7 @@ async def _final_of_stream(client: Any, **kwargs: Any) -> Any:
 async def _stream(client: Any, transport: LibraryTransport, model: str) -> dict[str, Any]:
     request = {"model": model, "temperature": 0, "messages": [{"role": "user", "content": HELLO}]}
     plain = await client.chat.completions.create(**request)
-    transport.role = "stream"
+    transport.role = STREAM
     final, events = await _final_of_stream(client, **request)
     got, want = final.choices[0], plain.choices[0]
     facts = {**_content_facts(got.message.content), "events": events, "finish_reason": got.finish_reason,
@@ -128,7 +129,7 @@ async def _tools(client: Any, transport: LibraryTransport, model: str) -> dict[s
     # what SDK code does: append the SDK's message object, answer each call with the id the SDK received
     messages.append(msg)
     messages.extend({"role": "tool", "tool_call_id": c.id, "content": "Sunny, 21 degrees"} for c in msg.tool_calls)
-    transport.role = "turn-2"
+    transport.role = TURN_2
     second = await client.chat.completions.create(model=model, temperature=0, tools=[WEATHER_TOOL],
                                                   messages=messages)
     return {"tool_calls": calls, "turn2": {**_content_facts(second.choices[0].message.content),
@@ -174,7 +175,7 @@ async def run_sdk_probe(probe: Probe, target: Target, send: Callable[[Send], Awa
         await client.close()
     failed = next((o for o in reversed(transport.seen) if resendable_5xx(o)), None)
     if failed is not None:  # does the 5xx reproduce? (a rejection, judged like any probe's: classify)
-        transport.seen.append(await send(Send("repeat", failed.method, failed.path, failed.request_body, cassette,
+        transport.seen.append(await send(Send(REPEAT, failed.method, failed.path, failed.request_body, cassette,
                                               probe.auth)))
     if not transport.seen:
         return Verdict(Status.ERROR, notes=[f"{call} raised before sending anything: "

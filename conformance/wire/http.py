@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 
 from conformance.model.observation import Observation
+from conformance.model.roles import VARIANT, Role
 from conformance.model.targets import BUILT_IN_FILES, PACKAGE_DIR, Target
 from conformance.wire.budget import Budget
 from conformance.wire.concurrency import AdaptiveLimit
@@ -41,7 +42,7 @@ BAD_KEY = "conformance-probe-invalid-key-0000"
 class Send:
     """One request to send: what the engine asks of this module."""
 
-    role: str
+    role: Role
     method: str
     path: str  # e.g. /chat/completions (joined to the target's base URL)
     body: Any  # JSON-able body, or str for a raw (malformed) body
@@ -527,7 +528,7 @@ class LibraryTransport(httpx.AsyncBaseTransport):
         self._base = base_url.rstrip("/")
         self._cassette = cassette
         self._auth = auth
-        self.role = "variant"
+        self.role = VARIANT
         self.seen: list[Observation] = []
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
@@ -538,7 +539,7 @@ class LibraryTransport(httpx.AsyncBaseTransport):
             body = raw.decode("utf-8", "replace")
         url = str(request.url).split("?", 1)[0]
         path = url[len(self._base):] if url.startswith(self._base) else request.url.path
-        role = self.role if not any(o.role == self.role for o in self.seen) else f"{self.role}-{len(self.seen) + 1}"
+        role = self.role if not any(o.role == self.role for o in self.seen) else self.role.sampled(len(self.seen) + 1)
         obs = await self._send(Send(role, request.method, path, body, self._cassette, self._auth))
         self.seen.append(obs)
         if obs.timed_out:
