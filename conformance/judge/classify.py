@@ -45,7 +45,7 @@ def _unusable(observations: list[Observation]) -> Verdict | None:
     """A verdict for answers that say nothing about the feature: not sent, transport failure, 5xx, garbage."""
     for obs in observations:
         if obs.skipped_reason:
-            return Verdict(Status.SKIPPED, notes=[obs.skipped_reason])
+            return Verdict(Status.SKIPPED, notes=[obs.skipped_reason], skip_cause=obs.skip_cause)
     for obs in observations:
         if obs.timed_out:
             return Verdict(Status.TIMEOUT, notes=[f"{obs.role}: {obs.error or 'timed out'}"])
@@ -399,4 +399,5 @@ def probe_record(probe: Probe, verdict: Verdict, observations: list[Observation]
         "measurements": verdict.measurements,
         "findings": [f.to_dict() for f in verdict.findings],
         "exchanges": [exchange_evidence(o) for o in observations],
+        **({"skip_cause": verdict.skip_cause.value} if verdict.skip_cause else {}),
     }

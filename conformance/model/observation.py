@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from conformance.model.roles import Role
+from conformance.model.verdicts import SkipCause
 
 
 @dataclass
@@ -28,7 +29,8 @@ class Observation:
     replayed: bool = False
     retries: int = 0
     retry_reasons: list[str] = field(default_factory=list)  # one per retry: what failed and how it was re-sent
-    skipped_reason: str | None = None  # not sent (no cassette, budget…)
+    skipped_reason: str | None = None  # not sent (no cassette, budget…): what the user reads
+    skip_cause: SkipCause | None = None  # not sent: why, as data (set with skipped_reason)
     shared: str | None = None  # a request sent once for several probes: its cassette name and sample (name#N)
     client: dict[str, Any] | None = None  # what a client library (the openai SDK) made of the answer: facts only
     reassembled: dict[str, Any] | None = field(default=None, repr=False, compare=False)  # cache of answers.completion
@@ -36,6 +38,10 @@ class Observation:
     def __post_init__(self) -> None:
         if isinstance(self.role, str):
             self.role = Role.parse(self.role)
+
+    def skip(self, cause: SkipCause, reason: str) -> None:
+        """Not sent, for `cause`; `reason` says so to the user."""
+        self.skip_cause, self.skipped_reason = cause, reason
 
     @property
     def content_type(self) -> str:

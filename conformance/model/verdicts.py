@@ -16,6 +16,17 @@ class Status(str, Enum):
     SKIPPED = "SKIPPED"  # precondition unmet: no key, no cassette, no model for the feature, budget
 
 
+class SkipCause(str, Enum):
+    """Why a request (and so its probe) was not sent: decided where the request was held back (wire/)."""
+
+    NO_RECORDING = "no_recording"  # replay, and no cassette holds the request
+    NO_KEY = "no_key"  # the target's key is not set (the user's choice: not counted as unrun)
+    BUDGET = "budget"  # a cost ceiling could be crossed (wire/budget.py)
+    MISCONFIGURED = "misconfigured"  # the target's first contact showed it is not set up (wire/first_contact.py)
+    DEADLINE = "deadline"  # the run's deadline had passed
+    NO_CLIENT = "no_client"  # the client library the probe uses is not installed
+
+
 class Support(str, Enum):
     SUPPORTED = "SUPPORTED"  # accepted, effect observed
     PARTIAL = "PARTIAL"  # some variants only (a note is required)
@@ -41,6 +52,7 @@ class Verdict:
     notes: list[str] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
     measurements: dict[str, Any] = field(default_factory=dict)
+    skip_cause: SkipCause | None = None  # SKIPPED only: why nothing was sent
 
     def __post_init__(self) -> None:
         # Only an OK run yields a support verdict: a 502 is never blamed on a parameter.
@@ -57,6 +69,7 @@ class Verdict:
             "notes": list(self.notes),
             "findings": [f.to_dict() for f in self.findings],
             "measurements": dict(self.measurements),
+            **({"skip_cause": self.skip_cause.value} if self.skip_cause else {}),
         }
 
     @classmethod
@@ -68,6 +81,7 @@ class Verdict:
             notes=list(data.get("notes") or []),
             findings=[Finding.from_dict(f) for f in data.get("findings") or []],
             measurements=dict(data.get("measurements") or {}),
+            skip_cause=SkipCause(data["skip_cause"]) if data.get("skip_cause") else None,
         )
 
 

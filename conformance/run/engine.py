@@ -21,7 +21,7 @@ from conformance.model.observation import Observation
 from conformance.model.probes import Probe, merge
 from conformance.model.roles import CONTROL, REPEAT, SHARED, TURN_2, Role
 from conformance.model.targets import Target
-from conformance.model.verdicts import Status, Support, Verdict
+from conformance.model.verdicts import SkipCause, Status, Support, Verdict
 from conformance.run.plan import (
     ANSWER_CAP,
     CHAT_PATH,
@@ -36,7 +36,7 @@ from conformance.run.plan import (
 )
 from conformance.run.sdk import run_sdk_probe, sdk_verdict
 from conformance.run.suspects import suspect_resends
-from conformance.wire.budget import REFUSED, Budget
+from conformance.wire.budget import Budget
 from conformance.wire.concurrency import AdaptiveLimit
 from conformance.wire.http import Client, Deadline, Send
 from conformance.wire.recording import CassetteBook
@@ -66,7 +66,7 @@ def _server_error(obs: Observation) -> bool:
 
 def _budget_refusal(observations: list[Observation]) -> str | None:
     """The reason a request of the probe was not sent because it could cross a cost ceiling, if one was not."""
-    return next((o.skipped_reason for o in observations if (o.skipped_reason or "").startswith(REFUSED)), None)
+    return next((o.skipped_reason for o in observations if o.skip_cause is SkipCause.BUDGET), None)
 
 
 class Engine:
@@ -163,7 +163,7 @@ class Engine:
         verdict, observations = await self._execute(plan)
         refusal = _budget_refusal(observations)
         if refusal is not None:  # a request that could cross a cost ceiling was not sent: nothing is judged
-            verdict = Verdict(Status.SKIPPED, notes=[refusal])
+            verdict = Verdict(Status.SKIPPED, notes=[refusal], skip_cause=SkipCause.BUDGET)
         return verdict, observations
 
     async def _execute(self, plan: ProbePlan) -> tuple[Verdict, list[Observation]]:

@@ -14,7 +14,7 @@ from conformance.judge.classify import probe_record
 from conformance.model.findings import Finding
 from conformance.model.probes import Probe
 from conformance.model.targets import Target
-from conformance.model.verdicts import Conformance, conformance_of, worst_conformance
+from conformance.model.verdicts import Conformance, SkipCause, Status, conformance_of, worst_conformance
 from conformance.run.engine import ProbeResult
 from conformance.run.sdk import sdk_clients
 
@@ -269,18 +269,18 @@ def failed(record: dict[str, Any]) -> bool:
     return record["conformance"] == "FAILED" or record["status"] in ("ERROR", "TIMEOUT")
 
 
+# the skip causes counted as probes never run, in the words the run's summary uses
+UNRUN = {SkipCause.NO_RECORDING.value: "without a recording", SkipCause.BUDGET.value: "over the request budget",
+         SkipCause.MISCONFIGURED.value: "on a misconfigured target",
+         SkipCause.DEADLINE.value: "after the run's --deadline"}
+
+
 def skip_causes(records: Any) -> dict[str, int]:
     """Probes that were never run, by cause: no recording to replay, the request budget, a misconfigured target,
     the run's deadline (a key left unset is the user's choice and not counted)."""
     causes: Counter[str] = Counter()
     for r in records:
-        note = (r.get("notes") or [""])[0] if r.get("status") == "SKIPPED" else ""
-        if "no recording of this request" in note:
-            causes["without a recording"] += 1
-        elif note.startswith("budget:"):
-            causes["over the request budget"] += 1
-        elif note.startswith("not sent: target") and "misconfigured" in note:
-            causes["on a misconfigured target"] += 1
-        elif note.startswith("not sent:") and "--deadline" in note:
-            causes["after the run's --deadline"] += 1
+        cause = r.get("skip_cause") if r.get("status") == Status.SKIPPED.value else None
+        if cause in UNRUN:
+            causes[UNRUN[cause]] += 1
     return dict(causes)

@@ -20,7 +20,7 @@ from conformance.model.observation import Observation
 from conformance.model.probes import Probe
 from conformance.model.roles import REPEAT, STREAM, TURN_2
 from conformance.model.targets import Target
-from conformance.model.verdicts import Status, Support, Verdict, conformance_of
+from conformance.model.verdicts import SkipCause, Status, Support, Verdict, conformance_of
 from conformance.wire.http import LibraryTransport, Send, library_http_client
 
 EXTRA = "sdk"  # pip install 'openai-conformance[sdk]'
@@ -158,8 +158,9 @@ async def run_sdk_probe(probe: Probe, target: Target, send: Callable[[Send], Awa
     try:
         import openai
     except ImportError:
-        return Verdict(Status.SKIPPED, notes=[f"the openai SDK is not installed: pip install "
-                                              f"'openai-conformance[{EXTRA}]' (tested openai{TESTED_RANGE})"]), []
+        missing = (f"the openai SDK is not installed: pip install 'openai-conformance[{EXTRA}]' "
+                   f"(tested openai{TESTED_RANGE})")
+        return Verdict(Status.SKIPPED, notes=[missing], skip_cause=SkipCause.NO_CLIENT), []
     call, scenario = SCENARIOS[probe.args["scenario"]]
     transport = LibraryTransport(send, target.base_url, cassette, probe.auth)
     client = openai.AsyncOpenAI(api_key=PLACEHOLDER_KEY, base_url=target.base_url, max_retries=0,

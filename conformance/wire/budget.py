@@ -16,7 +16,7 @@ from typing import Any
 
 from conformance.model.targets import Target
 
-REFUSED = "budget:"  # every refusal starts with it (results count the probes skipped for the budget by it)
+REFUSED = "budget:"  # every refusal starts with it (the reader's cue; the caller marks it SkipCause.BUDGET)
 
 # Measured on the reference servers: a prompt costs at most one token per two characters of its JSON body (digits
 # and punctuation tokenize finely; "item number 12," is 6 tokens) plus the chat template's own tokens.

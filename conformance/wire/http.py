@@ -19,6 +19,7 @@ import httpx
 from conformance.model.observation import Observation
 from conformance.model.roles import VARIANT, Role
 from conformance.model.targets import BUILT_IN_FILES, PACKAGE_DIR, Target
+from conformance.model.verdicts import SkipCause
 from conformance.wire.budget import Budget
 from conformance.wire.concurrency import AdaptiveLimit
 from conformance.wire.first_contact import (
@@ -328,24 +329,28 @@ class Client:
                 recorded.status, recorded.headers, recorded.body_text, True)
             return obs
         if not may_record:
-            obs.skipped_reason = self._not_recorded_reason(req)
+            obs.skip(SkipCause.NO_RECORDING, self._not_recorded_reason(req))
             return obs
-        if self.target.missing_key_reason():  # even a wrong-key probe: the user has not set this target up
-            obs.skipped_reason = self.target.missing_key_reason()
+        missing_key = self.target.missing_key_reason()
+        if missing_key:  # even a wrong-key probe: the user has not set this target up
+            obs.skip(SkipCause.NO_KEY, missing_key)
             return obs
         async with self.contact.turn() as first:  # the target's first requests check its setup, one at a time
-            obs.skipped_reason = await self._not_sent_reason(req)
-            if obs.skipped_reason is None:
+            held = await self._not_sent_reason(req)
+            if held is not None:
+                obs.skip(*held)
+            else:
                 await self._send_live(req, url, raw, obs, first)
         return obs
 
-    async def _not_sent_reason(self, req: Send) -> str | None:
+    async def _not_sent_reason(self, req: Send) -> tuple[SkipCause, str] | None:
         """Why a live request is not sent now: the target is misconfigured, the run's deadline passed, the budget."""
         if self.contact.broken:
-            return self.contact.not_sent
+            return SkipCause.MISCONFIGURED, self.contact.not_sent
         if self.deadline is not None and self.deadline.left() <= 0:
-            return f"not sent: {self.deadline.label} had passed"
-        return await self.budget.take(self.target, req) if self.budget is not None else None
+            return SkipCause.DEADLINE, f"not sent: {self.deadline.label} had passed"
+        refusal = await self.budget.take(self.target, req) if self.budget is not None else None
+        return (SkipCause.BUDGET, refusal) if refusal else None
 
     def _not_recorded_reason(self, req: Send) -> str:
         t = self.target
