@@ -22,6 +22,7 @@ from conformance import preflight
 from conformance.features import registry
 from conformance.model.probes import Probe
 from conformance.model.targets import Target, TargetError, adhoc_target, load_targets, select_targets
+from conformance.model.verdicts import FAILING_STATUS_WORDS, Status
 from conformance.report.drift import Change, compare_to_expectations, load_expectations
 from conformance.report.results_io import record_text, verdict_text
 from conformance.report.terminal_summary import estimate_text, summary_lines
@@ -33,6 +34,7 @@ from conformance.run.results import (
     charge_unseen_findings,
     failed,
     failed_rule,
+    internal_problems,
     now,
     record_of,
     skip_causes,
@@ -424,7 +426,9 @@ class Case:
 
 def _deviates_alike(expected: dict[str, Any], record: dict[str, Any]) -> bool:
     """The expected cell fails the way this probe does: the same failing status, or conformance FAILED."""
-    if record["status"] in ("ERROR", "TIMEOUT"):
+    if record["status"] == Status.INTERNAL.value:  # a suite bug is never a target's known deviation
+        return False
+    if record["status"] in FAILING_STATUS_WORDS:
         return expected.get("status") == record["status"]
     return expected.get("conformance") == "FAILED"
 
@@ -501,6 +505,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if not records and run.results is None and not session.items:
         return
     complete, reason = _completeness(run, records, len(session.items), exitstatus)
+    run.problems.extend(internal_problems(records.values()))
     if records and all(r["status"] == "SKIPPED" for r in records.values()):
         why = Counter((r["notes"] or ["no reason given"])[0] for r in records.values()).most_common(1)[0][0]
         run.problems.append(f"no probe reached a verdict: all {len(records)} were skipped, nothing was tested "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -14,6 +15,18 @@ class Status(str, Enum):
     ERROR = "ERROR"  # 5xx, transport failure, unparsable body, malformed cassette
     TIMEOUT = "TIMEOUT"  # connect/read/whole-stream timeout
     SKIPPED = "SKIPPED"  # precondition unmet: no key, no cassette, no model for the feature, budget
+    INTERNAL = "INTERNAL"  # a bug of the suite's own code: never the target's verdict; fails the run
+
+
+# the statuses of a probe that could not reach a verdict through no choice of the user's: each fails the run
+FAILING_STATUSES = frozenset({Status.ERROR, Status.TIMEOUT, Status.INTERNAL})
+FAILING_STATUS_WORDS = frozenset(s.value for s in FAILING_STATUSES)
+INTERNAL_ERROR = "internal error in the suite"  # how an INTERNAL verdict's note and the run's problem line begin
+
+
+def fails(record: Mapping[str, Any]) -> bool:
+    """A results record or cell (a dictionary) that fails the run: conformance FAILED or a failing status."""
+    return record.get("conformance") == Conformance.FAILED.value or record.get("status") in FAILING_STATUS_WORDS
 
 
 class SkipCause(str, Enum):

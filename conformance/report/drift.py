@@ -17,11 +17,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from conformance.model.verdicts import SkipCause, Status, fails
 from conformance.report.results_io import sorted_features, truncate, validate_results, verdict_text, verdict_triple
 
 KIND = "conformance-expectations"
 FAILING_KINDS = ("changed", "absent")
-MISSING_EXTRA = "pip install 'openai-conformance["  # the start of a skip note naming an optional extra
+INTERNAL = Status.INTERNAL.value
 
 
 class ExpectationsError(ValueError):
@@ -74,7 +75,7 @@ def expectations_from_results(results: dict[str, Any], targets: list[str] | None
         flaky: list[str] = []
         for fid in sorted_features(results):
             res = results["features"][fid].get(name)
-            if res is None:
+            if res is None or res.get("status") == INTERNAL:  # a suite bug is never a target's expected verdict
                 continue
             feats[fid] = verdict_triple(res)
             if res.get("flaky"):
@@ -182,9 +183,7 @@ def compare_to_expectations(results: dict[str, Any], expectations: dict[str, Any
 
 def _missing_extra(res: dict[str, Any] | None) -> bool:
     """The cell was skipped because an optional extra is not installed (not a verdict that changed)."""
-    notes = [str(n) for n in (res or {}).get("notes", [])]
-    notes += [str(n) for r in (res or {}).get("evidence", []) for n in r.get("notes", [])]
-    return any(MISSING_EXTRA in n for n in notes)
+    return any(r.get("skip_cause") == SkipCause.NO_CLIENT.value for r in (res or {}).get("evidence", []))
 
 
 def failing(changes: list[Change]) -> list[Change]:
@@ -193,7 +192,7 @@ def failing(changes: list[Change]) -> list[Change]:
 
 
 def _fails(triple: dict[str, Any] | None) -> bool:
-    return bool(triple) and (triple.get("conformance") == "FAILED" or triple.get("status") in ("ERROR", "TIMEOUT"))
+    return bool(triple) and fails(triple)
 
 
 def known_deviations(results: dict[str, Any], expectations: dict[str, Any],
@@ -206,7 +205,7 @@ def known_deviations(results: dict[str, Any], expectations: dict[str, Any],
         for name, res in results["features"][fid].items():
             was = expectations.get("targets", {}).get(name, {}).get("features", {}).get(fid)
             now = verdict_triple(res)
-            if _fails(now) and _fails(was) and (name, fid) not in drifted and (
+            if _fails(now) and _fails(was) and (name, fid) not in drifted and now.get("status") != INTERNAL and (
                     now.get("status") == was.get("status") and now.get("conformance") == was.get("conformance")):
                 out.append({"target": name, "feature": fid})
     return out

@@ -38,6 +38,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
+from conformance.model.verdicts import FAILING_STATUS_WORDS
 from conformance.report.decisive import decisive_evidence, decisive_record, evidence_line
 from conformance.report.drift import is_known_deviation
 from conformance.report.results_io import (
@@ -448,7 +449,7 @@ def rank_alone(res: dict[str, Any], used: bool | None) -> str | None:
     """Rank of a target's cell judged on its own (no baseline): a MUST broken is a blocker; a SHOULD broken or a
     probe that could not answer a warning; with --uses, a used feature REJECTED or IGNORED is a blocker and PARTIAL
     or UNVERIFIABLE a warning. None: not an item (nothing to hold against the target without a baseline)."""
-    if res.get("status") in ("ERROR", "TIMEOUT"):
+    if res.get("status") in FAILING_STATUS_WORDS:
         return "warning"
     if res.get("status") != "OK":
         return "warning" if used else None

@@ -120,7 +120,7 @@ def junit_xml(results: dict[str, Any]) -> bytes:
             skips += 1
             ET.SubElement(case, "skipped", type="known-deviation",
                           message=_XML_BAD.sub("?", f"known deviation (expected, confirmed): {word}: {notes[:300]}"))
-        elif res.get("status") in ("ERROR", "TIMEOUT") or res.get("conformance") == "FAILED":
+        elif is_failed(res):
             fails += 1
             probes = failing_probes(res, fid)  # the pytest test ids of the same failure
             via = f" (probe {', '.join(probes)})" if probes else ""

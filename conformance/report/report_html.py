@@ -45,6 +45,8 @@ LEGEND: list[dict[str, Any]] = [
         ("ERROR", "a 5xx that the control also gets, or whose re-send fails differently; transport failure or "
                   "unparsable body; never blamed on the feature"),
         ("TIMEOUT", "no answer within the time limit"),
+        ("INTERNAL", "a bug of the suite's own code (its traceback is in the evidence): never the target's verdict; "
+                     "the run fails until the suite is fixed"),
         ("SKIPPED", "a precondition was unmet (e.g. no tool model configured); the note says which"),
     ]},
     {"axis": "support", "title": "Support of the feature (what the target does with it)", "values": [

@@ -15,15 +15,16 @@ from typing import Any
 import jsonschema
 
 from conformance.model.probes import GROUPS as PREFIX_GROUPS
+from conformance.model.verdicts import Conformance, Status, Support, fails
 
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "schemas" / "results.schema.json"
 
 # Display order of feature groups, and the id prefix that implies each group when feature_info is silent.
 GROUPS = ("basics", "parameters", "streaming", "tools", "json", "conversations", "errors", "models", "sdk")
 _PREFIX_GROUP = PREFIX_GROUPS
-SUPPORT_WORDS = ("SUPPORTED", "PARTIAL", "IGNORED", "REJECTED", "UNVERIFIABLE")
-STATUS_WORDS = ("OK", "ERROR", "TIMEOUT", "SKIPPED")
-CONFORMANCE_WORDS = ("OK", "NON_STRICT", "FAILED")
+SUPPORT_WORDS = tuple(s.value for s in Support)
+STATUS_WORDS = tuple(s.value for s in Status)
+CONFORMANCE_WORDS = tuple(c.value for c in Conformance)
 NOT_TESTED = "NOT TESTED"
 
 
@@ -295,7 +296,7 @@ def verdict_triple(result: dict[str, Any] | None) -> dict[str, Any] | None:
 
 def is_failed(cell: dict[str, Any]) -> bool:
     """A cell that fails the run unless expected: conformance FAILED, or the target could not answer."""
-    return cell.get("conformance") == "FAILED" or cell.get("status") in ("ERROR", "TIMEOUT")
+    return fails(cell)
 
 
 def iter_cells(results: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:

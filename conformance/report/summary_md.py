@@ -11,10 +11,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from conformance.model.verdicts import FAILING_STATUS_WORDS
 from conformance.report.decision import first_screen, plan
 from conformance.report.drift import Change, is_known_deviation
 from conformance.report.results_io import (
     cell,
+    is_failed,
     iter_cells,
     sorted_features,
     target_names,
@@ -139,7 +141,7 @@ def render_summary_md(results: dict[str, Any], baseline: str | None = None, uses
     failed, known, rejected, ignored, errors = [], [], [], [], []
     for fid, t, res in iter_cells(results):
         where = f"{md_text(t)} · {_code(fid)}"
-        if res.get("conformance") == "FAILED" or res.get("status") in ("ERROR", "TIMEOUT"):
+        if is_failed(res):
             if is_known_deviation(results, t, fid):
                 known.append(f"{where}: {verdict_text(res)} — known deviation (expected, confirmed)"
                              f"{_failed_rule(res)}")
@@ -150,7 +152,7 @@ def render_summary_md(results: dict[str, Any], baseline: str | None = None, uses
             rejected.append(f"{where}{_first_note(res)}")
         elif res.get("support") == "IGNORED":
             ignored.append(f"{where}{_first_note(res)}")
-        if res.get("status") in ("ERROR", "TIMEOUT"):
+        if res.get("status") in FAILING_STATUS_WORDS:
             errors.append(f"{where}: {res['status']}{_first_note(res)}")
     lines += ["## Top findings", ""]
     drift_fail = [c for c in drift_changes or [] if c.fails]

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+from conformance.model.verdicts import Status
 from conformance.report.decision import decision_lines
 from conformance.report.drift import is_known_deviation
-from conformance.report.results_io import SUPPORT_WORDS, is_failed, iter_cells, verdict_text, verdict_word
+from conformance.report.results_io import STATUS_WORDS, SUPPORT_WORDS, is_failed, iter_cells, verdict_text, verdict_word
 
 MAX_DIFFERENCES = 8
 MAX_FAILED = 20
@@ -37,7 +38,7 @@ def support_counts(results: dict[str, Any], target: str) -> str:
     for _fid, name, cell in iter_cells(results):
         if name == target:
             counts[cell.get("support") or cell.get("status") or "?"] += 1
-    order = [*SUPPORT_WORDS, "ERROR", "TIMEOUT", "SKIPPED"]
+    order = [*SUPPORT_WORDS, *(w for w in STATUS_WORDS if w != Status.OK.value)]
     return " · ".join(f"{counts[w]} {w}" for w in sorted(counts, key=lambda w: (w not in order, order.index(w)
                                                                                    if w in order else 0, w)))
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
+import traceback
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +22,7 @@ from conformance.model.observation import Observation
 from conformance.model.probes import Probe, merge
 from conformance.model.roles import CONTROL, REPEAT, SHARED, TURN_2, Role
 from conformance.model.targets import Target
-from conformance.model.verdicts import SkipCause, Status, Support, Verdict
+from conformance.model.verdicts import INTERNAL_ERROR, SkipCause, Status, Support, Verdict
 from conformance.run.plan import (
     ANSWER_CAP,
     CHAT_PATH,
@@ -152,9 +153,8 @@ class Engine:
         started = time.monotonic()
         try:
             verdict, observations = await self.execute(plan_probe(probe, target))
-        except Exception as exc:  # noqa: BLE001  # a bug or an unexpected answer must not stop the other probes
-            verdict = Verdict(Status.ERROR, notes=[f"the suite failed on this probe: {type(exc).__name__}: {exc}"])
-            observations = []
+        except Exception as exc:  # noqa: BLE001  # a bug of ours must not stop the other probes, nor be the target's
+            verdict, observations = internal_verdict(exc, self.book.scrubber.text), []
         return ProbeResult(target.name, probe, verdict, observations, round((time.monotonic() - started) * 1000, 1),
                            self._client(target).limit.summary())
 
@@ -252,6 +252,14 @@ class Engine:
             self.save_problems = self.book.save_all()
             for client in self.clients.values():
                 await client.aclose()
+
+
+def internal_verdict(exc: BaseException, scrub: Callable[[str], str]) -> Verdict:
+    """A suite bug (an exception no layer turned into an observation): INTERNAL, with its traceback (known secrets
+    scrubbed) in the evidence, so that it is fixed in the suite, not read as the target's behaviour."""
+    trace = scrub("".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
+    return Verdict(Status.INTERNAL, notes=[scrub(f"{INTERNAL_ERROR}: {type(exc).__name__}: {exc}")],
+                   measurements={"traceback": trace})
 
 
 def _reported_tokens(obs: Observation) -> int | None:

@@ -14,7 +14,15 @@ from conformance.judge.classify import probe_record
 from conformance.model.findings import Finding
 from conformance.model.probes import Probe
 from conformance.model.targets import Target
-from conformance.model.verdicts import Conformance, SkipCause, Status, conformance_of, worst_conformance
+from conformance.model.verdicts import (
+    INTERNAL_ERROR,
+    Conformance,
+    SkipCause,
+    Status,
+    conformance_of,
+    fails,
+    worst_conformance,
+)
 from conformance.run.engine import ProbeResult
 from conformance.run.sdk import sdk_clients
 
@@ -266,7 +274,20 @@ def failed_rule(record: dict[str, Any]) -> str | None:
 
 def failed(record: dict[str, Any]) -> bool:
     """A pytest failure: conformance FAILED, or the probe could not run (ERROR / TIMEOUT)."""
-    return record["conformance"] == "FAILED" or record["status"] in ("ERROR", "TIMEOUT")
+    return fails(record)
+
+
+MAX_INTERNAL = 5  # suite bugs named one by one in the run's problems (the rest counted)
+
+
+def internal_problems(records: Any) -> list[str]:
+    """A problem line for each probe the suite's own code failed on (INTERNAL): the run fails until it is fixed."""
+    internal = [r for r in records if r.get("status") == Status.INTERNAL.value]
+    lines = [f"{(r.get('notes') or [INTERNAL_ERROR])[0]} ({r['target']} · {r['probe']}; its traceback is in "
+             "results.json: please report it)" for r in internal[:MAX_INTERNAL]]
+    if len(internal) > MAX_INTERNAL:
+        lines.append(f"{INTERNAL_ERROR}: {len(internal) - MAX_INTERNAL} more probes (results.json has them all)")
+    return lines
 
 
 # the skip causes counted as probes never run, in the words the run's summary uses

@@ -10,6 +10,7 @@ cassettes: the SDK probes record and replay offline like every other probe. What
 from __future__ import annotations
 
 import json
+import traceback
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -19,9 +20,9 @@ from conformance.judge.classify import resendable_5xx
 from conformance.model.observation import Observation
 from conformance.model.probes import Probe
 from conformance.model.roles import REPEAT, STREAM, TURN_2
-from conformance.model.targets import Target
+from conformance.model.targets import PACKAGE_DIR, Target
 from conformance.model.verdicts import SkipCause, Status, Support, Verdict, conformance_of
-from conformance.wire.http import LibraryTransport, Send, library_http_client
+from conformance.wire.http import LibraryTransport, NoAnswerInTime, NotAnswered, Send, library_http_client
 
 EXTRA = "sdk"  # pip install 'openai-conformance[sdk]'
 TESTED_RANGE = ">=2.0,<4"  # keep in step with pyproject.toml's [sdk] extra
@@ -146,6 +147,24 @@ SCENARIOS: dict[str, tuple[str, Scenario]] = {
 }
 
 
+def suite_bug(exc: BaseException) -> bool:
+    """Whether an exception out of a scenario is a bug of the suite's code rather than what the SDK raised for the
+    target's answer: its first cause was raised in this package's code (the scenario, our transport) or in what that
+    code called directly (an attribute the SDK's objects do not have), not through the SDK; the signal our
+    transport raises on purpose for an answer that never came is no bug."""
+    import openai
+
+    root = exc
+    while (cause := root.__cause__ or root.__context__) is not None:
+        root = cause
+    if isinstance(root, (NotAnswered, NoAnswerInTime)):
+        return False
+    files = [Path(f.filename).resolve() for f in traceback.extract_tb(root.__traceback__)]
+    ours = [i for i, f in enumerate(files) if f.is_relative_to(PACKAGE_DIR)]
+    library = Path(openai.__file__).resolve().parent
+    return bool(ours) and not any(f.is_relative_to(library) for f in files[ours[-1] + 1:])
+
+
 def _exception_facts(exc: BaseException) -> dict[str, str]:
     module = type(exc).__module__.split(".")[0]
     name = type(exc).__name__ if module in ("builtins",) else f"{module}.{type(exc).__name__}"
@@ -169,8 +188,10 @@ async def run_sdk_probe(probe: Probe, target: Target, send: Callable[[Send], Awa
                              "call": call}
     try:
         facts.update(await scenario(client, transport, target.model_for(probe.feature)))
-    except Exception as exc:  # noqa: BLE001  # what the SDK raises is the finding
-        facts["raised"] = _exception_facts(exc)
+    except Exception as exc:
+        if suite_bug(exc):  # our scenario's (or transport's) bug is no behaviour of the target: the engine's INTERNAL
+            raise
+        facts["raised"] = _exception_facts(exc)  # what the SDK raises is the finding
         facts["http_error"] = isinstance(exc, (openai.APIStatusError, openai.APIConnectionError))
     finally:
         await client.close()

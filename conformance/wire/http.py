@@ -520,6 +520,15 @@ class Client:
         return scrub_text(message, [k for k in (self.target.api_key(),) if k])
 
 
+class NotAnswered(httpx.ConnectError):
+    """What LibraryTransport raises for a request with no answer (not sent, transport failure): the library sees a
+    connection error, and the suite tells this deliberate signal from a bug of its own."""
+
+
+class NoAnswerInTime(httpx.ReadTimeout):
+    """What LibraryTransport raises for a request that timed out."""
+
+
 class LibraryTransport(httpx.AsyncBaseTransport):
     """An httpx transport for a client library (the openai SDK): every request it makes goes through the
     suite's own `send` (cassettes, budget, retries, concurrency), so a library probe replays offline like any
@@ -548,9 +557,9 @@ class LibraryTransport(httpx.AsyncBaseTransport):
         obs = await self._send(Send(role, request.method, path, body, self._cassette, self._auth))
         self.seen.append(obs)
         if obs.timed_out:
-            raise httpx.ReadTimeout(obs.error or "timed out", request=request)
+            raise NoAnswerInTime(obs.error or "timed out", request=request)
         if obs.status is None:  # not sent (no cassette, budget, no key) or a transport failure
-            raise httpx.ConnectError(obs.skipped_reason or obs.error or "not sent", request=request)
+            raise NotAnswered(obs.skipped_reason or obs.error or "not sent", request=request)
         headers = [(k, v) for k, v in obs.headers.items() if k not in ("content-length", "content-encoding")]
         return httpx.Response(obs.status, headers=headers, content=obs.body_text.encode(), request=request)
 
