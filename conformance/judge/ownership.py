@@ -39,7 +39,6 @@ _CHUNK_PREFIX = re.compile(r"^/chunks/\d+")
 RESPONSE_RULE_OWNERS = {"tools.finish_reason": "request.tools", "tools.distinct_ids": "tools.parallel_calls",
                         "tools.call_as_text": "request.tools"}
 _LOGPROBS_PART = re.compile(r"^(/chunks/\d+)?/choices/\d+/logprobs/")
-_OTHER_CHOICE = re.compile(r"^choice [1-9]")
 DETECTOR_RULES = ("tools.", "reasoning.", "sdk.")  # findings a feature's detector emits about the part it added
 # Every feature `owner_of` may name (the engine runs their probes when a finding needs them; see run/engine).
 OWNERS = frozenset({RESPONSE_OWNER, STREAM_OWNER, ERROR_BODY_OWNER, "request.logprobs", "stream.n_interleave",
@@ -54,7 +53,7 @@ def owner_of(finding: Finding) -> str | None:
         return RESPONSE_RULE_OWNERS[finding.rule]
     if finding.rule == "stream.finish_reason_once":
         # choice 0's finish is every stream's; a later choice's exists only when n > 1 is streamed
-        return "stream.n_interleave" if _OTHER_CHOICE.match(finding.message) else STREAM_OWNER
+        return "stream.n_interleave" if finding.choice else STREAM_OWNER
     if _LOGPROBS_PART.match(finding.pointer):
         return "request.logprobs"
     if finding.rule.startswith("stream."):
@@ -81,11 +80,16 @@ def split_findings(feature: str, findings: list[Finding]) -> tuple[list[Finding]
     return own, others
 
 
+def also_seen_head(owner: str) -> str:
+    """How the note naming what a probe also saw for `owner` begins (run/results.py drops it once charged back)."""
+    return f"also seen (see {owner})"
+
+
 def also_seen_notes(others: dict[str, list[Finding]]) -> list[str]:
     """One note per owning feature: what was also seen in this probe's answers, and where it is charged."""
     notes = []
     for owner, found in sorted(others.items()):
         rules = sorted({f"{f.rule} at {f.pointer or '/'}" for f in found})
         more = f" (+{len(rules) - 3} more)" if len(rules) > 3 else ""
-        notes.append(f"also seen (see {owner}): {'; '.join(rules[:3])}{more}")
+        notes.append(f"{also_seen_head(owner)}: {'; '.join(rules[:3])}{more}")
     return notes

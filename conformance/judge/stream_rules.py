@@ -19,9 +19,10 @@ USAGE_PLACEMENT_WHY = (
 )
 
 
-def _finding(rule: str, level: str, ptr: str, message: str, expected: Any = None, actual: Any = None) -> Finding:
+def _finding(rule: str, level: str, ptr: str, message: str, expected: Any = None, actual: Any = None,
+             choice: Any = None) -> Finding:
     return Finding(part="stream", pointer=ptr, rule=rule, level=level, message=message,
-                   expected=expected, actual=actual)
+                   expected=expected, actual=actual, choice=choice if isinstance(choice, int) else None)
 
 
 def _choices(chunks: list[Any]) -> Iterator[tuple[int, int, dict[str, Any]]]:
@@ -124,11 +125,11 @@ def _choice_findings(chunks: list[Any], has_done: bool) -> list[Finding]:
         for extra in ptrs[1:]:
             out.append(_finding("stream.finish_reason_once", "compat", extra,
                                 f"choice {idx} got a second finish_reason (first at {ptrs[0]}): clients end the "
-                                "choice at the first one and drop what follows", 1, len(ptrs)))
+                                "choice at the first one and drop what follows", 1, len(ptrs), choice=idx))
     if has_done:
         for idx in sorted(seen - finishes.keys(), key=str):
             out.append(_finding("stream.finish_reason_once", "compat", "",
-                                f"choice {idx} ended without a finish_reason", 1, 0))
+                                f"choice {idx} ended without a finish_reason", 1, 0, choice=idx))
     return out
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 # A "compat" finding breaks what clients rely on (a MUST: conformance FAILED);
@@ -21,9 +21,13 @@ class Finding:
     message: str
     expected: Any = None
     actual: Any = None
+    choice: int | None = field(default=None, compare=False)  # a rule about one choice: which (judge/ownership)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The stored form (the choice has placed the finding by then: judge/ownership, before it is stored)."""
+        out = asdict(self)
+        del out["choice"]
+        return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Finding:

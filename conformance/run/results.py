@@ -11,6 +11,7 @@ from typing import Any
 
 from conformance import __version__
 from conformance.judge.classify import probe_record
+from conformance.judge.ownership import also_seen_head
 from conformance.model.findings import Finding
 from conformance.model.probes import Probe
 from conformance.model.targets import Target
@@ -182,7 +183,7 @@ def charge_unseen_findings(records: list[dict[str, Any]],
             continue
         found = [Finding.from_dict(f) for f in unseen]
         worst = worst_conformance(Conformance(r["conformance"]) if r["conformance"] else None, conformance_of(found))
-        notes = [n for n in r["notes"] if not any(n.startswith(f"also seen (see {f['owner']})") for f in unseen)]
+        notes = [n for n in r["notes"] if not any(n.startswith(also_seen_head(f["owner"])) for f in unseen)]
         notes += [f"{f['rule']} at {f['pointer'] or '/'}: {f['message']} (charged here: {f['owner']}'s own probes "
                   "do not show it)" for f in unseen[:3]]
         measurements = {**m, "also_seen": [f for f in shown if f.get("owner_shows")],
