@@ -25,7 +25,7 @@ from conformance.model.targets import Target, TargetError, adhoc_target, load_ta
 from conformance.model.verdicts import FAILING_STATUS_WORDS, Status
 from conformance.report.drift import Change, compare_to_expectations, load_expectations
 from conformance.report.results_io import record_text, verdict_text
-from conformance.report.terminal_summary import estimate_text, summary_lines
+from conformance.report.terminal_summary import Line, Severity, alert, estimate_text, summary_lines
 from conformance.run import progress
 from conformance.run.engine import Engine, make_engine, plan
 from conformance.run.plan import Estimate
@@ -153,7 +153,7 @@ class ConformanceRun:
         self.interrupted: str | None = None
         self.expectations: dict[str, Any] | None = None
         self.final: dict[str, Any] | None = None  # results.json as written, for the terminal summary
-        self.drift_lines: list[str] = []
+        self.drift_lines: list[Line] = []
         self.previous_line: str | None = None  # a re-run that lost verdicts says so
         self.changes: dict[tuple[str, str], Change] = {}
         self.estimate: Estimate | None = None  # of a live run: at most this many requests and tokens
@@ -535,7 +535,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         drift = [c for c in drift if c.kind != "absent" or c.feature in tested]
     run.previous_line = keep_previous_results(run.report_dir, results)
     report_cli.write_reports(results, run.report_dir, baseline, uses, drift, pytest_files=True)
-    code, run.drift_lines = report_cli.finish(results, run.expect, opt("update_expectations"), run.report_dir, drift)
+    code, _ = report_cli.finish(results, run.expect, opt("update_expectations"), run.report_dir, drift)
+    run.drift_lines = report_cli.drift_lines(drift) if drift is not None and not opt("update_expectations") else []
     run.final = results
     if (code or run.problems) and session.exitstatus == 0:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
@@ -574,15 +575,12 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     shown = str(run.expect) if run.expect and not config.getoption("update_expectations") else None
     if run.expect == BUNDLED_EXPECTATIONS:
         shown = "of the embedded default"
-    drift = [line for line in run.drift_lines if line.startswith(("DRIFT ", "flaky ", "not run: "))]
-    lines = summary_lines(run.final, str(run.report_dir), list(_CONFIRMED), shown, drift)
+    lines = summary_lines(run.final, str(run.report_dir), list(_CONFIRMED), shown, run.drift_lines)
     _CONFIRMED.clear()
-    if run.previous_line:
-        lines.append(run.previous_line)
+    if run.previous_line:  # this run lost verdicts the previous one reached
+        lines.append(alert(run.previous_line))
     for line in lines:
-        bad = line.startswith(("PROBLEM", "INCOMPLETE", "DRIFT", "PREVIOUS")) or (
-            "changed" in line and "no verdict" not in line) or ": NO-GO:" in line
-        terminalreporter.write_line(line, red=bad)
+        terminalreporter.write_line(line.text, red=line.severity is Severity.ALERT)
 
 
 def pytest_report_header(config: pytest.Config) -> list[str] | None:

@@ -95,10 +95,13 @@ def test_a_cell_skipped_for_a_missing_extra_is_not_drift_but_other_skips_are() -
         "sdk.openai.chat": {"status": "OK", "support": "SUPPORTED", "conformance": "OK"},
         "request.seed": {"status": "OK", "support": "SUPPORTED", "conformance": "OK"}}}}}
     skipped = {"status": "SKIPPED", "support": None, "conformance": None, "evidence": []}
-    results = {"targets": {"t": {}}, "features": {
-        "sdk.openai.chat": {"t": {**skipped, "notes": ["the openai SDK is not installed: pip install "
-                                                       "'openai-conformance[sdk]' (tested openai>=2.0,<4)"]}},
-        "request.seed": {"t": {**skipped, "notes": ["no recording of this request (replay only)"]}}}}
+    missing = "the openai SDK is not installed: pip install 'openai-conformance[sdk]' (tested openai>=2.0,<4)"
+    no_recording = "no recording of this request (replay only)"
+    results = {"targets": {"t": {}}, "features": {  # the cause travels as data (SkipCause), not in the note's words
+        "sdk.openai.chat": {"t": {**skipped, "notes": [missing], "evidence": [
+            {"probe": "sdk.openai.chat", "status": "SKIPPED", "notes": [missing], "skip_cause": "no_client"}]}},
+        "request.seed": {"t": {**skipped, "notes": [no_recording], "evidence": [
+            {"probe": "request.seed", "status": "SKIPPED", "notes": [no_recording], "skip_cause": "no_recording"}]}}}}
     changes = {c.feature: c for c in compare_to_expectations(results, expectations)}
     assert changes["sdk.openai.chat"].kind == "not_installed" and not changes["sdk.openai.chat"].fails
     assert changes["request.seed"].kind == "changed" and changes["request.seed"].fails

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from conformance.report.results_io import load_results
-from conformance.report.terminal_summary import summary_lines
+from conformance.report.terminal_summary import Severity, alert, summary_lines
 
 DATA = Path(__file__).parent / "data" / "results"
 
@@ -14,8 +14,8 @@ def lines_of(**changes: object) -> list[str]:
     results = load_results(DATA / "openai_mistral.json")
     for key, value in changes.items():
         results["targets"][key]["concurrency"] = value
-    return summary_lines(results, "out", ["mistral · stream.tool_call_deltas"], "exp.json",
-                         ["DRIFT mistral · request.n: SUPPORTED → REJECTED"])
+    return [line.text for line in summary_lines(results, "out", ["mistral · stream.tool_call_deltas"], "exp.json",
+                                                [alert("DRIFT mistral · request.n: SUPPORTED → REJECTED")])]
 
 
 def test_per_target_counts_failed_cells_with_their_rule_and_the_differences() -> None:
@@ -46,5 +46,17 @@ def test_a_failed_cell_names_the_probe_when_its_id_is_not_the_feature_id() -> No
     """The terminal's test ids are probe ids, the reports' rows feature ids: both are shown together."""
     results = load_results(DATA / "openai_mistral.json")
     results["features"]["stream.tool_call_deltas"]["mistral"]["evidence"][0]["probe"] = "stream.tool_deltas.index"
-    text = "\n".join(summary_lines(results, "out", [], None, []))
+    text = "\n".join(line.text for line in summary_lines(results, "out", [], None, []))
     assert "mistral · stream.tool_call_deltas (probe stream.tool_deltas.index): SUPPORTED · FAILED" in text
+
+
+def test_lines_carry_their_severity_so_the_terminal_never_colours_by_words() -> None:
+    results = load_results(DATA / "openai_mistral.json")
+    results["run"]["problems"] = ["internal error in the suite: ValueError: x"]
+    results["run"]["complete"] = False
+    lines = summary_lines(results, "out", [], "exp.json", [alert("DRIFT x · y: OK → ERROR")])
+    alerts = [line.text for line in lines if line.severity is Severity.ALERT]
+    assert alerts[0].startswith("INCOMPLETE: ") and "PROBLEM: internal error in the suite: ValueError: x" in alerts
+    assert alerts[-1].endswith("1 verdict(s) changed")
+    calm = summary_lines(results | {"run": {**results["run"], "problems": [], "complete": True}}, "out", [], None, [])
+    assert all(line.severity is Severity.INFO for line in calm)

@@ -9,7 +9,7 @@ from typing import Any
 
 from conformance.report.documented import resolve_baseline
 from conformance.report.drift import is_known_deviation
-from conformance.report.migration import migration_diff, self_plan
+from conformance.report.migration import NO_GO, migration_diff, self_plan
 from conformance.report.results_io import is_failed, iter_cells
 
 TOP_BLOCKERS = 3
@@ -77,16 +77,24 @@ def first_screen(results: dict[str, Any], baseline: str | None, uses: dict[str, 
             "uses": (uses or {}).get("features"), "pairs": pairs, "rule": the_plan.get("rule")}
 
 
-def decision_lines(results: dict[str, Any], baseline: str | None, uses: dict[str, Any] | None) -> list[str]:
-    """The terminal's closing lines: verdict per pair with its rule, and the top blockers with their fixes."""
+def decision_rows(results: dict[str, Any], baseline: str | None,
+                  uses: dict[str, Any] | None) -> list[tuple[str, bool]]:
+    """The terminal's closing lines, each with whether it is a NO-GO decision: verdict per pair with its rule, and
+    the top blockers with their fixes."""
     results, baseline = resolve_baseline(results, baseline)
     screen = first_screen(results, baseline, uses)
-    lines = [f"migration decision (from {baseline}" + (f", for the {len(screen['uses'])} features the app uses"
-                                                       if screen["uses"] is not None else "") + "):"]
+    rows = [(f"migration decision (from {baseline}" + (f", for the {len(screen['uses'])} features the app uses"
+                                                       if screen["uses"] is not None else "") + "):", False)]
     for pair in screen["pairs"]:
-        lines.append(f"  {baseline} → {pair['target']}: {pair['rule']}")
+        rows.append((f"  {baseline} → {pair['target']}: {pair['rule']}", pair["decision"] == NO_GO))
         for item in pair["top"]:
             fix = (f"fix ({item['fix_status']}): {item['fix']}" if item.get("fix") else "no known fix")
             known = " [known deviation]" if item.get("known_deviation") else ""
-            lines.append(f"    {item['feature']} ({item['harm']}){known}: {item['evidence_line'][:240]}; {fix}")
-    return lines
+            rows.append((f"    {item['feature']} ({item['harm']}){known}: {item['evidence_line'][:240]}; {fix}",
+                         False))
+    return rows
+
+
+def decision_lines(results: dict[str, Any], baseline: str | None, uses: dict[str, Any] | None) -> list[str]:
+    """The closing lines as text (the report command's output)."""
+    return [text for text, _ in decision_rows(results, baseline, uses)]

@@ -54,11 +54,12 @@ from conformance.report.results_io import (
 )
 
 RANKS = ("blocker", "warning", "info")
+NO_GO = "no-go"
 DECISIONS = {
     "go": "no blocker and no warning",
     "go with changes": "every blocker has a fix the suite verified on that target (it sent the changed request and "
     "it worked), or warnings are left to check by hand",
-    "no-go": "a blocker without a verified fix",
+    NO_GO: "a blocker without a verified fix",
 }
 # Harm of a blocker, worst first: client code breaks on the answer, the request is refused, the value is ignored.
 HARMS = ("client code breaks", "request refused", "silently ignored", "weaker")
@@ -501,7 +502,7 @@ def decide(items: list[dict[str, Any]], uses_known: bool) -> dict[str, Any]:
     known = sum(1 for i in blockers if i.get("known_deviation"))
     known_text = f", {known} of them known deviations" if known else ""
     if unfixed:
-        decision = "no-go"
+        decision = NO_GO
         rule = f"NO-GO: {len(unfixed)} blocker(s){where} without a verified fix{known_text}{tail}"
         reason = "blocker without a verified fix: " + ", ".join(i["feature"] for i in unfixed)
     elif blockers or warnings:

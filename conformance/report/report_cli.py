@@ -39,7 +39,7 @@ from conformance.report.results_io import (
     verdict_text,
 )
 from conformance.report.summary_md import write_summary_md
-from conformance.report.terminal_summary import failing_probes
+from conformance.report.terminal_summary import Line, alert, failing_probes
 
 _XML_BAD = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
@@ -188,25 +188,30 @@ def prepare(results: dict[str, Any], baseline: str | None, uses_path: Path | Non
     return results, baseline, uses, changes
 
 
+def drift_lines(changes: list[Change]) -> list[Line]:
+    """A line per changed cell (an alert when it fails the drift gate), and one for the cells not run."""
+    lines = [alert("DRIFT " + c.describe()) if c.fails else Line("flaky " + c.describe())
+             for c in changes if c.kind in ("changed", "absent")]
+    skipped = [c for c in changes if c.kind == "not_installed"]
+    if skipped:  # once, not per cell: what to install to run them
+        lines.append(Line(f"not run: {len(skipped)} expected cell(s) need an optional extra ({skipped[0].evidence}); "
+                          "their expectations were not checked"))
+    return lines
+
+
 def finish(results: dict[str, Any], expect: Path | None, update_expectations: bool, out: Path,
            changes: list[Change] | None) -> tuple[int, list[str]]:
     """Write expectations when asked; the exit code (1 on drift) and the lines to print."""
-    lines: list[str] = []
     if update_expectations:
         target = expect or out / "expectations.json"
         write_expectations(results, target)
         return 0, [f"expectations updated: {target}"]
-    if changes is not None:
-        for c in changes:
-            if c.kind in ("changed", "absent"):
-                lines.append(("DRIFT " if c.fails else "flaky ") + c.describe())
-        skipped = [c for c in changes if c.kind == "not_installed"]
-        if skipped:  # once, not per cell: what to install to run them
-            lines.append(f"not run: {len(skipped)} expected cell(s) need an optional extra ({skipped[0].evidence}); "
-                         "their expectations were not checked")
-        bad = failing(changes)
-        if bad:
-            return 1, lines + [f"{len(bad)} drift change(s) against {expect}"]
+    if changes is None:
+        return 0, []
+    lines = [line.text for line in drift_lines(changes)]
+    bad = failing(changes)
+    if bad:
+        return 1, lines + [f"{len(bad)} drift change(s) against {expect}"]
     return 0, lines
 
 

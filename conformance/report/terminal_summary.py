@@ -3,15 +3,37 @@
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
+from enum import Enum
 from typing import Any
 
 from conformance.model.verdicts import Status
-from conformance.report.decision import decision_lines
+from conformance.report.decision import decision_rows
 from conformance.report.drift import is_known_deviation
 from conformance.report.results_io import STATUS_WORDS, SUPPORT_WORDS, is_failed, iter_cells, verdict_text, verdict_word
 
 MAX_DIFFERENCES = 8
 MAX_FAILED = 20
+
+
+class Severity(str, Enum):
+    INFO = "info"
+    ALERT = "alert"  # the run needs a look: a problem, an incomplete run, a drift, a NO-GO (the terminal's red)
+
+
+@dataclass(frozen=True)
+class Line:
+    """A line of the terminal summary, with how much it matters (the terminal colours by it, never by its words)."""
+
+    text: str
+    severity: Severity = Severity.INFO
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def alert(text: str) -> Line:
+    return Line(text, Severity.ALERT)
 
 
 def failed_rules(cell: dict[str, Any]) -> list[str]:
@@ -90,18 +112,18 @@ def estimate_text(estimate: dict[str, Any]) -> str:
 
 
 def summary_lines(results: dict[str, Any], report_dir: str, confirmed: list[str], expectations: str | None,
-                  drift: list[str]) -> list[str]:
+                  drift: list[Line]) -> list[Line]:
     """The lines of the terminal summary: per target counts, failed cells with their rule, the biggest
     differences, traffic, expectations, problems and where the reports are."""
     run = results.get("run", {})
-    lines = [f"{len(results.get('targets', {}))} target(s), {run.get('counts', {}).get('probes', 0)} probes, "
-             f"record mode {run.get('record_mode')}; {traffic_text(run)}"]
+    lines = [Line(f"{len(results.get('targets', {}))} target(s), {run.get('counts', {}).get('probes', 0)} probes, "
+                  f"record mode {run.get('record_mode')}; {traffic_text(run)}")]
     if not run.get("complete", True):
-        lines.append(f"INCOMPLETE: {run.get('interrupted_reason') or 'not every probe ended'}")
+        lines.append(alert(f"INCOMPLETE: {run.get('interrupted_reason') or 'not every probe ended'}"))
     for name, info in results.get("targets", {}).items():
         extra = concurrency_text(info)
-        lines.append(f"  {name} ({info.get('base_url')}, {info.get('model')}): {support_counts(results, name)}"
-                     + (f"; {extra}" if extra else ""))
+        lines.append(Line(f"  {name} ({info.get('base_url')}, {info.get('model')}): {support_counts(results, name)}"
+                          + (f"; {extra}" if extra else "")))
     failed = [(fid, name, cell) for fid, name, cell in iter_cells(results) if is_failed(cell)]
     known = {f"{name} · {fid}" for fid, name, cell in failed if f"{name} · {fid}" in confirmed
              or is_known_deviation(results, name, fid)}
@@ -112,29 +134,32 @@ def summary_lines(results: dict[str, Any], report_dir: str, confirmed: list[str]
                                " [known deviation, expected]")):
         if not cells:
             continue
-        lines.append(title)
+        lines.append(Line(title))
         for fid, name, cell in cells[:MAX_FAILED]:
             rules = failed_rules(cell)
             why = f"rule {rules[0]}" if rules else (cell.get("notes") or ["no note"])[0]
             probes = failing_probes(cell, fid)
             via = f" (probe {', '.join(probes)})" if probes else ""
-            lines.append(f"  {name} · {fid}{via}: {verdict_text(cell)}; {why}{tag}")
+            lines.append(Line(f"  {name} · {fid}{via}: {verdict_text(cell)}; {why}{tag}"))
         if len(cells) > MAX_FAILED:
-            lines.append(f"  … and {len(cells) - MAX_FAILED} more (summary.md lists them all)")
+            lines.append(Line(f"  … and {len(cells) - MAX_FAILED} more (summary.md lists them all)"))
     diffs = differences(results)
     if diffs:
-        lines.append(f"biggest differences between targets ({len(diffs)} features differ):")
-        lines.extend(f"  {d}" for d in diffs[:MAX_DIFFERENCES])
+        lines.append(Line(f"biggest differences between targets ({len(diffs)} features differ):"))
+        lines.extend(Line(f"  {d}") for d in diffs[:MAX_DIFFERENCES])
     for problem in run.get("problems") or []:
-        lines.append(f"PROBLEM: {problem}")
-    lines.append(f"reports: {report_dir}/compat.html (the matrix), summary.md, results.json, report.html, junit.xml")
+        lines.append(alert(f"PROBLEM: {problem}"))
+    lines.append(Line(f"reports: {report_dir}/compat.html (the matrix), summary.md, results.json, report.html, "
+                      "junit.xml"))
     if expectations:  # last: the line a CI log reader looks for
-        lines.extend(f"  {d}" for d in drift)
+        lines.extend(Line(f"  {d.text}", d.severity) for d in drift)
         word = "deviation" if len(confirmed) == 1 else "deviations"
-        changed = sum(1 for d in drift if d.startswith("DRIFT"))
-        lines.append(f"expectations {expectations}: {len(confirmed)} known {word} confirmed"
-                     + (f", {changed} verdict(s) changed" if changed else ", no verdict changed"))
+        changed = sum(1 for d in drift if d.severity is Severity.ALERT)
+        text = (f"expectations {expectations}: {len(confirmed)} known {word} confirmed"
+                + (f", {changed} verdict(s) changed" if changed else ", no verdict changed"))
+        lines.append(alert(text) if changed else Line(text))
     baseline = run.get("baseline")
     if baseline:  # the terminal ends with the decision
-        lines.extend(decision_lines(results, baseline, run.get("uses")))
+        lines.extend(Line(text, Severity.ALERT if no_go else Severity.INFO)
+                     for text, no_go in decision_rows(results, baseline, run.get("uses")))
     return lines
