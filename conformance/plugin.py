@@ -22,7 +22,7 @@ from conformance import preflight
 from conformance.features import registry
 from conformance.model.probes import Probe
 from conformance.model.targets import Target, TargetError, adhoc_target, load_targets, select_targets
-from conformance.model.verdicts import FAILING_STATUS_WORDS, Status
+from conformance.model.verdicts import FAILING_STATUS_WORDS, Conformance, Status
 from conformance.report.drift import Change, compare_to_expectations, load_expectations
 from conformance.report.results_io import record_text, verdict_text
 from conformance.report.terminal_summary import Line, Severity, alert, estimate_text, summary_lines
@@ -414,7 +414,7 @@ class Case:
         if self.change is not None and self.change.fails:
             pytest.fail(f"{rec['target']} · {rec['feature']}: expected {verdict_text(self.change.was)}, got "
                         f"{verdict_text(self.change.now)}\n{summary}\n{notes}", pytrace=False)
-        if rec["status"] == "SKIPPED":
+        if rec["status"] == Status.SKIPPED.value:
             pytest.skip(f"{summary}\n{notes}")
         if failed(rec):
             if self.expected is not None and _deviates_alike(self.expected, rec):  # a known deviation, confirmed
@@ -430,7 +430,7 @@ def _deviates_alike(expected: dict[str, Any], record: dict[str, Any]) -> bool:
         return False
     if record["status"] in FAILING_STATUS_WORDS:
         return expected.get("status") == record["status"]
-    return expected.get("conformance") == "FAILED"
+    return expected.get("conformance") == Conformance.FAILED.value
 
 
 @pytest.fixture
@@ -506,7 +506,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return
     complete, reason = _completeness(run, records, len(session.items), exitstatus)
     run.problems.extend(internal_problems(records.values()))
-    if records and all(r["status"] == "SKIPPED" for r in records.values()):
+    if records and all(r["status"] == Status.SKIPPED.value for r in records.values()):
         why = Counter((r["notes"] or ["no reason given"])[0] for r in records.values()).most_common(1)[0][0]
         run.problems.append(f"no probe reached a verdict: all {len(records)} were skipped, nothing was tested "
                             f"({reason + '; ' if reason else ''}e.g. {why})")
@@ -558,7 +558,8 @@ def keep_previous_results(report_dir: Path, results: dict[str, Any]) -> str | No
     current.replace(kept)
     lost = sorted(f"{target} · {feature}" for feature, by_target in results["features"].items()
                   for target, cell in by_target.items()
-                  if cell.get("status") != "OK" and cells.get(feature, {}).get(target, {}).get("status") == "OK")
+                  if cell.get("status") != Status.OK
+                  and cells.get(feature, {}).get(target, {}).get("status") == Status.OK)
     if not lost:
         return None
     return (f"PREVIOUS REPORT KEPT: {len(lost)} cell(s) reached a verdict in the previous run and not in this one "

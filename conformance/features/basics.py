@@ -27,7 +27,7 @@ PROBES: list[Probe] = [
     invalid("modalities", ["smell"], "an unknown modality"),
     Probe("request.audio.output", "request.audio", "Spoken answers (voice apps).",
           {"modalities": ["text", "audio"], "audio": {"voice": "alloy", "format": "wav"}}, "field_present",
-          {"path": "choices.0.message.audio", "absent": "IGNORED", "why": "no audio in the answer"},
+          {"path": "choices.0.message.audio", "absent": Support.IGNORED, "why": "no audio in the answer"},
           params=("audio", "modalities")),
     invalid("audio", {"voice": 5, "format": "wav"}, "an audio voice that is not a string",
             modalities=["text", "audio"]),

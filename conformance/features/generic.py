@@ -103,7 +103,7 @@ def field_present(ctx: Context) -> Detection:
             value.get(part) if isinstance(value, dict) else None)
     if value not in (None, "", [], {}, 0):  # a zero count (accepted_prediction_tokens: 0) shows no effect
         return Detection(Support.SUPPORTED, [f"{ctx.args['path']} = {str(value)[:80]}"])
-    return Detection(Support(ctx.args.get("absent", "UNVERIFIABLE")),
+    return Detection(Support(ctx.args.get("absent", Support.UNVERIFIABLE)),
                      [f"accepted, but {ctx.args['path']} is absent: {ctx.args.get('why', 'no effect to observe')}"])
 
 

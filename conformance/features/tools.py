@@ -53,7 +53,7 @@ PROBES: list[Probe] = [
     # Tool calls are judged against the same prompt without tools (a call that comes back anyway proves nothing).
     Probe("request.tools.call", "request.tools", "Function calling, the base of every agent.",
           {"messages": user(WEATHER), "temperature": 0, "tools": [WEATHER_TOOL]}, "tool_called",
-          {"name": "get_weather", "absent": "UNVERIFIABLE"}, control="weather_no_tools", params=("tools",)),
+          {"name": "get_weather", "absent": Support.UNVERIFIABLE}, control="weather_no_tools", params=("tools",)),
     Probe("request.tools.prompt_tokens", "request.tools", "Tool definitions must reach the model (token accounting).",
           {"messages": user(WEATHER), "temperature": 0, "tools": [WEATHER_TOOL], "tool_choice": "none"},
           "more_prompt_tokens", control="weather_no_tools", params=("tools", "tool_choice"),
@@ -71,7 +71,7 @@ PROBES: list[Probe] = [
     invalid("parallel_tool_calls", "yes", "parallel_tool_calls that is not a boolean", tools=[WEATHER_TOOL]),
     Probe("request.functions.legacy", "request.functions", "The legacy function-calling API older clients use.",
           {"messages": user(WEATHER), "temperature": 0, "functions": [WEATHER_TOOL["function"]]},
-          "legacy_function_called", {"name": "get_weather", "absent": "UNVERIFIABLE", "usage_check": True},
+          "legacy_function_called", {"name": "get_weather", "absent": Support.UNVERIFIABLE, "usage_check": True},
           control="weather_no_tools", alternates=(usage_check("functions"),), params=("functions",),
           hint="send `tools` instead of the legacy `functions`"),
     invalid("functions", "get_weather", "functions that is not a list"),
@@ -87,7 +87,7 @@ PROBES: list[Probe] = [
           "no_tool_call", control="tools_t0", params=("tool_choice",)),
     Probe("tools.tool_choice.auto", "tools.tool_choice.auto", "The default: the model decides to call.",
           {"messages": user(WEATHER), "temperature": 0, "tools": [WEATHER_TOOL], "tool_choice": "auto"},
-          "tool_called", {"name": "get_weather", "absent": "UNVERIFIABLE"}, control="weather_no_tools",
+          "tool_called", {"name": "get_weather", "absent": Support.UNVERIFIABLE}, control="weather_no_tools",
           params=("tool_choice",)),
     # A prompt that asks for no tool, and `none` as the alternate: only tool_choice can explain a call.
     Probe("tools.tool_choice.required", "tools.tool_choice.required", "Agents force a call with `required`.",
@@ -133,15 +133,15 @@ PROBES: list[Probe] = [
           "A function tool without `parameters` is valid for OpenAI (a tool that takes no arguments).",
           {"messages": user(WEATHER), "temperature": 0, "tools": [{"type": "function", "function": {
               "name": "get_weather", "description": "Get the current weather where the user is."}}]},
-          "tool_called", {"name": "get_weather", "absent": "UNVERIFIABLE"}, control="weather_no_tools",
+          "tool_called", {"name": "get_weather", "absent": Support.UNVERIFIABLE}, control="weather_no_tools",
           params=("tools",), hint="always send `function.parameters` (an empty object schema is fine)"),
     Probe("tools.no_parameters.hint_empty_schema", "tools.no_parameters",
           "The same tool with an empty parameters schema: does the fix work?",
           {"messages": user(WEATHER), "temperature": 0, "tools": [{"type": "function", "function": {
               "name": "get_weather", "description": "Get the current weather where the user is.",
               "parameters": {"type": "object", "properties": {}}}}]},
-          "tool_called", {"name": "get_weather", "absent": "UNVERIFIABLE"}, control="weather_no_tools", role="hint",
-          params=("tools",), hint="always send `function.parameters` (an empty object schema is fine)"),
+          "tool_called", {"name": "get_weather", "absent": Support.UNVERIFIABLE}, control="weather_no_tools",
+          role="hint", params=("tools",), hint="always send `function.parameters` (an empty object schema is fine)"),
     Probe("tools.empty_list", "tools.empty_list",
           "`tools: []` (agents with no tool enabled) must answer as if no tools were sent.",
           {"temperature": 0, "tools": []}, "like_control", control="plain_t0",
@@ -254,7 +254,7 @@ def tool_called(ctx: Context) -> Detection:
         if as_text is not None:
             return Detection(as_text.support, [*as_text.notes, *notes], {**m, **as_text.measurements},
                              [*findings, *as_text.findings])
-        return Detection(Support(ctx.args.get("absent", "IGNORED")), ["no tool call: a plain answer came back",
+        return Detection(Support(ctx.args.get("absent", Support.IGNORED)), ["no tool call: a plain answer came back",
                                                                       *notes], m, findings)
     if want and want not in names:
         return Detection(Support.IGNORED, [f"called {names}, not the requested {want!r}", *notes], m, findings)
@@ -285,7 +285,7 @@ def legacy_function_called(ctx: Context) -> Detection:
         if real_usage and got is not None and got == ctrl:
             return Detection(Support.IGNORED, [(f"no function call, and prompt_tokens {got} with the functions as "
                                                 "without them: they never reached the model"), *notes], m, findings)
-        return Detection(Support(ctx.args.get("absent", "IGNORED")), ["no function call came back", *notes], m,
+        return Detection(Support(ctx.args.get("absent", Support.IGNORED)), ["no function call came back", *notes], m,
                          findings)
     if want and want not in names:
         return Detection(Support.IGNORED, [f"called {names}, not the requested {want!r}", *notes], m, findings)

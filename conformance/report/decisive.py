@@ -12,7 +12,10 @@ from __future__ import annotations
 
 from typing import Any
 
-_SUPPORT_HARM = {"REJECTED": 0, "IGNORED": 1, "PARTIAL": 2, "UNVERIFIABLE": 3, "SUPPORTED": 4}
+from conformance.model.verdicts import Conformance, Status, Support
+
+_SUPPORT_HARM = {s.value: harm for harm, s in enumerate(
+    (Support.REJECTED, Support.IGNORED, Support.PARTIAL, Support.UNVERIFIABLE, Support.SUPPORTED))}
 # Request fields every probe sends: never "the value" of a probe.
 _FRAME = {"model", "messages"}
 MESSAGE_LIMIT = 300
@@ -53,14 +56,14 @@ def decisive_record(res: dict[str, Any]) -> dict[str, Any] | None:
     records = [r for r in res.get("evidence") or [] if isinstance(r, dict)]
     if not records:
         return None
-    if res.get("status") not in (None, "OK"):
+    if res.get("status") not in (None, Status.OK.value):
         return next((r for r in records if r.get("status") == res.get("status")), records[0])
-    if res.get("conformance") == "FAILED":
-        return next((r for r in records if r.get("conformance") == "FAILED"), records[0])
+    if res.get("conformance") == Conformance.FAILED.value:
+        return next((r for r in records if r.get("conformance") == Conformance.FAILED.value), records[0])
     support = res.get("support")
     named = _support_probes(res)  # a PARTIAL cell names the variants it was made of; checks are not among them
     candidates = [r for r in records if r.get("probe") in named] or [r for r in records if not _is_check(r)] or records
-    if support == "PARTIAL":
+    if support == Support.PARTIAL.value:
         return min(candidates, key=lambda r: _SUPPORT_HARM.get(r.get("support") or "", 5))
     return next((r for r in candidates if r.get("support") == support), candidates[0])
 
@@ -98,11 +101,11 @@ def decisive_exchange(record: dict[str, Any]) -> dict[str, Any] | None:
         if found is not None:
             return found
     asked = [x for x in exchanges if not _is_control(x)] or exchanges
-    if record.get("support") == "REJECTED" or record.get("status") == "ERROR":
+    if record.get("support") == Support.REJECTED.value or record.get("status") == Status.ERROR.value:
         failed = [x for x in asked if (_status(x) or 0) >= 400 or (x.get("response") or {}).get("error")]
         if failed:
             return failed[0]
-    if record.get("conformance") == "FAILED":
+    if record.get("conformance") == Conformance.FAILED.value:
         part = next((f.get("part") for f in record.get("findings") or [] if f.get("level") == "compat"), None)
         if part == "stream":
             streamed = [x for x in asked if (x.get("response") or {}).get("sse")]
@@ -157,7 +160,7 @@ def decisive_evidence(res: dict[str, Any] | None) -> dict[str, Any] | None:
         "status": status,
         "message": message,
         "finding": f"{finding.get('part', '')}{finding.get('pointer') or '/'}: {finding.get('message')}"[:400]
-        if finding and res.get("conformance") == "FAILED" else "",
+        if finding and res.get("conformance") == Conformance.FAILED.value else "",
         "note": note[:MESSAGE_LIMIT],
         "exchange": x,
     }

@@ -172,7 +172,7 @@ def compare_to_expectations(results: dict[str, Any], expectations: dict[str, Any
             elif now is None:
                 changes.append(Change(name, fid, was, None, "expected but not tested in this run", "absent",
                                       is_flaky))
-            elif now.get("status") == "SKIPPED" and _missing_extra(res):
+            elif now.get("status") == Status.SKIPPED.value and _missing_extra(res):
                 changes.append(Change(name, fid, was, now, evidence_summary(res), "not_installed", is_flaky))
             else:
                 axes = [a for a in ("status", "support", "conformance") if was.get(a) != now.get(a)]

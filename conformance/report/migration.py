@@ -38,7 +38,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-from conformance.model.verdicts import FAILING_STATUS_WORDS
+from conformance.model.verdicts import FAILING_STATUS_WORDS, Conformance, Status, Support
 from conformance.report.decisive import decisive_evidence, decisive_record, evidence_line
 from conformance.report.drift import is_known_deviation
 from conformance.report.results_io import (
@@ -145,18 +145,19 @@ def _pattern_value(table: dict[str, Any], fid: str) -> Any:
 def sdk_call_that_breaks(results: dict[str, Any], fid: str, target: str) -> str | None:
     """The official SDK call that breaks for this feature on `target`, when the run shows one."""
     res = cell(results, fid, target) or {}
-    if res.get("status") != "OK":
+    if res.get("status") != Status.OK.value:
         return None
     sdk_fid = fid if fid.startswith("sdk.") else _pattern_value(SDK_FEATURES, fid)
     sdk = cell(results, sdk_fid, target) if sdk_fid else None
-    if sdk and sdk.get("status") == "OK" and (sdk.get("conformance") == "FAILED" or sdk.get("support") == "REJECTED"):
+    if sdk and sdk.get("status") == Status.OK and (sdk.get("conformance") == Conformance.FAILED
+                                                   or sdk.get("support") == Support.REJECTED):
         rec = next(iter(sdk.get("evidence") or []), {})
         call = (rec.get("measurements") or {}).get("call") or sdk_fid
         note = str((rec.get("notes") or sdk.get("notes") or [""])[0])
         return (note if note.startswith(call) else f"{call}: {note}")[:400]
-    if res.get("support") == "REJECTED" and not fid.startswith("sdk."):
+    if res.get("support") == Support.REJECTED.value and not fid.startswith("sdk."):
         status = next((r.get("measurements", {}).get("http_status") for r in res.get("evidence") or []
-                       if r.get("support") == "REJECTED"), None)
+                       if r.get("support") == Support.REJECTED.value), None)
         if isinstance(status, int):
             call = "client.chat.completions.stream(...)" if fid.startswith("stream.") else \
                 "client.chat.completions.create(...)"
@@ -168,8 +169,9 @@ class UsesError(ValueError):
     """A --uses file that cannot be read: the message names the file and the expected shape."""
 
 
-_SUPPORT_SCORE = {"SUPPORTED": 4, "PARTIAL": 3, "UNVERIFIABLE": 2, "IGNORED": 1, "REJECTED": 0}
-_CONF_SCORE = {"OK": 2, "NON_STRICT": 1, "FAILED": 0}
+_SUPPORT_SCORE = {s.value: score for score, s in enumerate(
+    (Support.REJECTED, Support.IGNORED, Support.UNVERIFIABLE, Support.PARTIAL, Support.SUPPORTED))}
+_CONF_SCORE = {Conformance.OK.value: 2, Conformance.NON_STRICT.value: 1, Conformance.FAILED.value: 0}
 
 
 def known_fix_entry(fid: str) -> tuple[str, str | None] | None:
@@ -201,22 +203,23 @@ def evidence_support(results: dict[str, Any], target: str, evidence: str) -> str
 
 
 def _works(res: dict[str, Any] | None) -> bool:
-    return bool(res) and res.get("status") == "OK" and res.get("support") in ("SUPPORTED", None)
+    return bool(res) and res.get("status") == Status.OK.value and res.get("support") in (Support.SUPPORTED.value, None)
 
 
 def rank_difference(base: dict[str, Any] | None, tgt: dict[str, Any] | None) -> str:
     """Rank one differing feature: "blocker", "warning" or "info" (see the module docstring)."""
-    b_ok = base is not None and base.get("status") == "OK"
-    t_ok = tgt is not None and tgt.get("status") == "OK"
-    if t_ok and tgt.get("conformance") == "FAILED" and not (b_ok and base.get("conformance") == "FAILED"):
+    b_ok = base is not None and base.get("status") == Status.OK.value
+    t_ok = tgt is not None and tgt.get("status") == Status.OK.value
+    if t_ok and tgt.get("conformance") == Conformance.FAILED and not (
+            b_ok and base.get("conformance") == Conformance.FAILED):
         return "blocker"  # a MUST broken: client code reading the answer breaks, whatever support says
-    if t_ok and tgt.get("support") == "REJECTED" and not (b_ok and base.get("support") == "REJECTED"):
+    if t_ok and tgt.get("support") == Support.REJECTED and not (b_ok and base.get("support") == Support.REJECTED):
         return "blocker"  # every request the app sends with it fails, whatever the baseline could show
-    if b_ok and t_ok and base.get("support") == "SUPPORTED" and tgt.get("support") == "IGNORED":
+    if b_ok and t_ok and base.get("support") == Support.SUPPORTED.value and tgt.get("support") == Support.IGNORED.value:
         return "blocker"  # silently ignored
-    if (b_ok and base.get("support") == "UNVERIFIABLE") or (t_ok and tgt.get("support") == "UNVERIFIABLE"):
+    if (b_ok and base.get("support") == Support.UNVERIFIABLE) or (t_ok and tgt.get("support") == Support.UNVERIFIABLE):
         return "warning"  # check by hand: this run cannot tell
-    if _works(base) and t_ok and tgt.get("support") in ("IGNORED", "REJECTED"):
+    if _works(base) and t_ok and tgt.get("support") in (Support.IGNORED.value, Support.REJECTED.value):
         return "blocker"
     if b_ok and t_ok:
         bs, ts = _SUPPORT_SCORE.get(base.get("support"), 4), _SUPPORT_SCORE.get(tgt.get("support"), 4)
@@ -231,19 +234,20 @@ def rank_difference(base: dict[str, Any] | None, tgt: dict[str, Any] | None) -> 
 
 def refuses_some_values(res: dict[str, Any] | None) -> bool:
     """A PARTIAL cell whose deciding variant was REJECTED (e.g. temperature 2.0 refused where 0-1.5 work)."""
-    if not res or res.get("status") != "OK" or res.get("support") != "PARTIAL":
+    if not res or res.get("status") != Status.OK.value or res.get("support") != Support.PARTIAL.value:
         return False
-    return (decisive_record(res) or {}).get("support") == "REJECTED"
+    return (decisive_record(res) or {}).get("support") == Support.REJECTED.value
 
 
 def _shared_deviation(res: dict[str, Any] | None) -> bool:
     """A deviation from OpenAI both sides show (a MUST or SHOULD broken, a refusal): the app meets it on either."""
-    return bool(res) and res.get("status") == "OK" and (
-        res.get("conformance") in ("FAILED", "NON_STRICT") or res.get("support") in ("REJECTED", "IGNORED"))
+    return bool(res) and res.get("status") == Status.OK.value and (
+        res.get("conformance") in (Conformance.FAILED, Conformance.NON_STRICT)
+        or res.get("support") in (Support.REJECTED, Support.IGNORED))
 
 
 def _unverifiable(base: dict[str, Any] | None, tgt: dict[str, Any] | None) -> bool:
-    return any(r is not None and r.get("support") == "UNVERIFIABLE" for r in (base, tgt))
+    return any(r is not None and r.get("support") == Support.UNVERIFIABLE.value for r in (base, tgt))
 
 
 def _difference(base: dict[str, Any] | None, tgt: dict[str, Any] | None) -> str:
@@ -263,11 +267,11 @@ def harm_of(tgt: dict[str, Any] | None, sdk_call: str | None) -> str:
     """What kind of harm a cell does to client code (one of HARMS): a MUST broken or an SDK call that breaks on an
     accepted request is worse than a refused request (loud, at once), which is worse than a silently ignored one."""
     tgt = tgt or {}
-    if tgt.get("conformance") == "FAILED" or (sdk_call and tgt.get("support") != "REJECTED"):
+    if tgt.get("conformance") == Conformance.FAILED or (sdk_call and tgt.get("support") != Support.REJECTED):
         return "client code breaks"
-    if tgt.get("support") == "REJECTED" or refuses_some_values(tgt):
+    if tgt.get("support") == Support.REJECTED.value or refuses_some_values(tgt):
         return "request refused"
-    if tgt.get("support") == "IGNORED":
+    if tgt.get("support") == Support.IGNORED.value:
         return "silently ignored"
     return "weaker"
 
@@ -281,13 +285,13 @@ def what_breaks(tgt: dict[str, Any] | None, sdk_call: str | None, evidence: dict
     """For client code: the SDK call that raises, the field that changes, or the effect that is lost."""
     if sdk_call:
         return sdk_call
-    if not tgt or tgt.get("status") != "OK":
+    if not tgt or tgt.get("status") != Status.OK.value:
         return ""
-    if tgt.get("conformance") == "FAILED" and evidence and evidence.get("finding"):
+    if tgt.get("conformance") == Conformance.FAILED.value and evidence and evidence.get("finding"):
         return truncate(f"code reading {evidence['finding']}", 200)
-    if tgt.get("support") == "IGNORED":
+    if tgt.get("support") == Support.IGNORED.value:
         return f"the request succeeds but {fid} has no effect: code relying on it gets the default silently"
-    if tgt.get("support") == "REJECTED":
+    if tgt.get("support") == Support.REJECTED.value:
         return "every request carrying it fails"
     return ""
 
@@ -303,7 +307,7 @@ def _record_of(results: dict[str, Any], target: str, probe: str) -> dict[str, An
 def _hint_record(fid: str, res: dict[str, Any]) -> dict[str, Any] | None:
     """The probe record that showed the cell's hint working: the fix's evidence probe, else a SUPPORTED hint probe
     (hint probes are named `<feature>.hint_…`)."""
-    records = [r for r in res.get("evidence") or [] if r.get("support") == "SUPPORTED"]
+    records = [r for r in res.get("evidence") or [] if r.get("support") == Support.SUPPORTED.value]
     entry = known_fix_entry(fid)
     wanted = entry[1] if entry else None
     return next((r for r in records if r.get("probe") == wanted), None) or next(
@@ -324,7 +328,7 @@ def plan_fix(results: dict[str, Any], fid: str, target: str, tgt: dict[str, Any]
              rank: str) -> dict[str, Any]:
     """{fix, fix_status ("verified" | "unverified" | None), fix_evidence, fix_source, no_fix_reason} of one item."""
     none = {"fix": None, "fix_status": None, "fix_evidence": "", "fix_source": None, "no_fix_reason": None}
-    if rank == "info" or tgt is None or tgt.get("status") != "OK":
+    if rank == "info" or tgt is None or tgt.get("status") != Status.OK.value:
         return none
     if tgt.get("hint"):
         rec = _hint_record(fid, tgt)
@@ -336,7 +340,7 @@ def plan_fix(results: dict[str, Any], fid: str, target: str, tgt: dict[str, Any]
     fix, probe = entry
     if probe is not None:
         seen = evidence_support(results, target, probe)
-        if seen == "SUPPORTED":
+        if seen == Support.SUPPORTED.value:
             rec = _record_of(results, target, probe) or {}
             line = evidence_line(decisive_evidence({**rec, "evidence": [rec]})) if rec else f"{probe} SUPPORTED"
             return {"fix": fix, "fix_status": "verified", "fix_evidence": line, "fix_source": "known",
@@ -452,13 +456,14 @@ def rank_alone(res: dict[str, Any], used: bool | None) -> str | None:
     or UNVERIFIABLE a warning. None: not an item (nothing to hold against the target without a baseline)."""
     if res.get("status") in FAILING_STATUS_WORDS:
         return "warning"
-    if res.get("status") != "OK":
+    if res.get("status") != Status.OK.value:
         return "warning" if used else None
-    if res.get("conformance") == "FAILED":
+    if res.get("conformance") == Conformance.FAILED.value:
         return "blocker"
-    if used and (res.get("support") in ("REJECTED", "IGNORED") or refuses_some_values(res)):
+    if used and (res.get("support") in (Support.REJECTED.value, Support.IGNORED.value) or refuses_some_values(res)):
         return "blocker"
-    if res.get("conformance") == "NON_STRICT" or (used and res.get("support") in ("PARTIAL", "UNVERIFIABLE")):
+    if res.get("conformance") == Conformance.NON_STRICT or (
+            used and res.get("support") in (Support.PARTIAL, Support.UNVERIFIABLE)):
         return "warning"
     return None
 

@@ -15,6 +15,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any, NoReturn
 
+from conformance.model.verdicts import Conformance, Status
 from conformance.report.decision import decision_lines
 from conformance.report.documented import OPENAI, resolve_baseline
 from conformance.report.drift import (
@@ -124,10 +125,11 @@ def junit_xml(results: dict[str, Any]) -> bytes:
             fails += 1
             probes = failing_probes(res, fid)  # the pytest test ids of the same failure
             via = f" (probe {', '.join(probes)})" if probes else ""
+            kind = res.get("status") if res.get("status") != Status.OK else Conformance.FAILED.value
             el = ET.SubElement(case, "failure", message=_XML_BAD.sub("?", f"{word}{via}: {notes[:300]}"),
-                               type=str(res.get("status") if res.get("status") != "OK" else "FAILED"))
+                               type=str(kind))
             el.text = _XML_BAD.sub("?", notes)
-        elif res.get("status") == "SKIPPED":
+        elif res.get("status") == Status.SKIPPED.value:
             skips += 1
             ET.SubElement(case, "skipped", message=_XML_BAD.sub("?", notes[:300] or "precondition unmet"))
         out = ET.SubElement(case, "system-out")

@@ -17,6 +17,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from conformance import __version__
+from conformance.model.verdicts import Conformance, Status, Support
 from conformance.report.decision import first_screen, plan
 from conformance.report.documented import is_documented
 from conformance.report.drift import is_known_deviation
@@ -45,8 +46,8 @@ LEGEND: list[dict[str, Any]] = [
         ("ERROR", "a 5xx that the control also gets, or whose re-send fails differently; transport failure or "
                   "unparsable body; never blamed on the feature"),
         ("TIMEOUT", "no answer within the time limit"),
-        ("INTERNAL", "a bug of the suite's own code (its traceback is in the evidence): never the target's verdict; "
-                     "the run fails until the suite is fixed"),
+        ("INTERNAL", "a bug in the code of the suite itself (its traceback is in the evidence), never a verdict on "
+                     "the target; the run fails until the suite is fixed"),
         ("SKIPPED", "a precondition was unmet (e.g. no tool model configured); the note says which"),
     ]},
     {"axis": "support", "title": "Support of the feature (what the target does with it)", "values": [
@@ -78,7 +79,8 @@ CELL_RULE = (
 # report.html and results.json keep them whole.
 EMBED_BODY_LIMIT = 1_500
 EMBED_SSE_EVENTS = 40
-BAR_WORDS = ("SUPPORTED", "PARTIAL", "UNVERIFIABLE", "IGNORED", "REJECTED")
+BAR_WORDS = tuple(s.value for s in (Support.SUPPORTED, Support.PARTIAL, Support.UNVERIFIABLE, Support.IGNORED,
+                                     Support.REJECTED))
 
 
 def _slug(word: str | None) -> str:
@@ -169,7 +171,7 @@ def _cell_view(results: dict[str, Any], fid: str, tname: str, i: int, j: int) ->
         "key": f"{fid}|{tname}",
         "word": word,
         "slug": _slug(word),
-        "conf": conf if conf and conf != "OK" else None,
+        "conf": conf if conf and conf != Conformance.OK.value else None,
         "known": bool(res) and is_failed(res) and is_known_deviation(results, tname, fid),
         "failed": bool(res) and is_failed(res),
         "result": res,
@@ -187,7 +189,7 @@ def build_context(results: dict[str, Any], baseline: str | None = None,
         counts: dict[str, int] = {}
         for fid in results.get("features", {}):
             res = cell(results, fid, name)
-            if res and res.get("status") == "OK" and res.get("support") in SUPPORT_WORDS:
+            if res and res.get("status") == Status.OK.value and res.get("support") in SUPPORT_WORDS:
                 counts[res["support"]] = counts.get(res["support"], 0) + 1
         targets.append({"name": name, "info": info, "is_baseline": name == baseline, "counts": counts,
                         "bar": _count_bar(counts)})

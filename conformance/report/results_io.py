@@ -267,16 +267,16 @@ def verdict_word(result: dict[str, Any] | None) -> str:
     """The main word shown for a cell: the status word unless OK, else the support word."""
     if result is None:
         return NOT_TESTED
-    if result.get("status") != "OK":
+    if result.get("status") != Status.OK.value:
         return str(result.get("status"))
-    return str(result.get("support") or "OK")
+    return str(result.get("support") or Status.OK.value)
 
 
 def verdict_text(result: dict[str, Any] | None) -> str:
     """Main word plus the conformance word when conformance is not OK, e.g. "SUPPORTED · NON_STRICT"."""
     word = verdict_word(result)
     conf = (result or {}).get("conformance")
-    if conf and conf != "OK":
+    if conf and conf != Status.OK.value:
         return f"{word} · {conf}"
     return word
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from conformance.model.verdicts import FAILING_STATUS_WORDS
+from conformance.model.verdicts import FAILING_STATUS_WORDS, Conformance, Status, Support
 from conformance.report.decision import first_screen, plan
 from conformance.report.drift import Change, is_known_deviation
 from conformance.report.results_io import (
@@ -63,7 +63,7 @@ def _first_note(res: dict[str, Any]) -> str:
 def _failed_rule(res: dict[str, Any]) -> str:
     """": <the rule that failed>" from the first probe whose conformance FAILED (else the first note)."""
     for ev in res.get("evidence") or []:
-        if ev.get("conformance") == "FAILED":
+        if ev.get("conformance") == Conformance.FAILED.value:
             rule = next((f"{f.get('rule')}: {f.get('message')}" for f in ev.get("findings") or []
                          if f.get("level") == "compat"), None)
             if rule:
@@ -146,11 +146,11 @@ def render_summary_md(results: dict[str, Any], baseline: str | None = None, uses
                 known.append(f"{where}: {verdict_text(res)} — known deviation (expected, confirmed)"
                              f"{_failed_rule(res)}")
                 continue
-        if res.get("conformance") == "FAILED":
+        if res.get("conformance") == Conformance.FAILED.value:
             failed.append(f"{where}{_failed_rule(res)}")
-        if res.get("support") == "REJECTED":
+        if res.get("support") == Support.REJECTED.value:
             rejected.append(f"{where}{_first_note(res)}")
-        elif res.get("support") == "IGNORED":
+        elif res.get("support") == Support.IGNORED.value:
             ignored.append(f"{where}{_first_note(res)}")
         if res.get("status") in FAILING_STATUS_WORDS:
             errors.append(f"{where}: {res['status']}{_first_note(res)}")
@@ -166,7 +166,7 @@ def render_summary_md(results: dict[str, Any], baseline: str | None = None, uses
     sections = [
         ("Conformance FAILED", failed),  # unexpected: confirmed known deviations have their own list
         ("Drift changes (fail the gate)", [md_text(c.describe(), 300) for c in drift_fail]),
-        ("REJECTED", rejected),
+        (Support.REJECTED.value, rejected),
         ("IGNORED (silently)", ignored),
         (f"Migration blockers (from {md_text(baseline or '')}), by harm", blockers),
         ("ERROR / TIMEOUT", errors),
@@ -178,7 +178,7 @@ def render_summary_md(results: dict[str, Any], baseline: str | None = None, uses
         block = _bullets(title, items)
         found = found or bool(block)
         lines += block
-    tested = any(res.get("status") != "SKIPPED" for _f, _t, res in iter_cells(results))
+    tested = any(res.get("status") != Status.SKIPPED.value for _f, _t, res in iter_cells(results))
     if not found:
         lines += ["Nothing failed, rejected or ignored." if tested else "Nothing was tested: every probe was skipped.",
                   ""]

@@ -20,6 +20,7 @@ from conformance.model.verdicts import (
     Conformance,
     SkipCause,
     Status,
+    Support,
     conformance_of,
     fails,
     worst_conformance,
@@ -118,37 +119,38 @@ def aggregate_feature(records: list[dict[str, Any]], probes: dict[str, Probe]) -
         return probes[rec["probe"]].role if rec["probe"] in probes else "support"
 
     support_recs = [r for r in records if role(r) == "support"] or records
-    ok = [r for r in support_recs if r["status"] == "OK"]
+    ok = [r for r in support_recs if r["status"] == Status.OK.value]
     notes: list[str] = []
     support: str | None = None
-    status = "OK" if ok else support_recs[0]["status"]
+    status = Status.OK.value if ok else support_recs[0]["status"]
     values = [r["support"] for r in ok if r["support"]]
-    decisive = [v for v in values if v != "UNVERIFIABLE"] or values
+    decisive = [v for v in values if v != Support.UNVERIFIABLE.value] or values
     if decisive:
         kinds = set(decisive)
         if len(kinds) == 1:
             support = decisive[0]
         else:
-            support = "PARTIAL" if kinds & {"SUPPORTED", "PARTIAL"} else ("REJECTED" if "REJECTED" in kinds
-                                                                          else "IGNORED")
+            mixed = Support.PARTIAL if kinds & {Support.SUPPORTED, Support.PARTIAL} else (
+                Support.REJECTED if Support.REJECTED in kinds else Support.IGNORED)
+            support = mixed.value
             notes.append("variants differ: " + ", ".join(f"{r['probe']}: {r['support']}" for r in ok if r["support"]))
     backed_hint = None
     for r in records:
-        if role(r) == "hint" and r["status"] == "OK":
+        if role(r) == "hint" and r["status"] == Status.OK.value:
             hint = probes[r["probe"]].hint if r["probe"] in probes else r["probe"]
-            works = r["support"] == "SUPPORTED"
+            works = r["support"] == Support.SUPPORTED.value
             backed_hint = backed_hint or (hint if works else None)
-            verdict = "works" if works else ("cannot tell whether it works" if r["support"] == "UNVERIFIABLE"
+            verdict = "works" if works else ("cannot tell whether it works" if r["support"] == Support.UNVERIFIABLE
                                              else "does not work")
             notes.append(f"alternative {verdict} ({r['support'] or 'no support verdict'}): {hint}")
         prefix = f"[{r['probe']}] " if len(records) > 1 else ""
         notes.extend(prefix + n for n in r["notes"][:4])
-    if status != "OK":
+    if status != Status.OK.value:
         support = None
     conformance = worst_conformance(*[Conformance(r["conformance"]) for r in records
-                                      if r["status"] == "OK" and r["conformance"]])
+                                      if r["status"] == Status.OK.value and r["conformance"]])
     # "Send X instead" only where the probe of X was SUPPORTED on this target: advice the evidence backs.
-    hint = backed_hint if support in ("REJECTED", "IGNORED", "PARTIAL") else None
+    hint = backed_hint if support in (Support.REJECTED.value, Support.IGNORED.value, Support.PARTIAL.value) else None
     return {
         "status": status,
         "support": support,
@@ -171,7 +173,7 @@ def charge_unseen_findings(records: list[dict[str, Any]],
                                         for f in r.get("findings") or []}
     out = []
     for r in records:
-        if r["status"] != "OK" or not (r.get("measurements") or {}).get("also_seen"):
+        if r["status"] != Status.OK.value or not (r.get("measurements") or {}).get("also_seen"):
             out.append(r)
             continue
         m = r["measurements"]
@@ -261,7 +263,7 @@ def now() -> datetime:
 
 def failed_rule(record: dict[str, Any]) -> str | None:
     """The rule that made a conformance FAILED (the first MUST finding, or the reproducible-5xx note)."""
-    if record.get("conformance") != "FAILED":
+    if record.get("conformance") != Conformance.FAILED.value:
         return None
     charged = (record.get("measurements") or {}).get("charged_back") or []
     for f in record.get("findings") or []:
