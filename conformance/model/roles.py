@@ -80,6 +80,14 @@ class Role:
         return cls(kind, index, values[0] if values else None)
 
 
+def kind_of(text: Any) -> RoleKind | None:
+    """The kind of a role kept in a stored record (results.json), or None for text no role writes."""
+    try:
+        return Role.parse(str(text)).kind
+    except ValueError:
+        return None
+
+
 VARIANT = Role(RoleKind.VARIANT)
 CONTROL = Role(RoleKind.CONTROL)
 REPEAT = Role(RoleKind.REPEAT)

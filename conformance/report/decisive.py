@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from conformance.model.roles import RoleKind, kind_of
 from conformance.model.verdicts import Conformance, Status, Support
 
 _SUPPORT_HARM = {s.value: harm for harm, s in enumerate(
@@ -81,8 +82,9 @@ def _is_check(record: dict[str, Any]) -> bool:
     return str((record.get("notes") or [""])[0]).startswith(INVALID_CHECK_NOTE)
 
 
-def _is_control(x: dict[str, Any]) -> bool:
-    return str(x.get("role", "")).startswith("control")
+def is_control(x: dict[str, Any]) -> bool:
+    """A stored exchange that answered a control (any of its samples)."""
+    return kind_of(x.get("role")) is RoleKind.CONTROL
 
 
 def _status(x: dict[str, Any]) -> int | None:
@@ -100,7 +102,7 @@ def decisive_exchange(record: dict[str, Any]) -> dict[str, Any] | None:
         found = next((x for x in exchanges if x.get("role") == role), None)
         if found is not None:
             return found
-    asked = [x for x in exchanges if not _is_control(x)] or exchanges
+    asked = [x for x in exchanges if not is_control(x)] or exchanges
     if record.get("support") == Support.REJECTED.value or record.get("status") == Status.ERROR.value:
         failed = [x for x in asked if (_status(x) or 0) >= 400 or (x.get("response") or {}).get("error")]
         if failed:
@@ -140,7 +142,7 @@ def decisive_evidence(res: dict[str, Any] | None) -> dict[str, Any] | None:
                 "note": str((res.get("notes") or [""])[0]), "exchange": None}
     x = decisive_exchange(record)
     exchanges = record.get("exchanges") or []
-    control = next((c for c in exchanges if isinstance(c, dict) and _is_control(c)), None)
+    control = next((c for c in exchanges if isinstance(c, dict) and is_control(c)), None)
     body = ((x or {}).get("request") or {}).get("body")
     fields = _changed_fields(body, ((control or {}).get("request") or {}).get("body") if control else None)
     resp = (x or {}).get("response") or {}

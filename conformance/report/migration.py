@@ -39,7 +39,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 from conformance.model.verdicts import FAILING_STATUS_WORDS, Conformance, Status, Support
-from conformance.report.decisive import decisive_evidence, decisive_record, evidence_line
+from conformance.report.decisive import decisive_evidence, decisive_record, evidence_line, is_control
 from conformance.report.drift import is_known_deviation
 from conformance.report.results_io import (
     cell,
@@ -319,7 +319,7 @@ def _control_answered(res: dict[str, Any]) -> dict[str, Any] | None:
     rec = decisive_record(res)
     for x in (rec or {}).get("exchanges") or []:
         status = (x.get("response") or {}).get("status")
-        if str(x.get("role", "")).startswith("control") and isinstance(status, int) and status < 300:
+        if is_control(x) and isinstance(status, int) and status < 300:
             return x
     return None
 

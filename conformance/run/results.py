@@ -14,6 +14,7 @@ from conformance.judge.classify import probe_record
 from conformance.judge.ownership import also_seen_head
 from conformance.model.findings import Finding
 from conformance.model.probes import Probe
+from conformance.model.roles import RoleKind, kind_of
 from conformance.model.targets import Target
 from conformance.model.verdicts import (
     INTERNAL_ERROR,
@@ -76,7 +77,7 @@ def _stats(records: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
         for ex in rec["exchanges"]:
             if not ex.get("sent", ex["response"].get("status") is not None):
                 continue  # never sent: no cassette, no key, budget
-            if ex.get("shared") or ex["role"].startswith("control"):  # sent once, handed to several probes
+            if ex.get("shared") or kind_of(ex["role"]) is RoleKind.CONTROL:  # sent once, handed to several probes
                 key = (rec["target"], ex.get("shared") or ex["role"], str(ex.get("cassette")))
                 if key in seen:
                     continue
