@@ -268,9 +268,9 @@ class ConformanceRun:
     def _tell_run_end(self, engine: Engine, pairs: list[tuple[Target, Probe]], started: float,
                       deadline: Deadline | None) -> None:
         """A live run's last progress line; a misconfigured target and a passed deadline become problems."""
-        for name, client in engine.clients.items():
+        for client in engine.clients.values():
             if client.contact.broken:
-                self.problems.append(f"target {name!r} is misconfigured: {client.contact.broken}")
+                self.problems.append(client.contact.misconfigured)
         cut = deadline is not None and any(deadline.label in n for r in engine.done for n in r.verdict.notes)
         if deadline is not None and cut:
             self.problems.append(f"{deadline.label} passed before every probe ended: the rest are TIMEOUT (cut) or "

@@ -22,6 +22,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conformance.features import registry
+from conformance.model.roles import VARIANT
 from conformance.model.targets import Target, Timeouts
 from conformance.report.report_html import embedded_evidence
 from conformance.report.results_io import validate_results
@@ -252,7 +253,7 @@ def test_a_request_and_its_retries_end_within_its_total_timeout(tmp_path: Path) 
         async def go() -> Any:
             client = Client(target, CassetteBook(tmp_path, "all"))
             try:
-                return await client.send(Send("r", "POST", CHAT, chat(), tmp_path / "fake" / "r.yaml"))
+                return await client.send(Send(VARIANT, "POST", CHAT, chat(), tmp_path / "fake" / "r.yaml"))
             finally:
                 await client.aclose()
 
@@ -280,7 +281,8 @@ def send_all(srv: FakeServer, tmp: Path, bodies: list[dict[str, Any]], *, togeth
 
     async def go() -> tuple[list[Any], Client]:
         client = Client(target, CassetteBook(tmp, "all"), budget)
-        sends = [Send(f"r{i}", "POST", CHAT, body, tmp / "fake" / f"r{i}.yaml") for i, body in enumerate(bodies)]
+        sends = [Send(VARIANT.sampled(i + 1), "POST", CHAT, body, tmp / "fake" / f"r{i}.yaml")
+                 for i, body in enumerate(bodies)]
         try:
             if together:
                 return list(await asyncio.gather(*[client.send(s) for s in sends])), client

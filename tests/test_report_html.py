@@ -74,8 +74,8 @@ def test_self_contained_no_network(both: dict) -> None:
 def test_legend_defines_every_verdict_word(both: dict) -> None:
     html = render_compat_html(both)
     words = {w for axis in LEGEND for w, _ in axis["values"]}
-    assert {"OK", "ERROR", "TIMEOUT", "INTERNAL", "SKIPPED", "SUPPORTED", "PARTIAL", "IGNORED", "REJECTED", "UNVERIFIABLE",
-            "NOT TESTED", "NON_STRICT", "FAILED"} <= words
+    assert {"OK", "ERROR", "TIMEOUT", "INTERNAL", "SKIPPED", "SUPPORTED", "PARTIAL", "IGNORED", "REJECTED",
+            "UNVERIFIABLE", "NOT TESTED", "NON_STRICT", "FAILED"} <= words
     for axis in LEGEND:
         for word, rule in axis["values"]:
             assert rule in html and word in html

@@ -129,7 +129,8 @@ def test_the_request_failing_without_its_parameter_is_a_server_defect() -> None:
 
 def test_nothing_named_when_only_the_parameter_removed_works() -> None:
     """The parameter is the cause: classify's reproducible-5xx rule decides (REJECTED)."""
-    assert root_cause(error(500, "bad tools"), suspect_answers([_resent("parameter", answer("variant"))])[VARIANT]) is None
+    resent = suspect_answers([_resent("parameter", answer("variant"))])[VARIANT]
+    assert root_cause(error(500, "bad tools"), resent) is None
 
 
 def test_unsent_resends_are_no_evidence() -> None:

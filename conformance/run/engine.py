@@ -241,10 +241,10 @@ class Engine:
             owners = owners_needed(pairs, results)
             self.owner_results = list(await asyncio.gather(*[self._run(t, p) for t, p in owners]))
             for result in results:  # an answer that came before a target was found misconfigured proves nothing
-                broken = self.clients[result.target].contact.broken if result.target in self.clients else None
-                if broken and result.verdict.status is Status.OK:
-                    result.verdict = Verdict(Status.ERROR, notes=[f"target {result.target!r} is misconfigured "
-                                                                  f"({broken}): this answer is not judged"])
+                contact = self.clients[result.target].contact if result.target in self.clients else None
+                if contact is not None and contact.broken and result.verdict.status is Status.OK:
+                    result.verdict = Verdict(Status.ERROR,
+                                             notes=[f"{contact.misconfigured}: this answer is not judged"])
             return results
         finally:
             if watcher is not None:

@@ -60,8 +60,7 @@ def broken_lines(engine: Engine, told: set[str]) -> list[str]:
     for name, client in engine.clients.items():
         if client.contact.broken and name not in told:
             told.add(name)
-            out.append(f"conformance: target {name!r} is misconfigured: {client.contact.broken} (its other "
-                       "requests are not sent)")
+            out.append(f"conformance: {client.contact.misconfigured} (its other requests are not sent)")
     return out
 
 

@@ -118,9 +118,14 @@ class FirstContact:
         return self.opened or self.broken is not None
 
     @property
+    def misconfigured(self) -> str:
+        """What the user reads about a broken target (every line that tells it starts so)."""
+        return f"target {self.target.name!r} is misconfigured: {self.broken}"
+
+    @property
     def not_sent(self) -> str:
         """The reason a request to a broken target was not sent."""
-        return f"not sent: target {self.target.name!r} is misconfigured: {self.broken}"
+        return f"not sent: {self.misconfigured}"
 
     @asynccontextmanager
     async def turn(self) -> AsyncIterator[bool]:
