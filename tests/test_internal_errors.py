@@ -119,3 +119,15 @@ def test_suite_bug_tells_our_frames_from_the_librarys() -> None:
         raise NotAnswered("no recording of this request")  # our transport's signal: an answer that never came
     except NotAnswered as exc:
         assert not sdk.suite_bug(exc)
+
+
+def test_a_suite_bug_is_never_an_expectation_nor_a_known_deviation() -> None:
+    from conformance.report.drift import compare_to_expectations, expectations_from_results, known_deviations
+
+    internal = {"status": "INTERNAL", "support": None, "conformance": None, "notes": ["internal error in the suite"],
+                "evidence": []}
+    results = {"targets": {"t": {"base_url": "http://x"}}, "features": {"chat.completion": {"t": internal}}}
+    assert expectations_from_results(results)["targets"]["t"]["features"] == {}
+    expected = {"kind": "conformance-expectations", "version": 1, "targets": {"t": {"features": {
+        "chat.completion": {"status": "INTERNAL", "support": None, "conformance": None}}}}}
+    assert known_deviations(results, expected, compare_to_expectations(results, expected)) == []
