@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from conformance.features.registry import BASE_REQUEST, CONTROLS, PROBES
-from conformance.judge.root_cause import SUSPECTS
+from conformance.judge.root_cause import SUSPECTS, Suspect, possible_suspects
 from conformance.model.probes import Control, Probe, merge
 from conformance.model.targets import Target
 from conformance.wire.budget import DEFAULT_ANSWER_TOKENS, LIMIT_FIELDS, answer_allowance, request_tokens
@@ -116,6 +116,14 @@ class ProbePlan:
         """The same plan with the variant (and alternates) built from another fragment (a derived request)."""
         return dataclasses.replace(self, shape=_shape(self.probe, self.target, fragment))
 
+    def _suspects(self) -> list[Suspect]:
+        """The suspects a failed variant may be re-sent for: those present in a body it may send (all of them when
+        part of the body is built from an answer)."""
+        if self.derive:
+            return list(SUSPECTS)
+        bodies = [s.variant.body for s in (self.shape, self.uncapped) if s is not None]
+        return [s for s in SUSPECTS if any(s in possible_suspects(self.probe, b) for b in bodies)]
+
     def possible_sends(self) -> Iterator[PossibleSend]:
         """Every request this plan may send, with an upper-ish bound on its tokens (for the estimate)."""
         if self.control is not None:
@@ -144,7 +152,7 @@ class ProbePlan:
                                request_tokens(worst.body) + extra, conditional=True)
             if self.witness is not None:
                 yield PossibleSend(self.witness, self.witness.tokens(), conditional=True)
-        for suspect in SUSPECTS:  # root cause before blame: a failed variant re-sent with one part changed
+        for suspect in self._suspects():  # root cause before blame: a failed variant re-sent with one part changed
             yield PossibleSend(dataclasses.replace(worst, role=f"suspect:{suspect.name}", count=1, shareable=False),
                                request_tokens(worst.body) + extra, conditional=True)
         if self.followup is not None:  # the first turn, its answer and the tool result, then the answer to that
@@ -152,7 +160,7 @@ class ProbePlan:
             turn_tokens = (request_tokens(worst.body) + extra + answer_allowance(worst.body) + DERIVED_TOKENS
                            + DEFAULT_ANSWER_TOKENS)
             yield PossibleSend(turn, turn_tokens)
-            for suspect in SUSPECTS:  # the same for a failed second turn
+            for suspect in SUSPECTS:  # the same for a failed second turn (built from an answer: any part may be in it)
                 yield PossibleSend(dataclasses.replace(turn, role=f"suspect:{suspect.name}@turn-2"), turn_tokens,
                                    conditional=True)
 
