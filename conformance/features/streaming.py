@@ -21,6 +21,10 @@ PROBES: list[Probe] = [
           params=("stream_options",),
           hint="drop `stream_options`: usage arrives on the finishing chunk anyway"),
     invalid("stream_options", {"include_usage": True}, "stream_options without stream: true"),
+    Probe("request.stream_options.include_obfuscation.off", "request.stream_options.include_obfuscation",
+          "Clients that trust their network turn OpenAI's `obfuscation` padding off to save bandwidth.",
+          {"stream": True, "stream_options": {"include_obfuscation": False}}, "no_obfuscation",
+          params=("stream_options",), hint="drop `include_obfuscation` from `stream_options`"),
     Probe("stream.done_sentinel", "stream.done_sentinel", "Clients stop reading at `data: [DONE]`.",
           {"stream": True, "temperature": 0}, "done_sentinel"),
     Probe("stream.usage_chunk.requested", "stream.usage_chunk",
@@ -182,3 +186,22 @@ def chunk_fields(ctx: Context) -> Detection:
         return Detection(Support.PARTIAL, [f"chunks carry fields OpenAI does not send: {', '.join(extra)} (strict "
                                           "chunk parsers break; ignore unknown fields)"], m)
     return Detection(Support.SUPPORTED, [f"{len(chunks)} chunks, only fields OpenAI sends"], m)
+
+
+@detector("no_obfuscation")
+def no_obfuscation(ctx: Context) -> Detection:
+    """`include_obfuscation: false` asks for chunks without OpenAI's `obfuscation` padding field: a chunk that
+    still carries it ignored the option; none carrying it is what was asked, but a server that never pads looks
+    the same, so the effect cannot be shown."""
+    from conformance.model.sse import parse_sse
+
+    obs = ctx.variant[0]
+    if not obs.is_sse:
+        return Detection(Support.UNVERIFIABLE, [f"the answer is {obs.content_type or 'untyped'}, not a stream"])
+    chunks = [c for c in parse_sse(obs.body_text).chunks if isinstance(c, dict)]
+    padded = sum(1 for c in chunks if "obfuscation" in c)
+    m = {"chunks": len(chunks), "padded": padded}
+    if padded:
+        return Detection(Support.IGNORED, [f"{padded} of {len(chunks)} chunks still carry `obfuscation`"], m)
+    return Detection(Support.UNVERIFIABLE, [f"accepted; none of {len(chunks)} chunks carries `obfuscation`, as "
+                                           "asked, but a server that never pads looks the same"], m)

@@ -1,0 +1,248 @@
+"""Record a new probe on the reference servers and draft its truth lines for a person to check.
+
+usage: python3 -m truth.add_probe PREFIX... [--target NAME]... [--targets-file FILE] [--bundle DIR] [--drafts DIR]
+  (from the checkout's root, the reference servers running: `servers/record_embedded.sh --probe PREFIX` starts
+  them, runs this, and stops what it started)
+
+PREFIX selects probes as `--probe` does (a probe id, or a feature id, or the start of one). For each reference
+target (default: every one of conformance/data/references.toml) it records ONLY those probes' cassettes, and any
+shared or control cassette they need that the bundle lacks, into the bundled cassettes
+(conformance/data/cassettes/<target>/); every other cassette stays byte-identical. A run never writes into the
+package, so the recording goes to a staging copy of the bundle (`--record-mode=once`: a cassette that is there is
+replayed, a missing one recorded), and only the selected probes' own files and the new files are copied back.
+
+Then it drafts the truth lines (truth/drafts/<feature>.json, marked "unchecked"): per target, the suite's verdict,
+the evidence (each request, its status, the server's message or an excerpt of the answer) and one curl command per
+request. The suite's verdict is a proposal, never truth: a person sends the curls, reads the answers, corrects
+`support` / `conformance` / `why`, writes what they did in `checked`, and runs
+`python3 -m truth.accept truth/drafts/<feature>.json`, which moves the checked entries into truth/tables and
+rebuilds the golden expectations.
+"""
+
+from __future__ import annotations
+
+import argparse
+import filecmp
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from conformance.features.registry import PROBES
+from conformance.model.probes import Probe
+from conformance.model.targets import Target, load_targets
+from conformance.preflight import UsageProblem, probes_matching
+from conformance.run.plan import plan_probe, shared_requests
+from conformance.wire.recording import CassetteBook
+from truth import ROOT, TABLES
+from truth.check import curl
+from truth.expectations import reference_targets
+from truth.skeleton import entry as skeleton_entry
+
+BUNDLE = ROOT / "conformance" / "data" / "cassettes"
+DRAFTS = ROOT / "truth" / "drafts"
+UNCHECKED = "unchecked: the suite's verdict, not truth; send the curls, read the answers, correct, then write here " \
+            "what you checked (date, by whom, what the answers showed)"
+EXCERPT = 240
+
+
+@dataclass
+class Selection:
+    """The cassette files (names inside the target's folder) the probes need on one target: `own` are recorded
+    again; `shared` (controls, requests several probes send alike) are recorded only when the bundle lacks them."""
+
+    own: set[str] = field(default_factory=set)
+    shared: set[str] = field(default_factory=set)
+
+    def to_record(self, have: set[str]) -> set[str]:
+        return self.own | (self.shared - have)
+
+
+def _file(name: str) -> str:
+    return CassetteBook(Path("."), "none").path_for("t", name).name
+
+
+def select(probes: list[Probe], target: Target) -> Selection:
+    """Which cassette files these probes send to on this target (the engine's naming: run/engine.Engine._ask)."""
+    table = shared_requests(target)
+    out = Selection()
+    for probe in probes:
+        plan = plan_probe(probe, target)
+        out.own.add(_file(probe.id))
+        for req in (c for c in (plan.control, plan.witness) if c is not None):  # the witness: beside a 5xx
+            out.shared.add(_file(table.get(req.key, req.cassette)))
+        own_control = plan.control.key if plan.control else None
+        for shape in (plan.shape, plan.uncapped):
+            for req in shape.requests() if shape is not None else ():
+                if req.shareable and req.key != own_control and req.key in table:
+                    out.shared.add(_file(table[req.key]))
+    out.shared -= out.own
+    return out
+
+
+@dataclass
+class Recorded:
+    """What one recording did to the bundle: the files written per target, and files the run changed that were
+    not copied back (they should not change: reported, never written)."""
+
+    written: dict[str, list[str]] = field(default_factory=dict)
+    refused: dict[str, list[str]] = field(default_factory=dict)
+    results: dict[str, Any] = field(default_factory=dict)
+    returncode: int = 0
+
+
+def record(probes: list[Probe], targets: list[Target], bundle: Path, targets_file: Path | None = None,
+           python: str = sys.executable) -> Recorded:
+    """Record the probes' cassettes on the targets (live) into `bundle/<target>/`, touching nothing else."""
+    out = Recorded()
+    with tempfile.TemporaryDirectory(prefix="add-probe-") as tmp:
+        stage = Path(tmp) / "cassettes"
+        selections = {t.name: select(probes, t) for t in targets}
+        for t in targets:
+            folder = stage / t.name
+            if (bundle / t.name).is_dir():
+                shutil.copytree(bundle / t.name, folder)
+            folder.mkdir(parents=True, exist_ok=True)
+            for name in selections[t.name].own:  # recorded again, from scratch
+                (folder / name).unlink(missing_ok=True)
+        cmd = [python, "-m", "pytest", "conformance", "-q", "-p", "no:cacheprovider", "--record-mode=once",
+               "--cassette-dir", str(stage), "--report-dir", str(Path(tmp) / "report")]
+        cmd += [w for t in targets for w in ("--target", t.name)]
+        cmd += [w for p in probes for w in ("--probe", p.id)]
+        if targets_file is not None:
+            cmd += ["--targets-file", str(targets_file)]
+        proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=False)  # noqa: S603
+        out.returncode = proc.returncode
+        results = Path(tmp) / "report" / "results.json"
+        if not results.is_file():
+            raise RuntimeError(f"the recording run wrote no results (exit {proc.returncode}):\n"
+                               f"{(proc.stdout + proc.stderr)[-3000:]}")
+        out.results = json.loads(results.read_text(encoding="utf-8"))
+        for t in targets:
+            own = selections[t.name].own
+            for path in sorted((stage / t.name).glob("*.yaml")):
+                bundled = bundle / t.name / path.name
+                if bundled.exists() and filecmp.cmp(path, bundled, shallow=False):
+                    continue
+                if bundled.exists() and path.name not in own:
+                    out.refused.setdefault(t.name, []).append(path.name)
+                    continue
+                bundled.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(path, bundled)
+                out.written.setdefault(t.name, []).append(path.name)
+    return out
+
+
+def _excerpt(response: dict[str, Any]) -> str:
+    """The server's message, or the start of its answer."""
+    if response.get("error"):
+        return f"no answer: {response['error']}"[:EXCERPT]
+    body = response.get("body")
+    if isinstance(body, dict) and isinstance(body.get("error"), dict):
+        return str(body["error"].get("message"))[:EXCERPT]
+    if isinstance(body, dict) and body.get("choices"):
+        msg = (body["choices"][0] or {}).get("message") or {}
+        return json.dumps({k: v for k, v in msg.items() if v not in (None, [], "")}, ensure_ascii=False)[:EXCERPT]
+    if isinstance(response.get("sse"), list):
+        return _stream_excerpt(response["sse"])
+    return json.dumps(body, ensure_ascii=False)[:EXCERPT]
+
+
+def _stream_excerpt(events: list[Any]) -> str:
+    """A stream on one line: its chunks, their top-level fields, the text they reassemble to."""
+    chunks = [e.get("data") for e in events if isinstance(e, dict) and isinstance(e.get("data"), dict)]
+    text = "".join(str(((ch.get("delta") or {}).get("content")) or "")
+                   for c in chunks for ch in c.get("choices") or [] if isinstance(ch, dict))
+    done = sum(1 for e in events if isinstance(e, dict) and e.get("data") == "[DONE]")
+    return (f"stream of {len(chunks)} chunks (+{done} [DONE]), fields {sorted({k for c in chunks for k in c})}, "
+            f"text {json.dumps(text, ensure_ascii=False)}")[:EXCERPT]
+
+
+def draft(feature: str, results: dict[str, Any], targets: list[Target]) -> dict[str, Any]:
+    """The draft truth lines of one feature: per target, the entry as truth/skeleton drafts it, with the suite's
+    verdict as a proposal (marked unchecked), the evidence it read and one curl per request."""
+    out: dict[str, Any] = {"feature": feature, "status": "unchecked", "targets": {}}
+    for target in targets:
+        cell = (results.get("features", {}).get(feature) or {}).get(target.name)
+        line = skeleton_entry(target, feature)
+        line.pop("why", None)
+        evidence, curls = [], []
+        for ev in (cell or {}).get("evidence") or []:
+            for ex in ev.get("exchanges") or []:
+                req, resp = ex.get("request") or {}, ex.get("response") or {}
+                evidence.append({"probe": ev.get("probe"), "role": ex.get("role"), "request": req.get("body"),
+                                 "status": resp.get("status"), "answer": _excerpt(resp)})
+                cmd = curl(target.base_url, req.get("body"), method=req.get("method", "POST"),
+                           path=req.get("path", "/chat/completions"))
+                if cmd not in curls:
+                    curls.append(cmd)
+        verdict = {k: (cell or {}).get(k) for k in ("status", "support", "conformance", "notes")}
+        line.update({"support": verdict["support"] or "?", "conformance": verdict["conformance"] or "?",
+                     "why": "?", "checked": UNCHECKED, "suite": verdict, "evidence": evidence, "curl": curls})
+        out["targets"][target.name] = line
+    return out
+
+
+def write_drafts(features: list[str], results: dict[str, Any], targets: list[Target], folder: Path) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for feature in features:
+        path = folder / f"{feature}.json"
+        path.write_text(json.dumps(draft(feature, results, targets), indent=1, ensure_ascii=False) + "\n",
+                        encoding="utf-8")
+        written.append(path)
+    return written
+
+
+def _targets(names: list[str], targets_file: Path | None) -> list[Target]:
+    known = load_targets(targets_file or ROOT / "targets.toml")
+    names = names or list(reference_targets())
+    missing = [n for n in names if n not in known]
+    if missing:
+        raise UsageProblem(f"--target {', '.join(missing)}: no such target (known: {', '.join(sorted(known))})")
+    return [known[n] for n in names]
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python3 -m truth.add_probe", description=__doc__.split("\n\n")[0])
+    parser.add_argument("prefix", nargs="+", help="a probe id or feature id, or the start of one")
+    parser.add_argument("--target", action="append", default=[], help="a reference target (default: all)")
+    parser.add_argument("--targets-file", type=Path, default=None, help="targets file (default: targets.toml)")
+    parser.add_argument("--bundle", type=Path, default=BUNDLE, help="the cassette folder written (default: bundled)")
+    parser.add_argument("--drafts", type=Path, default=DRAFTS, help="where the draft truth lines go")
+    args = parser.parse_args(argv[1:])
+    try:
+        probes = probes_matching(args.prefix, PROBES)
+        targets = _targets(args.target, args.targets_file)
+    except UsageProblem as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 4
+    print(f"recording {len(probes)} probes on {', '.join(t.name for t in targets)}: "
+          f"{', '.join(p.id for p in probes)}")
+    done = record(probes, targets, args.bundle, args.targets_file)
+    for name, files in sorted(done.written.items()):
+        print(f"{name}: wrote {len(files)} cassettes: {', '.join(files)}")
+    for name, files in sorted(done.refused.items()):
+        print(f"{name}: NOT copied, the run changed cassettes of other probes: {', '.join(files)}", file=sys.stderr)
+    features = sorted({p.feature for p in probes})
+    for path in write_drafts(features, done.results, targets, args.drafts):
+        shown = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        print(f"\ndraft truth (UNCHECKED) in {shown}:")
+        for name, line in doc["targets"].items():
+            print(f"  {name}: the suite says {line['support']}/{line['conformance']}; check by hand:")
+            for cmd in line["curl"]:
+                print(f"    {cmd}")
+    known = {f for t in targets if (TABLES / f"{t.name}.json").exists()
+             for f in json.loads((TABLES / f"{t.name}.json").read_text())["features"]}
+    if set(features) - known:
+        print("\nthen: correct each draft, fill `why` and `checked`, and run python3 -m truth.accept DRAFT")
+    return 1 if done.refused else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
