@@ -66,9 +66,10 @@ def _file(name: str) -> str:
     return CassetteBook(Path("."), "none").path_for("t", name).name
 
 
-def select(probes: list[Probe], target: Target) -> Selection:
-    """Which cassette files these probes send to on this target (the engine's naming: run/engine.Engine._ask)."""
-    table = shared_requests(target)
+def select(probes: list[Probe], target: Target, table: dict[str, str] | None = None) -> Selection:
+    """Which cassette files these probes send to on this target (the engine's naming: run/engine.Engine._ask).
+    `table`: the target's `shared_requests`, when the caller has it."""
+    table = shared_requests(target) if table is None else table
     out = Selection()
     for probe in probes:
         plan = plan_probe(probe, target)
@@ -162,11 +163,14 @@ def _stream_excerpt(events: list[Any]) -> str:
             f"text {json.dumps(text, ensure_ascii=False)}")[:EXCERPT]
 
 
-def draft(feature: str, results: dict[str, Any], targets: list[Target]) -> dict[str, Any]:
+def draft(feature: str, results: dict[str, Any], targets: list[Target], tables: Path = TABLES) -> dict[str, Any]:
     """The draft truth lines of one feature: per target, the entry as truth/skeleton drafts it, with the suite's
-    verdict as a proposal (marked unchecked), the evidence it read and one curl per request."""
+    verdict as a proposal (marked unchecked), the evidence it read and one curl per request; and, when the
+    target's truth table already has the feature, that entry's verdict and why, to compare with."""
     out: dict[str, Any] = {"feature": feature, "status": "unchecked", "targets": {}}
     for target in targets:
+        table = tables / f"{target.name}.json"
+        known = json.loads(table.read_text(encoding="utf-8"))["features"].get(feature) if table.exists() else None
         cell = (results.get("features", {}).get(feature) or {}).get(target.name)
         line = skeleton_entry(target, feature)
         line.pop("why", None)
@@ -183,16 +187,19 @@ def draft(feature: str, results: dict[str, Any], targets: list[Target]) -> dict[
         verdict = {k: (cell or {}).get(k) for k in ("status", "support", "conformance", "notes")}
         line.update({"support": verdict["support"] or "?", "conformance": verdict["conformance"] or "?",
                      "why": "?", "checked": UNCHECKED, "suite": verdict, "evidence": evidence, "curl": curls})
+        if known:
+            line["table_now"] = {k: known.get(k) for k in ("support", "conformance", "why")}
         out["targets"][target.name] = line
     return out
 
 
-def write_drafts(features: list[str], results: dict[str, Any], targets: list[Target], folder: Path) -> list[Path]:
+def write_drafts(features: list[str], results: dict[str, Any], targets: list[Target], folder: Path,
+                 tables: Path = TABLES) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     written = []
     for feature in features:
         path = folder / f"{feature}.json"
-        path.write_text(json.dumps(draft(feature, results, targets), indent=1, ensure_ascii=False) + "\n",
+        path.write_text(json.dumps(draft(feature, results, targets, tables), indent=1, ensure_ascii=False) + "\n",
                         encoding="utf-8")
         written.append(path)
     return written
@@ -224,8 +231,9 @@ def main(argv: list[str]) -> int:
     print(f"recording {len(probes)} probes on {', '.join(t.name for t in targets)}: "
           f"{', '.join(p.id for p in probes)}")
     done = record(probes, targets, args.bundle, args.targets_file)
-    for name, files in sorted(done.written.items()):
-        print(f"{name}: wrote {len(files)} cassettes: {', '.join(files)}")
+    for t in targets:
+        files = done.written.get(t.name, [])
+        print(f"{t.name}: wrote {len(files)} cassettes{': ' if files else ''}{', '.join(files)}")
     for name, files in sorted(done.refused.items()):
         print(f"{name}: NOT copied, the run changed cassettes of other probes: {', '.join(files)}", file=sys.stderr)
     features = sorted({p.feature for p in probes})
@@ -234,13 +242,16 @@ def main(argv: list[str]) -> int:
         doc = json.loads(path.read_text(encoding="utf-8"))
         print(f"\ndraft truth (UNCHECKED) in {shown}:")
         for name, line in doc["targets"].items():
-            print(f"  {name}: the suite says {line['support']}/{line['conformance']}; check by hand:")
+            now = line.get("table_now")
+            was = f" (its truth table says {now['support']}/{now['conformance']})" if now else ""
+            said = f"{line['suite']['status']}: {line['support']}/{line['conformance']}"
+            print(f"  {name}: the suite says {said}{was}; check by hand:")
+            if line["suite"]["status"] != "OK":  # nothing recorded to judge: the notes say why
+                print(f"    (not judged: {'; '.join(line['suite']['notes'] or [])[:300]})")
             for cmd in line["curl"]:
                 print(f"    {cmd}")
-    known = {f for t in targets if (TABLES / f"{t.name}.json").exists()
-             for f in json.loads((TABLES / f"{t.name}.json").read_text())["features"]}
-    if set(features) - known:
-        print("\nthen: correct each draft, fill `why` and `checked`, and run python3 -m truth.accept DRAFT")
+    print("\nthen: correct each draft, fill `why` and `checked`, run python3 -m truth.accept DRAFT, and replay:\n"
+          "  python3 -m pytest tests/test_truth_tables.py tests/test_embedded_default.py -m 'not live'")
     return 1 if done.refused else 0
 
 

@@ -1,0 +1,154 @@
+"""Adding a probe: the one-probe recording writes only that probe's cassettes (and missing shared ones), and its
+truth lines are drafted for a person, never written into the truth tables as checked (truth/add_probe.py,
+truth/accept.py)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conformance.features.registry import PROBES
+from conformance.model.targets import load_targets
+from conformance.run.plan import shared_requests
+from tests.fakeserver import FakeConfig, FakeServer
+from truth import TABLES
+from truth import accept as acc
+from truth.add_probe import UNCHECKED, draft, record, select, write_drafts
+
+ROOT = Path(__file__).resolve().parents[1]
+BUNDLE = ROOT / "conformance" / "data" / "cassettes"
+TARGETS = load_targets(ROOT / "targets.toml")
+BY_ID = {p.id: p for p in PROBES}
+
+
+@pytest.mark.parametrize("name", sorted(t.name for t in TARGETS.values() if t.reference))
+def test_selection_names_the_files_the_engine_records(name: str) -> None:
+    """Each bundled cassette is some probe's own or shared file, and no probe needs a shared file the bundle lacks:
+    the selection names files exactly as the full recording wrote them."""
+    have = {p.name for p in (BUNDLE / name).glob("*.yaml")}
+    selected = set()
+    table = shared_requests(TARGETS[name])
+    for probe in PROBES:
+        sel = select([probe], TARGETS[name], table)
+        selected |= sel.own | sel.shared
+        assert sel.to_record(have) == sel.own, probe.id
+    assert have - selected == set()
+
+
+def test_selection_of_one_probe() -> None:
+    vllm = TARGETS["vllm"]
+    with_control = select([BY_ID["request.stream_options.include_usage"]], vllm)
+    assert with_control.own == {"request.stream_options.include_usage.yaml"}
+    assert with_control.shared == {"_controls_stream_plain.yaml"}
+    alone = select([BY_ID["request.user.accepted"]], vllm)  # no control: the witness beside a re-sent 5xx
+    assert alone.own == {"request.user.accepted.yaml"} and alone.shared == {"_controls_plain_t0.yaml"}
+    shared = select([BY_ID["request.model.echo"]], vllm)  # a request other probes send alike
+    assert "_shared_request.model.echo.yaml" in shared.shared
+    assert shared.to_record({"_controls_plain_t0.yaml"}) == shared.own | (shared.shared - {"_controls_plain_t0.yaml"})
+    assert shared.to_record(shared.shared) == shared.own
+
+
+def _results(feature: str, target: str, cell: dict[str, Any]) -> dict[str, Any]:
+    return {"features": {feature: {target: cell}}}
+
+
+ERROR_EXCHANGE = {"role": "variant", "request": {"method": "POST", "path": "/chat/completions",
+                                                 "body": {"model": "tiny", "user": 12345}},
+                  "response": {"status": 400, "body": {"error": {"message": "Input should be a valid string"}}}}
+STREAM_EXCHANGE = {"role": "variant", "request": {"method": "POST", "path": "/chat/completions",
+                                                  "body": {"model": "tiny", "stream": True}},
+                   "response": {"status": 200, "body": None, "sse": [
+                       {"i": 0, "data": {"id": "c", "choices": [{"delta": {"content": "Hel"}}]}},
+                       {"i": 1, "data": {"id": "c", "obfuscation": "xx", "choices": [{"delta": {"content": "lo"}}]}},
+                       {"i": 2, "data": "[DONE]"}]}}
+
+
+def test_draft_proposes_the_suite_verdict_unchecked_with_evidence_and_curls(tmp_path: Path) -> None:
+    cell = {"status": "OK", "support": "REJECTED", "conformance": "OK", "notes": ["rejects it"],
+            "evidence": [{"probe": "request.user.invalid", "exchanges": [ERROR_EXCHANGE, STREAM_EXCHANGE]}]}
+    doc = draft("request.user", _results("request.user", "vllm", cell), [TARGETS["vllm"]])
+    line = doc["targets"]["vllm"]
+    assert doc["status"] == "unchecked" and line["checked"] == UNCHECKED and line["why"] == "?"
+    assert (line["support"], line["conformance"]) == ("REJECTED", "OK") and line["suite"]["notes"] == ["rejects it"]
+    assert line["evidence"][0]["status"] == 400 and "valid string" in line["evidence"][0]["answer"]
+    assert "obfuscation" in line["evidence"][1]["answer"] and '"Hello"' in line["evidence"][1]["answer"]
+    assert line["curl"][0].startswith("curl -s http://127.0.0.1:8011/v1/chat/completions")
+    assert "12345" in line["curl"][0]
+    assert line["table_now"]["support"] == json.loads((TABLES / "vllm.json").read_text())["features"][
+        "request.user"]["support"]  # a feature the table has: its current truth, to compare
+    assert acc.problems(doc)  # as drafted, it cannot be accepted
+
+
+def test_a_cell_the_suite_did_not_reach_is_drafted_as_unknown() -> None:
+    line = draft("request.user", {"features": {}}, [TARGETS["vllm"]])["targets"]["vllm"]
+    assert (line["support"], line["conformance"], line["evidence"], line["curl"]) == ("?", "?", [], [])
+
+
+def _tables(tmp_path: Path) -> Path:
+    tables = tmp_path / "tables"
+    shutil.copytree(TABLES, tables)
+    return tables
+
+
+def test_accept_refuses_an_unchecked_draft_and_writes_nothing(tmp_path: Path) -> None:
+    tables = _tables(tmp_path)
+    before = {p.name: p.read_bytes() for p in tables.iterdir()}
+    cell = {"status": "OK", "support": "UNVERIFIABLE", "conformance": "OK", "evidence": []}
+    path = write_drafts(["request.user"], _results("request.user", "vllm", cell), [TARGETS["vllm"]], tmp_path / "d",
+                        tables)[0]
+    expected = tmp_path / "expected.json"
+    assert acc.main(["accept", str(path), "--tables", str(tables), "--expected", str(expected)]) == 1
+    assert {p.name: p.read_bytes() for p in tables.iterdir()} == before and not expected.exists()
+
+
+def test_accept_writes_the_checked_entry_without_the_proposal_and_rebuilds_expectations(tmp_path: Path) -> None:
+    tables = _tables(tmp_path)
+    cell = {"status": "OK", "support": "UNVERIFIABLE", "conformance": "OK",
+            "evidence": [{"probe": "request.user.accepted", "exchanges": [ERROR_EXCHANGE]}]}
+    doc = draft("request.user", _results("request.user", "vllm", cell), [TARGETS["vllm"]], tables)
+    doc["targets"]["vllm"].update(why="200, nothing to see", checked="2026-12-02 by hand: the curl")
+    path = tmp_path / "draft.json"
+    path.write_text(json.dumps(doc))
+    expected = tmp_path / "expected.json"
+    assert acc.main(["accept", str(path), "--tables", str(tables), "--expected", str(expected)]) == 0
+    assert (tables / "llama.json").read_bytes() == (TABLES / "llama.json").read_bytes()  # only the draft's targets
+    entry = json.loads((tables / "vllm.json").read_text())["features"]["request.user"]
+    assert entry["why"] == "200, nothing to see" and entry["checked"].startswith("2026-12-02")
+    assert not {"suite", "evidence", "curl"} & set(entry) and isinstance(entry["request"], dict)
+    golden = json.loads(expected.read_text())["targets"]["vllm"]["features"]["request.user"]
+    assert golden == {"status": "OK", "support": "UNVERIFIABLE", "conformance": "OK"}
+
+
+def _digests(folder: Path) -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.glob("*.yaml"))}
+
+
+def test_one_probe_recording_on_a_fake_reference_touches_only_that_probe(tmp_path: Path) -> None:
+    """A fake server stands in for vLLM (same model name, so the same requests): recording one probe into a copy of
+    vLLM's bundled cassettes re-records its own cassette and the shared control the copy lacks; every other
+    cassette stays byte-identical."""
+    bundle = tmp_path / "bundle"
+    shutil.copytree(BUNDLE / "vllm", bundle / "fake")
+    (bundle / "fake" / "_controls_stream_plain.yaml").unlink()  # a control this probe needs, missing
+    before = _digests(bundle / "fake")
+    probe = BY_ID["request.stream_options.include_usage"]
+    model = TARGETS["vllm"].model
+    with FakeServer(FakeConfig(models=(model,))) as srv:
+        targets_file = tmp_path / "targets.toml"
+        targets_file.write_text(f'[targets.fake]\nbase_url = "{srv.base_url}"\nmodel = "{model}"\n')
+        fake = load_targets(targets_file)["fake"]
+        done = record([probe], [fake], bundle, targets_file)
+    own = "request.stream_options.include_usage.yaml"
+    assert select([probe], fake).to_record(set(before)) == {own, "_controls_stream_plain.yaml"}
+    assert done.written == {"fake": ["_controls_stream_plain.yaml", own]} and not done.refused
+    after = _digests(bundle / "fake")
+    assert set(after) == set(before) | {"_controls_stream_plain.yaml"} and after[own] != before[own]
+    assert {k: v for k, v in after.items() if k != own and k in before} == {k: v for k, v in before.items()
+                                                                            if k != own}
+    cell = done.results["features"]["request.stream_options"]["fake"]
+    assert cell["status"] == "OK" and cell["evidence"][0]["exchanges"]
