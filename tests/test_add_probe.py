@@ -16,7 +16,7 @@ from conformance.features.registry import PROBES
 from conformance.model.targets import load_targets
 from conformance.run.plan import shared_requests
 from tests.fakeserver import FakeConfig, FakeServer
-from truth import TABLES
+from truth import TABLES, add_probe
 from truth import accept as acc
 from truth.add_probe import UNCHECKED, draft, record, select, write_drafts
 
@@ -152,3 +152,15 @@ def test_one_probe_recording_on_a_fake_reference_touches_only_that_probe(tmp_pat
                                                                             if k != own}
     cell = done.results["features"]["request.stream_options"]["fake"]
     assert cell["status"] == "OK" and cell["evidence"][0]["exchanges"]
+
+
+def test_dry_run_prints_the_files_it_would_write_and_records_nothing(tmp_path: Path,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "vllm").mkdir()
+    (tmp_path / "vllm" / "_controls_stream_plain.yaml").write_text("interactions: []\n")
+    assert add_probe.main(["add_probe", "request.stream_options.include_usage", "--target", "vllm", "--dry-run",
+                           "--bundle", str(tmp_path)]) == 0
+    assert capsys.readouterr().out == "vllm: would write request.stream_options.include_usage.yaml\n"
+    assert add_probe.main(["add_probe", "no.such.probe", "--dry-run", "--bundle", str(tmp_path)]) == 4
+    assert "no.such.probe" in capsys.readouterr().err
+    assert [p.name for p in (tmp_path / "vllm").iterdir()] == ["_controls_stream_plain.yaml"]

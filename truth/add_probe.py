@@ -92,6 +92,7 @@ class Recorded:
 
     written: dict[str, list[str]] = field(default_factory=dict)
     refused: dict[str, list[str]] = field(default_factory=dict)
+    not_recorded: dict[str, list[str]] = field(default_factory=dict)  # own files the run did not write again
     results: dict[str, Any] = field(default_factory=dict)
     returncode: int = 0
 
@@ -125,6 +126,9 @@ def record(probes: list[Probe], targets: list[Target], bundle: Path, targets_fil
         out.results = json.loads(results.read_text(encoding="utf-8"))
         for t in targets:
             own = selections[t.name].own
+            # kept as they were: a failed send writes nothing, and a good recording is not dropped for that
+            out.not_recorded[t.name] = sorted(n for n in own if (bundle / t.name / n).exists()
+                                              and not (stage / t.name / n).exists())
             for path in sorted((stage / t.name).glob("*.yaml")):
                 bundled = bundle / t.name / path.name
                 if bundled.exists() and filecmp.cmp(path, bundled, shallow=False):
@@ -221,6 +225,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--targets-file", type=Path, default=None, help="targets file (default: targets.toml)")
     parser.add_argument("--bundle", type=Path, default=BUNDLE, help="the cassette folder written (default: bundled)")
     parser.add_argument("--drafts", type=Path, default=DRAFTS, help="where the draft truth lines go")
+    parser.add_argument("--dry-run", action="store_true", help="only print which cassettes would be written")
     args = parser.parse_args(argv[1:])
     try:
         probes = probes_matching(args.prefix, PROBES)
@@ -228,12 +233,21 @@ def main(argv: list[str]) -> int:
     except UsageProblem as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 4
+    if args.dry_run:
+        for t in targets:
+            have = {p.name for p in (args.bundle / t.name).glob("*.yaml")}
+            print(f"{t.name}: would write {', '.join(sorted(select(probes, t).to_record(have)))}")
+        return 0
     print(f"recording {len(probes)} probes on {', '.join(t.name for t in targets)}: "
           f"{', '.join(p.id for p in probes)}")
     done = record(probes, targets, args.bundle, args.targets_file)
     for t in targets:
         files = done.written.get(t.name, [])
         print(f"{t.name}: wrote {len(files)} cassettes{': ' if files else ''}{', '.join(files)}")
+    for name, files in sorted(done.not_recorded.items()):
+        if files:
+            print(f"{name}: kept as they were, the run sent nothing to them (a failed send, or the probe's requests "
+                  f"now go to shared cassettes: then delete them): {', '.join(files)}")
     for name, files in sorted(done.refused.items()):
         print(f"{name}: NOT copied, the run changed cassettes of other probes: {', '.join(files)}", file=sys.stderr)
     features = sorted({p.feature for p in probes})
