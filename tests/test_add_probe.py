@@ -4,6 +4,7 @@ truth/accept.py)."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import shutil
@@ -14,6 +15,7 @@ import pytest
 
 from conformance.features.registry import PROBES
 from conformance.model.targets import load_targets
+from conformance.run import plan
 from conformance.run.plan import shared_requests
 from tests.fakeserver import FakeConfig, FakeServer
 from truth import TABLES, add_probe
@@ -164,3 +166,18 @@ def test_dry_run_prints_the_files_it_would_write_and_records_nothing(tmp_path: P
     assert add_probe.main(["add_probe", "no.such.probe", "--dry-run", "--bundle", str(tmp_path)]) == 4
     assert "no.such.probe" in capsys.readouterr().err
     assert [p.name for p in (tmp_path / "vllm").iterdir()] == ["_controls_stream_plain.yaml"]
+
+
+@pytest.mark.parametrize("where", ["last", "first"])
+def test_a_probe_that_sends_another_probes_request_alike_names_the_cassette_it_moves(
+        where: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two probes sending one request share a cassette named after the first in the registry: the other probe
+    replays from it after the recording, so the tool says so (and records it, as it is missing)."""
+    clone = dataclasses.replace(BY_ID["request.user.accepted"], id="aaa.clone")
+    registry = [*PROBES, clone] if where == "last" else [clone, *PROBES]
+    monkeypatch.setattr(add_probe, "PROBES", registry)
+    monkeypatch.setattr(plan, "PROBES", registry)
+    name = "_shared_request.user.accepted.yaml" if where == "last" else "_shared_aaa.clone.yaml"
+    assert add_probe.moved([clone], TARGETS["vllm"]) == [f"{name} (was each probe its own cassette)"]
+    assert name in select([clone], TARGETS["vllm"]).to_record({p.name for p in (BUNDLE / "vllm").glob("*.yaml")})
+    assert add_probe.moved([BY_ID["request.stream_options.include_obfuscation.off"]], TARGETS["vllm"]) == []

@@ -85,6 +85,22 @@ def select(probes: list[Probe], target: Target, table: dict[str, str] | None = N
     return out
 
 
+def moved(probes: list[Probe], target: Target) -> list[str]:
+    """Cassettes the probes move for other probes: a request others send that becomes shared, or a shared request
+    whose cassette is renamed (it is named after its first sender in the registry). Those probes replay from the
+    new cassette, recorded now, so their truth needs a look."""
+    others = [p for p in PROBES if p not in probes]
+    before, after = shared_requests(target, others), shared_requests(target, PROBES)
+    sent_by_others = set()
+    for probe in others:
+        plan = plan_probe(probe, target)
+        sent_by_others |= {plan.control.key} if plan.control else set()
+        if plan.shape is not None and plan.shape.variant.shareable:
+            sent_by_others |= {r.key for r in plan.shape.requests()}
+    return sorted(f"{_file(name)} (was {_file(before[key]) if key in before else 'each probe its own cassette'})"
+                  for key, name in after.items() if key in sent_by_others and before.get(key) != name)
+
+
 @dataclass
 class Recorded:
     """What one recording did to the bundle: the files written per target, and files the run changed that were
@@ -240,6 +256,9 @@ def main(argv: list[str]) -> int:
         return 0
     print(f"recording {len(probes)} probes on {', '.join(t.name for t in targets)}: "
           f"{', '.join(p.id for p in probes)}")
+    for t in targets:
+        for line in moved(probes, t):
+            print(f"{t.name}: other probes now replay from {line}: check their truth too", file=sys.stderr)
     done = record(probes, targets, args.bundle, args.targets_file)
     for t in targets:
         files = done.written.get(t.name, [])
