@@ -14,10 +14,13 @@ from typing import Any
 import pytest
 
 from conformance.features.registry import PROBES
+from conformance.judge.classify import classify
 from conformance.model.targets import load_targets
+from conformance.model.verdicts import Status, Support
 from conformance.run import plan
 from conformance.run.plan import shared_requests
 from tests.fakeserver import FakeConfig, FakeServer
+from tests.test_classify import SSE_HEADERS, obs, sse_text
 from truth import TABLES, add_probe
 from truth import accept as acc
 from truth.add_probe import UNCHECKED, draft, record, select, write_drafts
@@ -121,7 +124,7 @@ def test_accept_writes_the_checked_entry_without_the_proposal_and_rebuilds_expec
     assert (tables / "llama.json").read_bytes() == (TABLES / "llama.json").read_bytes()  # only the draft's targets
     entry = json.loads((tables / "vllm.json").read_text())["features"]["request.user"]
     assert entry["why"] == "200, nothing to see" and entry["checked"].startswith("2026-12-02")
-    assert not {"suite", "evidence", "curl"} & set(entry) and isinstance(entry["request"], dict)
+    assert not {"suite", "evidence", "curl", "table_now"} & set(entry) and isinstance(entry["request"], dict)
     golden = json.loads(expected.read_text())["targets"]["vllm"]["features"]["request.user"]
     assert golden == {"status": "OK", "support": "UNVERIFIABLE", "conformance": "OK"}
 
@@ -181,3 +184,22 @@ def test_a_probe_that_sends_another_probes_request_alike_names_the_cassette_it_m
     assert add_probe.moved([clone], TARGETS["vllm"]) == [f"{name} (was each probe its own cassette)"]
     assert name in select([clone], TARGETS["vllm"]).to_record({p.name for p in (BUNDLE / "vllm").glob("*.yaml")})
     assert add_probe.moved([BY_ID["request.stream_options.include_obfuscation.off"]], TARGETS["vllm"]) == []
+
+
+def _padded(text: str) -> str:
+    """A stream whose every chunk carries OpenAI's `obfuscation` padding."""
+    return "".join(line.replace('data: {"id"', 'data: {"obfuscation": "x1y2", "id"') + "\n"
+                   for line in text.splitlines())
+
+
+@pytest.mark.parametrize(("variant_padded", "control_padded", "support"), [
+    (False, True, Support.SUPPORTED), (True, True, Support.IGNORED), (False, False, Support.UNVERIFIABLE)])
+def test_the_worked_examples_detector(variant_padded: bool, control_padded: bool, support: Support) -> None:
+    """request.stream_options.include_obfuscation (CONTRIBUTING.md): the padding only in the control is the effect."""
+    def stream(padded: bool, role: str) -> Any:
+        text = _padded(sse_text()) if padded else sse_text()
+        return obs(200, text, role=role, headers=SSE_HEADERS, request={"stream": True})
+
+    verdict = classify(BY_ID["request.stream_options.include_obfuscation.off"], [stream(variant_padded, "variant")],
+                       [stream(control_padded, "control")])
+    assert (verdict.status, verdict.support) == (Status.OK, support), verdict.notes

@@ -24,7 +24,7 @@ PROBES: list[Probe] = [
     Probe("request.stream_options.include_obfuscation.off", "request.stream_options.include_obfuscation",
           "Clients that trust their network turn OpenAI's `obfuscation` padding off to save bandwidth.",
           {"stream": True, "stream_options": {"include_obfuscation": False}}, "no_obfuscation",
-          params=("stream_options",), hint="drop `include_obfuscation` from `stream_options`"),
+          control="stream_plain", params=("stream_options",), hint="drop `include_obfuscation` from `stream_options`"),
     Probe("stream.done_sentinel", "stream.done_sentinel", "Clients stop reading at `data: [DONE]`.",
           {"stream": True, "temperature": 0}, "done_sentinel"),
     Probe("stream.usage_chunk.requested", "stream.usage_chunk",
@@ -190,18 +190,27 @@ def chunk_fields(ctx: Context) -> Detection:
 
 @detector("no_obfuscation")
 def no_obfuscation(ctx: Context) -> Detection:
-    """`include_obfuscation: false` asks for chunks without OpenAI's `obfuscation` padding field: a chunk that
-    still carries it ignored the option; none carrying it is what was asked, but a server that never pads looks
-    the same, so the effect cannot be shown."""
-    from conformance.model.sse import parse_sse
-
+    """`include_obfuscation: false` asks for chunks without OpenAI's `obfuscation` padding field, which the same
+    stream without the option (the control) carries: a variant chunk still padded ignored it; padding only in the
+    control is the effect; no padding in either shows nothing (a server that never pads)."""
     obs = ctx.variant[0]
     if not obs.is_sse:
         return Detection(Support.UNVERIFIABLE, [f"the answer is {obs.content_type or 'untyped'}, not a stream"])
-    chunks = [c for c in parse_sse(obs.body_text).chunks if isinstance(c, dict)]
-    padded = sum(1 for c in chunks if "obfuscation" in c)
-    m = {"chunks": len(chunks), "padded": padded}
+    padded, chunks = _padded(obs)
+    control = [_padded(o) for o in ctx.control if o.is_sse]
+    m = {"chunks": chunks, "padded": padded, "control_padded": sum(p for p, _ in control)}
     if padded:
-        return Detection(Support.IGNORED, [f"{padded} of {len(chunks)} chunks still carry `obfuscation`"], m)
-    return Detection(Support.UNVERIFIABLE, [f"accepted; none of {len(chunks)} chunks carries `obfuscation`, as "
-                                           "asked, but a server that never pads looks the same"], m)
+        return Detection(Support.IGNORED, [f"{padded} of {chunks} chunks still carry `obfuscation`"], m)
+    if m["control_padded"]:
+        return Detection(Support.SUPPORTED, [f"no chunk carries `obfuscation`; without the option "
+                                             f"{m['control_padded']} did"], m)
+    return Detection(Support.UNVERIFIABLE, [f"accepted; none of {chunks} chunks carries `obfuscation`, as asked, "
+                                           "but the stream without the option has none either"], m)
+
+
+def _padded(obs: Observation) -> tuple[int, int]:
+    """How many of the stream's chunks carry `obfuscation`, of how many."""
+    from conformance.model.sse import parse_sse
+
+    chunks = [c for c in parse_sse(obs.body_text).chunks if isinstance(c, dict)]
+    return sum(1 for c in chunks if "obfuscation" in c), len(chunks)
