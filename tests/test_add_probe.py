@@ -203,3 +203,32 @@ def test_the_worked_examples_detector(variant_padded: bool, control_padded: bool
     verdict = classify(BY_ID["request.stream_options.include_obfuscation.off"], [stream(variant_padded, "variant")],
                        [stream(control_padded, "control")])
     assert (verdict.status, verdict.support) == (Status.OK, support), verdict.notes
+
+
+STRAY_RUN = """#!/usr/bin/env python3
+import json, pathlib, sys
+args = sys.argv
+stage, report = pathlib.Path(args[args.index("--cassette-dir") + 1]), pathlib.Path(args[args.index("--report-dir") + 1])
+(stage / "vllm" / "request.user.accepted.yaml").write_text("own\\n")
+(stage / "vllm" / "_controls_plain_t0.yaml").write_text("changed\\n")  # another probe's, changed
+(stage / "vllm" / "some.owner.probe.yaml").write_text("stray\\n")  # a file outside the selection, new
+report.mkdir(parents=True)
+(report / "results.json").write_text(json.dumps({"features": {}}))
+"""
+
+
+def test_copy_back_writes_only_the_selection(tmp_path: Path) -> None:
+    """Whatever the recording run writes, only the probe's own cassette (and missing shared ones) reach the bundle;
+    the rest is reported."""
+    (tmp_path / "bundle" / "vllm").mkdir(parents=True)
+    (tmp_path / "bundle" / "vllm" / "_controls_plain_t0.yaml").write_text("bundled\n")
+    fake_python = tmp_path / "python"
+    fake_python.write_text(STRAY_RUN)
+    fake_python.chmod(0o755)
+    done = record([BY_ID["request.user.accepted"]], [TARGETS["vllm"]], tmp_path / "bundle",
+                  python=str(fake_python))
+    assert done.written == {"vllm": ["request.user.accepted.yaml"]}
+    assert done.refused == {"vllm": ["_controls_plain_t0.yaml", "some.owner.probe.yaml"]}
+    assert sorted(p.name for p in (tmp_path / "bundle" / "vllm").iterdir()) == ["_controls_plain_t0.yaml",
+                                                                                "request.user.accepted.yaml"]
+    assert (tmp_path / "bundle" / "vllm" / "_controls_plain_t0.yaml").read_text() == "bundled\n"

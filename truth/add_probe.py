@@ -103,8 +103,9 @@ def moved(probes: list[Probe], target: Target) -> list[str]:
 
 @dataclass
 class Recorded:
-    """What one recording did to the bundle: the files written per target, and files the run changed that were
-    not copied back (they should not change: reported, never written)."""
+    """What one recording did to the bundle: the files written per target, and the files the run wrote that were
+    not copied back: another probe's cassette it changed, or a file outside the probes' selection (an owner's probe
+    the run replayed, missing from the bundle) — reported, never written."""
 
     written: dict[str, list[str]] = field(default_factory=dict)
     refused: dict[str, list[str]] = field(default_factory=dict)
@@ -141,7 +142,7 @@ def record(probes: list[Probe], targets: list[Target], bundle: Path, targets_fil
                                f"{(proc.stdout + proc.stderr)[-3000:]}")
         out.results = json.loads(results.read_text(encoding="utf-8"))
         for t in targets:
-            own = selections[t.name].own
+            own, allowed = selections[t.name].own, selections[t.name].own | selections[t.name].shared
             # kept as they were: a failed send writes nothing, and a good recording is not dropped for that
             out.not_recorded[t.name] = sorted(n for n in own if (bundle / t.name / n).exists()
                                               and not (stage / t.name / n).exists())
@@ -149,7 +150,7 @@ def record(probes: list[Probe], targets: list[Target], bundle: Path, targets_fil
                 bundled = bundle / t.name / path.name
                 if bundled.exists() and filecmp.cmp(path, bundled, shallow=False):
                     continue
-                if bundled.exists() and path.name not in own:
+                if path.name not in (own if bundled.exists() else allowed):
                     out.refused.setdefault(t.name, []).append(path.name)
                     continue
                 bundled.parent.mkdir(parents=True, exist_ok=True)
@@ -268,7 +269,8 @@ def main(argv: list[str]) -> int:
             print(f"{name}: kept as they were, the run sent nothing to them (a failed send, or the probe's requests "
                   f"now go to shared cassettes: then delete them): {', '.join(files)}")
     for name, files in sorted(done.refused.items()):
-        print(f"{name}: NOT copied, the run changed cassettes of other probes: {', '.join(files)}", file=sys.stderr)
+        print(f"{name}: NOT copied, the run wrote cassettes outside these probes' own and missing shared ones: "
+              f"{', '.join(files)}", file=sys.stderr)
     features = sorted({p.feature for p in probes})
     for path in write_drafts(features, done.results, targets, args.drafts):
         shown = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
