@@ -27,12 +27,12 @@ def reference_targets() -> dict[str, dict[str, Any]]:
     return {name: t for name, t in doc.get("targets", {}).items() if t.get("reference")}
 
 
-def expectations() -> dict[str, Any]:
+def expectations(tables: Path = TABLES) -> dict[str, Any]:
     """The expectations document (drift format) of every reference target, from its truth table."""
     targets: dict[str, Any] = {}
     checked: dict[str, str] = {}
     for name, target in reference_targets().items():
-        truth = json.loads((TABLES / f"{name}.json").read_text(encoding="utf-8"))
+        truth = json.loads((tables / f"{name}.json").read_text(encoding="utf-8"))
         checked[name] = truth.get("checked", "?")
         targets[name] = {
             "base_url": target["base_url"],

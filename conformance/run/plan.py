@@ -222,13 +222,14 @@ def plan_probe(probe: Probe, target: Target) -> ProbePlan:
                      witness=witness, followup=probe.followup, derive=probe.derive)
 
 
-def shared_requests(target: Target) -> dict[str, str]:
+def shared_requests(target: Target, probes: Iterable[Probe] | None = None) -> dict[str, str]:
     """The requests sent once per target and handed to every probe that sends them alike, by key: each control,
     and a request several probes send identically (from the whole registry, so the cassette of a shared request
     does not depend on which probes a run selects). Value: its cassette name (`_controls/<control>`, else
-    `_shared/<the first probe that sends it>`)."""
+    `_shared/<the first probe that sends it>`). `probes`: another registry (truth/add_probe: the one before a
+    probe was added)."""
     senders: dict[str, list[str]] = {}
-    for probe in PROBES:
+    for probe in PROBES if probes is None else probes:
         plan = plan_probe(probe, target)
         sends = [plan.control] if plan.control else []
         if plan.shape is not None and plan.shape.variant.shareable:
