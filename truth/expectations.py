@@ -8,6 +8,7 @@ own output: a suite verdict that differs from them is drift to explain, not a ne
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from pathlib import Path
@@ -48,7 +49,10 @@ def expectations(tables: Path = TABLES) -> dict[str, Any]:
 
 
 def main(argv: list[str]) -> int:
-    out = Path(argv[1]) if len(argv) > 1 else DEFAULT_OUT
+    parser = argparse.ArgumentParser(prog="python3 -m truth.expectations",
+                                     description="Rebuild the embedded default's expectations from the truth tables.")
+    parser.add_argument("out", nargs="?", type=Path, default=DEFAULT_OUT, help=f"default: {DEFAULT_OUT}")
+    out = parser.parse_args(argv[1:]).out
     out.write_text(json.dumps(expectations(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     print(f"wrote {out}")
     return 0
