@@ -2,6 +2,10 @@
 # Re-record the bundled cassettes of every reference target (the embedded default), live, then stop the servers.
 # usage: servers/record_embedded.sh            (from anywhere; uses the ports of conformance/data/references.toml: vLLM
 #                                               8011, LiteLLM 8012 with UPSTREAM=vLLM for litellm-vllm, llama-server 8013)
+#        servers/record_embedded.sh --probe PREFIX [--probe PREFIX...]
+#                                              only those probes (a probe or feature id, or its start): records their
+#                                              cassettes and any missing shared one, leaves every other cassette as it
+#                                              is, and drafts their truth lines (python3 -m truth.add_probe; CONTRIBUTING.md)
 # env: CONFORMANCE_RUN_DIR (run dir of the servers, default /tmp/conformance-servers), PYTHON (default python3)
 # Servers this script starts are stopped on exit, even on failure; servers already running on those run dirs are
 # reused and left running. After recording, check the verdicts against the truth tables:
@@ -12,6 +16,14 @@ ROOT="$(dirname "$HERE")"
 PY=${PYTHON:-python3}
 RUN_ROOT=${CONFORMANCE_RUN_DIR:-/tmp/conformance-servers}
 STARTED=()
+PROBES=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --probe) [ $# -ge 2 ] || { echo "--probe needs a PREFIX" >&2; exit 4; }; PROBES+=("$2"); shift 2 ;;
+    --probe=*) PROBES+=("${1#--probe=}"); shift ;;
+    *) echo "unknown argument $1 (usage: servers/record_embedded.sh [--probe PREFIX]...)" >&2; exit 4 ;;
+  esac
+done
 
 running() { [ -f "$RUN_ROOT/$1/server.pid" ] && kill -0 "$(cat "$RUN_ROOT/$1/server.pid")" 2>/dev/null; }
 serves() { curl -sf "http://127.0.0.1:$1/v1/models" | grep -q "\"$2\""; }
@@ -27,6 +39,10 @@ serves 8012 tiny-upstream || { echo "127.0.0.1:8012 does not serve 'tiny-upstrea
 serves 8013 tiny || { echo "127.0.0.1:8013 does not serve llama-server's 'tiny'" >&2; exit 1; }
 
 cd "$ROOT"
+if [ ${#PROBES[@]} -gt 0 ]; then  # one probe: its cassettes only, and its draft truth lines
+  "$PY" -m truth.add_probe "${PROBES[@]}"
+  exit $?
+fi
 targets=$("$PY" - <<'PY'
 import tomllib
 with open("conformance/data/references.toml", "rb") as fh:  # the built-in reference targets

@@ -172,6 +172,7 @@ def run_plugin(srv: FakeServer, tmp_path: Path, *extra: str) -> tuple[subprocess
     return proc, reports
 
 
+@pytest.mark.slow  # a whole live run against the fault server (every request one fault): about 25 s
 def test_every_request_one_fault_every_cell_errors_and_the_concurrency_comes_back(tmp_path: Path) -> None:
     with FakeServer(FakeConfig(fault="cycle", hang_seconds=2)) as srv:
         proc, reports = run_plugin(srv, tmp_path, "--probe", "request", "--probe", "chat", "--probe", "models")

@@ -96,6 +96,7 @@ def fork(tmp_path: Path) -> dict[str, str]:
             "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
 
 
+@pytest.mark.slow  # the replay job through its shell steps (a whole embedded-default replay in a subprocess)
 def test_the_replay_job_is_green_as_shipped(tmp_path: Path, fork: dict[str, str]) -> None:
     job = run_job("replay", tmp_path, {k: v for k, v in fork.items() if k not in KEYS})
     assert not job["failed"], {name: out[-2000:] for name, (code, out) in job["steps"].items() if code}
@@ -103,6 +104,7 @@ def test_the_replay_job_is_green_as_shipped(tmp_path: Path, fork: dict[str, str]
     assert (tmp_path / "reports" / "compat.html").is_file() and "conformance" in job["summary"].lower()
 
 
+@pytest.mark.slow  # two nights of the live job against keyed fakes, through the shell steps
 def test_the_live_job_creates_its_expectations_then_gates_drift(tmp_path: Path, fork: dict[str, str]) -> None:
     env = {**fork, **KEYS, "PYTEST_ADDOPTS": QUICK}
     with FakeServer(FakeConfig(api_key=KEYS["OPENAI_API_KEY"])) as openai, \

@@ -42,8 +42,9 @@ def test_a_capped_probe_plans_its_re_send_without_the_cap() -> None:
 def test_re_sends_count_in_the_upper_bound_only() -> None:
     probe = probe_by_id()["request.logit_bias.invalid"]  # capped, no control: uncapped + repeat + witness possible
     bound = estimate([plan_probe(probe, TARGET)])
-    # the variant; re-sent uncapped, repeated on a 5xx beside the witness, and once per root-cause suspect
-    assert bound.planned == 1 and bound.requests == 1 + 1 + 1 + 1 + len(SUSPECTS)
+    # the variant; re-sent uncapped, repeated on a 5xx beside the witness, and once per root-cause suspect present in
+    # it: the answer cap and the parameter (it holds no assistant turn and no tool-call id)
+    assert bound.planned == 1 and bound.requests == 1 + 1 + 1 + 1 + 2
     witness = plan_probe(probe, TARGET).witness
     assert witness is not None and witness.cassette.endswith(WITNESS_CONTROL)
 

@@ -24,6 +24,8 @@ stream / ignore / request.stream: IGNORED, conformance FAILED
     a JSON body where a stream was asked (no [DONE], not text/event-stream)
 stream_options / ignore / request.stream_options: IGNORED
     include_usage sent, no chunk carries usage (the broken rule is stream.usage_chunk's: FAILED there)
+stream_options / honour, ignore / request.stream_options.include_obfuscation: UNVERIFIABLE
+    the fake never pads chunks with `obfuscation`: turning the padding off shows nothing
 """
 
 from __future__ import annotations
@@ -67,7 +69,7 @@ PARAMS: dict[str, list[str]] = {
     "tool_choice": ["request.tool_choice", "tools.tool_choice.named", "tools.tool_choice.none"],
     "parallel_tool_calls": ["request.parallel_tool_calls"],
     "stream": ["request.stream"],
-    "stream_options": ["request.stream_options"],
+    "stream_options": ["request.stream_options", "request.stream_options.include_obfuscation"],
 }
 
 # (param, mode, feature) → (support, why): the honest verdict where the default one cannot be reached.
@@ -96,6 +98,9 @@ EXCEPTIONS: dict[tuple[str, str, str], tuple[str, str]] = {
         "UNVERIFIABLE",
         "{'type': 'text'} is the default output: honoured or dropped, the answer looks the same",
     ),
+    **{("stream_options", mode, "request.stream_options.include_obfuscation"): (
+        "UNVERIFIABLE", "the fake never pads chunks with `obfuscation`: turning it off shows nothing",
+    ) for mode in ("honour", "ignore")},
 }
 
 # (param, mode, feature) → conformance, where it is not OK.

@@ -2,7 +2,8 @@
 
 `tables/<target>.json` holds, per feature, the verdict a person read from the server's raw answers, why, and the
 request that shows it; `check` prints those answers (one command per server), `skeleton` drafts the entries a
-table lacks, `expectations` turns the tables into the embedded default's golden expectations
+table lacks, `add_probe` records one probe's cassettes and drafts its truth lines unchecked, `accept` moves a
+hand-checked draft into the tables, `expectations` turns the tables into the embedded default's golden expectations
 (conformance/data/expected/embedded-default.json). Run them from the checkout's root: `python3 -m truth.check ...`.
 """
 

@@ -8,6 +8,7 @@ own output: a suite verdict that differs from them is drift to explain, not a ne
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from pathlib import Path
@@ -27,12 +28,12 @@ def reference_targets() -> dict[str, dict[str, Any]]:
     return {name: t for name, t in doc.get("targets", {}).items() if t.get("reference")}
 
 
-def expectations() -> dict[str, Any]:
+def expectations(tables: Path = TABLES) -> dict[str, Any]:
     """The expectations document (drift format) of every reference target, from its truth table."""
     targets: dict[str, Any] = {}
     checked: dict[str, str] = {}
     for name, target in reference_targets().items():
-        truth = json.loads((TABLES / f"{name}.json").read_text(encoding="utf-8"))
+        truth = json.loads((tables / f"{name}.json").read_text(encoding="utf-8"))
         checked[name] = truth.get("checked", "?")
         targets[name] = {
             "base_url": target["base_url"],
@@ -48,7 +49,10 @@ def expectations() -> dict[str, Any]:
 
 
 def main(argv: list[str]) -> int:
-    out = Path(argv[1]) if len(argv) > 1 else DEFAULT_OUT
+    parser = argparse.ArgumentParser(prog="python3 -m truth.expectations",
+                                     description="Rebuild the embedded default's expectations from the truth tables.")
+    parser.add_argument("out", nargs="?", type=Path, default=DEFAULT_OUT, help=f"default: {DEFAULT_OUT}")
+    out = parser.parse_args(argv[1:]).out
     out.write_text(json.dumps(expectations(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     print(f"wrote {out}")
     return 0

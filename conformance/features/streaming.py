@@ -21,6 +21,10 @@ PROBES: list[Probe] = [
           params=("stream_options",),
           hint="drop `stream_options`: usage arrives on the finishing chunk anyway"),
     invalid("stream_options", {"include_usage": True}, "stream_options without stream: true"),
+    Probe("request.stream_options.include_obfuscation.off", "request.stream_options.include_obfuscation",
+          "Clients that trust their network turn OpenAI's `obfuscation` padding off to save bandwidth.",
+          {"stream": True, "stream_options": {"include_obfuscation": False}}, "no_obfuscation",
+          control="stream_plain", params=("stream_options",), hint="drop `include_obfuscation` from `stream_options`"),
     Probe("stream.done_sentinel", "stream.done_sentinel", "Clients stop reading at `data: [DONE]`.",
           {"stream": True, "temperature": 0}, "done_sentinel"),
     Probe("stream.usage_chunk.requested", "stream.usage_chunk",
@@ -182,3 +186,31 @@ def chunk_fields(ctx: Context) -> Detection:
         return Detection(Support.PARTIAL, [f"chunks carry fields OpenAI does not send: {', '.join(extra)} (strict "
                                           "chunk parsers break; ignore unknown fields)"], m)
     return Detection(Support.SUPPORTED, [f"{len(chunks)} chunks, only fields OpenAI sends"], m)
+
+
+@detector("no_obfuscation")
+def no_obfuscation(ctx: Context) -> Detection:
+    """`include_obfuscation: false` asks for chunks without OpenAI's `obfuscation` padding field, which the same
+    stream without the option (the control) carries: a variant chunk still padded ignored it; padding only in the
+    control is the effect; no padding in either shows nothing (a server that never pads)."""
+    obs = ctx.variant[0]
+    if not obs.is_sse:
+        return Detection(Support.UNVERIFIABLE, [f"the answer is {obs.content_type or 'untyped'}, not a stream"])
+    padded, chunks = _padded(obs)
+    control = [_padded(o) for o in ctx.control if o.is_sse]
+    m = {"chunks": chunks, "padded": padded, "control_padded": sum(p for p, _ in control)}
+    if padded:
+        return Detection(Support.IGNORED, [f"{padded} of {chunks} chunks still carry `obfuscation`"], m)
+    if m["control_padded"]:
+        return Detection(Support.SUPPORTED, [f"no chunk carries `obfuscation`; without the option "
+                                             f"{m['control_padded']} did"], m)
+    return Detection(Support.UNVERIFIABLE, [f"accepted; none of {chunks} chunks carries `obfuscation`, as asked, "
+                                           "but the stream without the option has none either"], m)
+
+
+def _padded(obs: Observation) -> tuple[int, int]:
+    """How many of the stream's chunks carry `obfuscation`, of how many."""
+    from conformance.model.sse import parse_sse
+
+    chunks = [c for c in parse_sse(obs.body_text).chunks if isinstance(c, dict)]
+    return sum(1 for c in chunks if "obfuscation" in c), len(chunks)

@@ -127,6 +127,13 @@ def resendable(probe: Probe, failed: Observation) -> bool:
     return failed.status >= 400 and probe.kind == "param"  # a shape it carries may be what is refused
 
 
+def possible_suspects(probe: Probe, body: Any) -> list[Suspect]:
+    """The suspects a failure of this request could re-send (whatever the failure): what the plan counts."""
+    if not isinstance(body, dict) or probe.raw_body is not None or probe.method != "POST" or probe.client != "http":
+        return []
+    return [s for s in SUSPECTS if s.change(body, probe) is not None]
+
+
 def suspects_for(probe: Probe, body: Any, failed: Observation) -> list[tuple[Suspect, dict[str, Any]]]:
     """Each suspect present in this failed request, with the body that changes only it (footprint first, then
     shapes, then the parameter). A 4xx gets only the shapes: the cap and the parameter are judged as they are."""

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from conformance.features.registry import BASE_REQUEST, CONTROLS, PROBES
-from conformance.judge.root_cause import SUSPECTS
+from conformance.judge.root_cause import SUSPECTS, Suspect, possible_suspects
 from conformance.model import roles
 from conformance.model.probes import Control, Probe, merge
 from conformance.model.roles import CONTROL, REPEAT, TURN_2, VARIANT, Role, RoleKind
@@ -118,6 +118,14 @@ class ProbePlan:
         """The same plan with the variant (and alternates) built from another fragment (a derived request)."""
         return dataclasses.replace(self, shape=_shape(self.probe, self.target, fragment))
 
+    def _suspects(self) -> list[Suspect]:
+        """The suspects a failed variant may be re-sent for: those present in a body it may send (all of them when
+        part of the body is built from an answer)."""
+        if self.derive:
+            return list(SUSPECTS)
+        bodies = [s.variant.body for s in (self.shape, self.uncapped) if s is not None]
+        return [s for s in SUSPECTS if any(s in possible_suspects(self.probe, b) for b in bodies)]
+
     def possible_sends(self) -> Iterator[PossibleSend]:
         """Every request this plan may send, with an upper-ish bound on its tokens (for the estimate)."""
         if self.control is not None:
@@ -146,7 +154,7 @@ class ProbePlan:
                                request_tokens(worst.body) + extra, conditional=True)
             if self.witness is not None:
                 yield PossibleSend(self.witness, self.witness.tokens(), conditional=True)
-        for suspect in SUSPECTS:  # root cause before blame: a failed variant re-sent with one part changed
+        for suspect in self._suspects():  # root cause before blame: a failed variant re-sent with one part changed
             yield PossibleSend(dataclasses.replace(worst, role=roles.suspect(suspect.name, None),
                                                    count=1, shareable=False),
                                request_tokens(worst.body) + extra, conditional=True)
@@ -155,7 +163,7 @@ class ProbePlan:
             turn_tokens = (request_tokens(worst.body) + extra + answer_allowance(worst.body) + DERIVED_TOKENS
                            + DEFAULT_ANSWER_TOKENS)
             yield PossibleSend(turn, turn_tokens)
-            for suspect in SUSPECTS:  # the same for a failed second turn
+            for suspect in SUSPECTS:  # the same for a failed second turn (built from an answer: any part may be in it)
                 yield PossibleSend(dataclasses.replace(turn, role=roles.suspect(suspect.name, TURN_2)), turn_tokens,
                                    conditional=True)
 
@@ -217,13 +225,14 @@ def plan_probe(probe: Probe, target: Target) -> ProbePlan:
                      witness=witness, followup=probe.followup, derive=probe.derive)
 
 
-def shared_requests(target: Target) -> dict[str, str]:
+def shared_requests(target: Target, probes: Iterable[Probe] | None = None) -> dict[str, str]:
     """The requests sent once per target and handed to every probe that sends them alike, by key: each control,
     and a request several probes send identically (from the whole registry, so the cassette of a shared request
     does not depend on which probes a run selects). Value: its cassette name (`_controls/<control>`, else
-    `_shared/<the first probe that sends it>`)."""
+    `_shared/<the first probe that sends it>`). `probes`: another registry (truth/add_probe: the one before a
+    probe was added)."""
     senders: dict[str, list[str]] = {}
-    for probe in PROBES:
+    for probe in PROBES if probes is None else probes:
         plan = plan_probe(probe, target)
         sends = [plan.control] if plan.control else []
         if plan.shape is not None and plan.shape.variant.shareable:
