@@ -17,7 +17,7 @@ from typing import Any
 from conformance.features import registry
 from conformance.model.targets import Target
 from conformance.run.engine import run_pairs
-from conformance.run.results import build_results, now, record_of
+from conformance.run.results import build_results, charge_unseen_findings, now, record_of
 from tests.fakeserver import FakeConfig, FakeServer
 
 PROBES = registry.probe_by_id()
@@ -68,3 +68,24 @@ def test_a_shared_seed_state_gives_the_same_cells_at_any_concurrency(tmp_path: P
     crowded = _cells(config, tmp_path, 8)
     assert crowded["request.seed"] == ("OK", "SUPPORTED", "OK"), crowded
     assert _cells(config, tmp_path, 1) == crowded
+
+
+def test_findings_are_charged_the_same_whatever_order_the_probes_ended_in(tmp_path: Path) -> None:
+    """Results arrive in completion order: charging a finding to its owner (or back to the probes that saw it)
+    must not depend on that order."""
+    streams = ["request.stream.basic", "stream.done_sentinel", "stream.usage_chunk.requested",
+               "request.stream_options.include_usage", "stream.reassembly.tool_calls", "request.n.streamed"]
+    with FakeServer(FakeConfig(done_sentinel=False, model_created=1.5)) as srv:
+        tgt = Target(name="order", base_url=srv.base_url, model="fake-model", high_temperature=2.0)
+        results, engine = run_pairs([(tgt, PROBES[p]) for p in streams], tmp_path, "all")
+    records = [record_of(r) for r in results]
+    owners = [record_of(r) for r in engine.owner_results]
+    assert any((r.get("measurements") or {}).get("also_seen") for r in records)  # there is something to charge
+
+    def charged(order: list[dict[str, Any]]) -> dict[str, Any]:
+        return {r["probe"]: r for r in charge_unseen_findings(order, owners)}
+
+    expected = charged(records)
+    for shift in range(1, len(records)):
+        assert charged([*records[shift:], *records[:shift]]) == expected
+    assert charged(records[::-1]) == expected
