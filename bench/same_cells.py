@@ -63,14 +63,13 @@ def latency_proxy(upstream: str, delay: float) -> Iterator[str]:
         up_reader, up_writer = await asyncio.open_connection(parts.hostname, parts.port)
         await asyncio.gather(_pipe(reader, up_writer, delay), _pipe(up_reader, writer, 0.0))
 
-    async def serve() -> None:
-        server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    def serve() -> None:
+        server = loop.run_until_complete(asyncio.start_server(handle, "127.0.0.1", 0))
         port.append(server.sockets[0].getsockname()[1])
         ready.set()
-        async with server:
-            await server.serve_forever()
+        loop.run_forever()  # until loop.stop() below
 
-    thread = threading.Thread(target=lambda: loop.run_until_complete(serve()), daemon=True)
+    thread = threading.Thread(target=serve, daemon=True)
     thread.start()
     ready.wait(10)
     try:

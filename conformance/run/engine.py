@@ -126,10 +126,11 @@ class Engine:
             obs.shared = f"{name}#{i + 1}"
         return answers_
 
-    async def _ask(self, target: Target, req: PlannedRequest, own_control: str | None = None) -> list[Observation]:
+    async def _ask(self, target: Target, req: PlannedRequest, own_control: str | None = None,
+                   alone: bool = False) -> list[Observation]:
         """A planned request's answers: sent `count` times to the probe's cassette, or the shared answers when it
         is a control or other probes send it alike (never the probe's own control: a variant is compared with
-        it)."""
+        it). `alone`: with no other request in flight to the target (samples always are: `_samples`)."""
         key = req.key
         name = None
         if req.role == "control":  # kept in the shared cassette (a control sent alike under another name shares it)
@@ -137,7 +138,8 @@ class Engine:
         elif req.shareable and key != own_control:
             name = self._shared_name(target, key)
         own = name if req.role == "control" else req.cassette  # replayed from when the shared cassette lacks it
-        send = Send(req.role, req.method, req.path, req.body, self.book.path_for(target.name, own), req.auth)
+        send = Send(req.role, req.method, req.path, req.body, self.book.path_for(target.name, own), req.auth,
+                    alone=alone)
         if name is not None:
             return _as(req.role, await self._once(target, name, key, send, req.count))
         if req.count > 1:
@@ -221,7 +223,8 @@ class Engine:
             shape = plan.uncapped
             variant = await self._ask(target, shape.variant, own_control)
         for alternate in shape.alternates:  # built from the fragment the variant is judged on
-            variant.extend(await self._ask(target, alternate, own_control))
+            # a sampled probe's alternates (other seeds) are compared with its samples: alone like them
+            variant.extend(await self._ask(target, alternate, own_control, alone=plan.probe.stochastic))
         if plan.repeat_on_5xx and _server_error(variant[0]):
             # A 5xx may be this target's answer to the parameter (or to the mistake of an errors.* probe): re-send
             # once, beside a control that must pass.
