@@ -6,7 +6,8 @@ every probe of the registry, recording to a temporary directory: at concurrency 
 then once more each way behind a TCP proxy that delivers every client write LATENCY seconds late. Prints, per
 target and setting, the probe and feature cells compared and every cell that differs.
 
-usage: python bench/same_cells.py [--latency SECONDS] [--only direct|proxy] [TARGET...]
+usage: python bench/same_cells.py [--latency SECONDS] [--only direct|proxy] [--concurrency N] [TARGET...]
+(--concurrency: compare 1 with N instead of the target's default)
 """
 
 from __future__ import annotations
@@ -116,12 +117,15 @@ def main() -> None:
     parser.add_argument("targets", nargs="*", default=list(REFERENCES))
     parser.add_argument("--latency", type=float, default=0.3)
     parser.add_argument("--only", choices=("direct", "proxy"))
+    parser.add_argument("--concurrency", type=int, help="compare 1 with this (default: the target's)")
     args = parser.parse_args()
     known = load_targets()
     total = 0
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.targets:
             target = known[name]
+            if args.concurrency:
+                target = dataclasses.replace(target, concurrency=args.concurrency)
             if args.only != "proxy":
                 total += compare(target, "direct", Path(tmp))
             if args.only != "direct":
