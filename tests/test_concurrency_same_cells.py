@@ -14,6 +14,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from conformance.features import registry
 from conformance.model.targets import Target
 from conformance.run.engine import run_pairs
@@ -63,11 +65,16 @@ def _cells(config: FakeConfig, tmp_path: Path, concurrency: int) -> dict[str, tu
             for c in per.values()}
 
 
+def test_a_shared_seed_state_gives_seed_supported_at_the_default_concurrency(tmp_path: Path) -> None:
+    """IGNORED when the samples shared the server with the other probes' requests (the engine before issue 21)."""
+    crowded = _cells(FakeConfig(shared_seed_state=True, latency=LATENCY), tmp_path, 8)
+    assert crowded["request.seed"] == ("OK", "SUPPORTED", "OK"), crowded
+
+
+@pytest.mark.slow
 def test_a_shared_seed_state_gives_the_same_cells_at_any_concurrency(tmp_path: Path) -> None:
     config = FakeConfig(shared_seed_state=True, latency=LATENCY)
-    crowded = _cells(config, tmp_path, 8)
-    assert crowded["request.seed"] == ("OK", "SUPPORTED", "OK"), crowded
-    assert _cells(config, tmp_path, 1) == crowded
+    assert _cells(config, tmp_path, 1) == _cells(config, tmp_path, 8)
 
 
 def test_findings_are_charged_the_same_whatever_order_the_probes_ended_in(tmp_path: Path) -> None:
