@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from conformance.features.registry import PROBES
+from conformance.features.sampling import sampling_settled
 from conformance.judge import answers
 from conformance.judge.classify import classify
 from conformance.judge.detection import DERIVERS, FOLLOWUPS
@@ -117,16 +118,19 @@ class Engine:
 
     async def _send_shared(self, target: Target, name: str, send: Send, count: int) -> list[Observation]:
         shared = dataclasses.replace(send, cassette=self.book.path_for(target.name, name), fallback=send.cassette)
-        answers_ = list(await asyncio.gather(*[self._send(target, dataclasses.replace(shared, role=f"shared-{i + 1}"))
-                                               for i in range(count)]))
+        if count > 1:
+            answers_ = await self._samples(target, shared, "shared", count)
+        else:
+            answers_ = [await self._send(target, dataclasses.replace(shared, role="shared-1"))]
         for i, obs in enumerate(answers_):
             obs.shared = f"{name}#{i + 1}"
         return answers_
 
-    async def _ask(self, target: Target, req: PlannedRequest, own_control: str | None = None) -> list[Observation]:
+    async def _ask(self, target: Target, req: PlannedRequest, own_control: str | None = None,
+                   alone: bool = False) -> list[Observation]:
         """A planned request's answers: sent `count` times to the probe's cassette, or the shared answers when it
         is a control or other probes send it alike (never the probe's own control: a variant is compared with
-        it)."""
+        it). `alone`: with no other request in flight to the target (samples always are: `_samples`)."""
         key = req.key
         name = None
         if req.role == "control":  # kept in the shared cassette (a control sent alike under another name shares it)
@@ -134,12 +138,28 @@ class Engine:
         elif req.shareable and key != own_control:
             name = self._shared_name(target, key)
         own = name if req.role == "control" else req.cassette  # replayed from when the shared cassette lacks it
-        send = Send(req.role, req.method, req.path, req.body, self.book.path_for(target.name, own), req.auth)
+        send = Send(req.role, req.method, req.path, req.body, self.book.path_for(target.name, own), req.auth,
+                    alone=alone)
         if name is not None:
             return _as(req.role, await self._once(target, name, key, send, req.count))
-        return list(await asyncio.gather(*[
-            self._send(target, dataclasses.replace(send, role=req.role if req.count == 1 else f"{req.role}-{i + 1}"))
-            for i in range(req.count)]))
+        if req.count > 1:
+            return await self._samples(target, send, req.role, req.count)
+        return [await self._send(target, send)]
+
+    async def _samples(self, target: Target, send: Send, role: str, most: int) -> list[Observation]:
+        """A sampled request's answers (`role-1`, `role-2`, ...): sent one after another, each with no other
+        request in flight to the target (a random state shared by concurrent requests must not decide a verdict),
+        until the decision is clear (features/sampling.sampling_settled) or `most` were sent. A replay takes the
+        recorded samples in order and stops where the recording ends."""
+        got: list[Observation] = []
+        for i in range(most):
+            obs = await self._send(target, dataclasses.replace(send, role=f"{role}-{i + 1}", alone=True))
+            if got and _not_recorded(obs):  # recorded with fewer samples: the detector says if that decides
+                break
+            got.append(obs)
+            if sampling_settled(got):
+                break
+        return got
 
     async def run_probe(self, target: Target, probe: Probe) -> ProbeResult:
         result = await self._run(target, probe)
@@ -203,7 +223,8 @@ class Engine:
             shape = plan.uncapped
             variant = await self._ask(target, shape.variant, own_control)
         for alternate in shape.alternates:  # built from the fragment the variant is judged on
-            variant.extend(await self._ask(target, alternate, own_control))
+            # a sampled probe's alternates (other seeds) are compared with its samples: alone like them
+            variant.extend(await self._ask(target, alternate, own_control, alone=plan.probe.stochastic))
         if plan.repeat_on_5xx and _server_error(variant[0]):
             # A 5xx may be this target's answer to the parameter (or to the mistake of an errors.* probe): re-send
             # once, beside a control that must pass.
@@ -296,6 +317,12 @@ def plan(pairs: list[tuple[Target, Probe]]) -> Estimate:
     """At most the requests and tokens a run of these pairs sends: their plans, every re-send counted, and the
     owners' probes a finding may need (`owners_needed`)."""
     return estimate([plan_probe(p, t) for t, p in pairs], [plan_probe(p, t) for t, p in owners_of(pairs)])
+
+
+def _not_recorded(obs: Observation) -> bool:
+    """Not sent because its cassette holds no (more) recording of it (wire/http: replay or a record mode that
+    may not add one)."""
+    return obs.skipped_reason is not None and "no recording of this request" in obs.skipped_reason
 
 
 def _as(role: str, observations: list[Observation]) -> list[Observation]:
