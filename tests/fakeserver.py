@@ -212,6 +212,10 @@ class FakeConfig:
             crashes on: a 500 every time, whatever the other fields.
         flaky_crash: a request carrying one of these fields gets a 500 on the first try of each distinct body and
             its answer on the next (the server fails on some of its own outputs, not on the request).
+        shared_seed_state: one random state for every request (``shared_rng``): a chat request's ``seed`` reseeds
+            it on arrival (an unseeded one draws from it), and the answer's words are drawn from it after
+            ``latency``; a request arriving meanwhile moves the state, so a seed repeats only when its request
+            has the server to itself.
     """
 
     ignore: set[str] = field(default_factory=set)
@@ -253,6 +257,8 @@ class FakeConfig:
     unknown_tool_choice: str = "400"
     crash_on_prompt: str | None = None
     flaky_crash: set[str] = field(default_factory=set)
+    shared_seed_state: bool = False
+    shared_rng: random.Random = field(default_factory=random.Random, repr=False, compare=False)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -996,6 +1002,8 @@ def _plan(cfg: FakeConfig, raw: dict[str, Any], eff: dict[str, Any], model: str)
     if seed is None and cfg.param_rules == "mistral":
         seed = eff.get("random_seed")
     rng = None if deterministic else (random.Random(seed) if _is_int(seed) else random.Random())
+    if rng is not None and cfg.shared_seed_state:  # reseeded on arrival (_Handler._arrive): draws interleave
+        rng = cfg.shared_rng
     banned = {
         int(k) for k, v in (eff.get("logit_bias") or {}).items() if _is_number(v) and v <= _BAN_THRESHOLD
     }
@@ -1353,6 +1361,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._reset()
 
     def _serve(self, fake: FakeServer, cfg: FakeConfig, path: str, headers: dict[str, str], text: str) -> None:
+        if cfg.shared_seed_state and self.command == "POST" and path == "/v1/chat/completions":
+            _arrive(cfg, text)
         if cfg.latency > 0 and fake._closing.wait(cfg.latency):
             return
         try:
@@ -1501,6 +1511,19 @@ class _Handler(BaseHTTPRequestHandler):
 
 OBLIVIOUS_TEXT = "Hello! I am a helpful assistant."
 OBLIVIOUS_USAGE = {"prompt_tokens": 10, "completion_tokens": 20, "total_tokens": 30}
+
+
+def _arrive(cfg: FakeConfig, text: str) -> None:
+    """shared_seed_state: a seed reseeds the one random state; a request without one draws from it."""
+    try:
+        body = json.loads(text)
+    except ValueError:
+        return
+    seed = body.get("seed") if isinstance(body, dict) else None
+    if _is_int(seed):
+        cfg.shared_rng.seed(seed)
+    else:
+        cfg.shared_rng.random()
 
 
 def _oblivious_plan(cfg: FakeConfig, text: str) -> _Plan:

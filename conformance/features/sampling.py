@@ -108,6 +108,50 @@ PROBES: list[Probe] = [
 ]
 
 
+# Sequential sampling (issue 21 item 4). A stochastic request's samples are sent one after another (run/engine.py)
+# and stop as soon as two answers differ: variation is then certain. Identical answers conclude "no variation" only
+# when k of them make a miss unlikely: if a setting that samples makes a new answer differ from the first with
+# probability at least MIN_DIFFERENCE, k identical answers happen by chance with probability at most
+# (1 - MIN_DIFFERENCE)^(k-1); "no variation" needs that bound <= MAX_ERROR, else the side is undecided
+# (UNVERIFIABLE). The plan counts k_max (the target's `samples`); the engine sends k <= k_max.
+MIN_DIFFERENCE = 0.8  # assumed per-sample chance that a sampling setting gives another answer to the creative prompt
+MAX_ERROR = 0.05  # the largest false "no variation" rate a verdict may rest on
+SAMPLING_RULE = (f"samples one at a time, alone on the target; stop when two differ (variation certain); k identical "
+                 f"conclude no variation when (1-{MIN_DIFFERENCE:g})^(k-1) <= {MAX_ERROR:g}")
+
+
+def _answered(obs: Observation) -> bool:
+    return obs.status is not None and 200 <= obs.status < 300 and not obs.error
+
+
+def sampling_settled(samples: list[Observation]) -> bool:
+    """Whether the decision is clear without more samples: two answered samples differ."""
+    return len({A.text(o) for o in samples if _answered(o)}) > 1
+
+
+def no_variation_error(k: int) -> float:
+    """The most often k identical samples come from a setting that does vary (under MIN_DIFFERENCE)."""
+    return (1 - MIN_DIFFERENCE) ** max(k - 1, 0)
+
+
+def _undecided(texts: list[str]) -> bool:
+    """These samples are identical but too few to conclude "no variation" at MAX_ERROR."""
+    return len(set(texts)) <= 1 and no_variation_error(len(texts)) > MAX_ERROR + 1e-12
+
+
+def _sampling_measurements(variant: list[str], control: list[str]) -> dict[str, Any]:
+    """k per side, the rule, and the error bound of each side that showed no variation (the verdict rests on it)."""
+    bounds = {f"{side}_no_variation_error": round(no_variation_error(len(texts)), 4)
+              for side, texts in (("variant", variant), ("control", control)) if texts and len(set(texts)) == 1}
+    return {"k": len(variant), "control_k": len(control), "rule": SAMPLING_RULE, **bounds}
+
+
+def _too_few(which: str, texts: list[str]) -> str:
+    need = next(k for k in range(2, 100) if no_variation_error(k) <= MAX_ERROR + 1e-12)
+    return (f"{which}: {len(texts)} identical sample(s), too few to conclude no variation at error <= {MAX_ERROR:g} "
+            f"(needs {need}; a replay stops where its recording ends)")
+
+
 def agreement(texts: list[str]) -> tuple[int, int]:
     """(size of the largest group of identical texts, number of distinct texts)."""
     counts = Counter(texts)
@@ -177,8 +221,13 @@ def deterministic(ctx: Context) -> Detection:
     v_top, v_distinct = agreement(variant)
     _c_top, c_distinct = agreement(control)
     m = {"samples": len(variant), "variant_distinct": v_distinct, "control_distinct": c_distinct,
-         "variant": [t[:80] for t in variant], "control": [t[:80] for t in control]}
+         "variant": [t[:80] for t in variant], "control": [t[:80] for t in control],
+         **_sampling_measurements(variant, control)}
     agree = f"{v_top}/{len(variant)} samples identical; control: {c_distinct} distinct of {len(control)}"
+    if v_distinct > 1 and _undecided(control):
+        return Detection(Support.UNVERIFIABLE, [f"answers vary; {_too_few('the control', control)}"], m)
+    if c_distinct > 1 and _undecided(variant):
+        return Detection(Support.UNVERIFIABLE, [f"the control varies; {_too_few('the probe', variant)}"], m)
     if v_distinct > 1:
         if c_distinct > 1:
             return Detection(Support.IGNORED, [f"answers still vary: {agree}"], m)
@@ -196,8 +245,11 @@ def varies(ctx: Context) -> Detection:
     control = [A.text(o) for o in ctx.control]
     _, v_distinct = agreement(variant)
     _, c_distinct = agreement(control)
-    m = {"samples": len(variant), "variant_distinct": v_distinct, "control_distinct": c_distinct}
+    m = {"samples": len(variant), "variant_distinct": v_distinct, "control_distinct": c_distinct,
+         **_sampling_measurements(variant, control)}
     agree = f"{v_distinct} distinct of {len(variant)}; control {c_distinct} distinct of {len(control)}"
+    if v_distinct > 1 and _undecided(control):
+        return Detection(Support.UNVERIFIABLE, [f"variation seen; {_too_few('the control', control)}"], m)
     if v_distinct > 1 and c_distinct == 1:
         return Detection(Support.SUPPORTED, [f"variation added: {agree}"], m)
     if v_distinct == 1 and c_distinct == 1:
@@ -232,12 +284,15 @@ def seed(ctx: Context) -> Detection:
     control = [A.text(o) for o in ctx.control]
     top, distinct = agreement(same)
     _, c_distinct = agreement(control)
-    m = {"same_seed": [t[:80] for t in same], "other_seed": [t[:80] for t in other], "control_distinct": c_distinct}
+    m = {"same_seed": [t[:80] for t in same], "other_seed": [t[:80] for t in other], "control_distinct": c_distinct,
+         **_sampling_measurements(same, control)}
     agree = f"same seed: {top}/{len(same)} identical; unseeded control: {c_distinct} distinct of {len(control)}"
     if c_distinct <= 1:
         return Detection(Support.UNVERIFIABLE, [f"the unseeded control does not vary ({agree}): seed cannot show"], m)
     if distinct > 1:
         return Detection(Support.IGNORED, [f"the same seed does not repeat: {agree}"], m)
+    if _undecided(same):
+        return Detection(Support.UNVERIFIABLE, [f"the control varies; {_too_few('the same seed', same)}"], m)
     if other and all(t == same[0] for t in other):
         return Detection(Support.PARTIAL, [f"the same seed repeats but {len(other)} different seed(s) give the same "
                                            f"text ({agree})"], m)

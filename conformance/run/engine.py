@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from conformance.features.registry import PROBES
+from conformance.features.sampling import sampling_settled
 from conformance.judge import answers
 from conformance.judge.classify import classify
 from conformance.judge.detection import DERIVERS, FOLLOWUPS
@@ -119,17 +120,19 @@ class Engine:
 
     async def _send_shared(self, target: Target, name: str, send: Send, count: int) -> list[Observation]:
         shared = dataclasses.replace(send, cassette=self.book.path_for(target.name, name), fallback=send.cassette)
-        answers_ = list(await asyncio.gather(*[self._send(target, dataclasses.replace(shared,
-                                                                                      role=SHARED.sampled(i + 1)))
-                                               for i in range(count)]))
+        if count > 1:
+            answers_ = await self._samples(target, shared, SHARED, count)
+        else:
+            answers_ = [await self._send(target, dataclasses.replace(shared, role=SHARED.sampled(1)))]
         for i, obs in enumerate(answers_):
             obs.shared = f"{name}#{i + 1}"
         return answers_
 
-    async def _ask(self, target: Target, req: PlannedRequest, own_control: str | None = None) -> list[Observation]:
+    async def _ask(self, target: Target, req: PlannedRequest, own_control: str | None = None,
+                   alone: bool = False) -> list[Observation]:
         """A planned request's answers: sent `count` times to the probe's cassette, or the shared answers when it
         is a control or other probes send it alike (never the probe's own control: a variant is compared with
-        it)."""
+        it). `alone`: with no other request in flight to the target (samples always are: `_samples`)."""
         key = req.key
         name = None
         if req.role == CONTROL:  # kept in the shared cassette (a control sent alike under another name shares it)
@@ -137,12 +140,28 @@ class Engine:
         elif req.shareable and key != own_control:
             name = self._shared_name(target, key)
         own = name if req.role == CONTROL else req.cassette  # replayed from when the shared cassette lacks it
-        send = Send(req.role, req.method, req.path, req.body, self.book.path_for(target.name, own), req.auth)
+        send = Send(req.role, req.method, req.path, req.body, self.book.path_for(target.name, own), req.auth,
+                    alone=alone)
         if name is not None:
             return _as(req.role, await self._once(target, name, key, send, req.count))
-        return list(await asyncio.gather(*[
-            self._send(target, dataclasses.replace(send, role=req.role if req.count == 1 else req.role.sampled(i + 1)))
-            for i in range(req.count)]))
+        if req.count > 1:
+            return await self._samples(target, send, req.role, req.count)
+        return [await self._send(target, send)]
+
+    async def _samples(self, target: Target, send: Send, role: Role, most: int) -> list[Observation]:
+        """A sampled request's answers (`role-1`, `role-2`, ...): sent one after another, each with no other
+        request in flight to the target (a random state shared by concurrent requests must not decide a verdict),
+        until the decision is clear (features/sampling.sampling_settled) or `most` were sent. A replay takes the
+        recorded samples in order and stops where the recording ends."""
+        got: list[Observation] = []
+        for i in range(most):
+            obs = await self._send(target, dataclasses.replace(send, role=role.sampled(i + 1), alone=True))
+            if got and obs.skip_cause is SkipCause.NO_RECORDING:  # recorded with fewer samples: judged on those
+                break
+            got.append(obs)
+            if sampling_settled(got):
+                break
+        return got
 
     async def run_probe(self, target: Target, probe: Probe) -> ProbeResult:
         result = await self._run(target, probe)
@@ -205,7 +224,8 @@ class Engine:
             shape = plan.uncapped
             variant = await self._ask(target, shape.variant, own_control)
         for alternate in shape.alternates:  # built from the fragment the variant is judged on
-            variant.extend(await self._ask(target, alternate, own_control))
+            # a sampled probe's alternates (other seeds) are compared with its samples: alone like them
+            variant.extend(await self._ask(target, alternate, own_control, alone=plan.probe.stochastic))
         if plan.repeat_on_5xx and _server_error(variant[0]):
             # A 5xx may be this target's answer to the parameter (or to the mistake of an errors.* probe): re-send
             # once, beside a control that must pass.

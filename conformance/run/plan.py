@@ -254,7 +254,7 @@ def shared_requests(target: Target, probes: Iterable[Probe] | None = None) -> di
 class Estimate:
     """At most `requests` requests and `tokens` tokens, every re-send counted (retries of a 429/503 or of a dropped
     connection are not: each still counts against the request ceilings); `planned` requests unless an answer calls
-    for more (a re-send, a second turn)."""
+    for more (a re-send, a second turn) or fewer (a sampled request stops when two samples differ)."""
 
     requests: int = 0
     tokens: int = 0

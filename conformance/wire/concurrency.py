@@ -7,7 +7,9 @@ takes one request at a time is not probed every few requests). A kind of failure
 nothing else in flight (NOT_LOAD_EVIDENCE times) is not our load: it stops lowering the limit, and a limit it
 lowered goes back to the configured value (a server that resets or rate-limits some requests whatever the load
 is not taken one request at a time for the rest of the run). A request may also ask to run alone: it waits
-until the others drain and nothing new starts meanwhile. Pure asyncio, no HTTP: testable with plain coroutines.
+until the others drain and nothing new starts meanwhile (a retry under our own load; every sample of a sampled
+comparison, whose verdict must not depend on what else the server was doing). Pure asyncio, no HTTP: testable
+with plain coroutines.
 """
 
 from __future__ import annotations

@@ -50,6 +50,7 @@ class Send:
     cassette: Path
     auth: str = "target"  # target | bad | none
     fallback: Path | None = None  # replayed from when `cassette` lacks the request (a request shared since)
+    alone: bool = False  # sent with no other request in flight to the target (a sample of a sampled comparison)
 
 
 @dataclass(frozen=True)
@@ -408,7 +409,7 @@ class Client:
                      clock: _Clock) -> Attempt:
         """The request and its retries (429/503, stale connections, our own load), within the request's deadline
         (counted from its first turn: the wait for that turn is the queue, not the request)."""
-        retry = Retry()
+        retry = Retry(alone=req.alone)
         attempt = Attempt()
         while True:
             try:
