@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+# pytester drops, after each in-process run, the modules first imported during it. httpcore imports its async
+# backend (and anyio its asyncio backend) on the first connection: imported here once, so that every run maps
+# connection errors with the same classes (else the second run's ConnectError is not httpx's).
+import anyio._backends._asyncio  # noqa: F401
+import httpcore._backends.anyio  # noqa: F401
 import pytest
 
 from conformance.plugin import PACKAGE_DIR
