@@ -230,9 +230,14 @@ class Engine:
             # A 5xx may be this target's answer to the parameter (or to the mistake of an errors.* probe): re-send
             # once, beside a control that must pass.
             again = dataclasses.replace(shape.variant, role=REPEAT, count=1, shareable=False)
-            variant.extend(await self._ask(target, again))
+            repeat = await self._ask(target, again)
+            variant.extend(repeat)
             if not control and plan.witness is not None:
                 control = await self._ask(target, plan.witness)
+            if repeat and repeat[0].status != variant[0].status:
+                # a 5xx that does not come back is the server varying, judged as such: no part of the request is
+                # to blame, so the suspects are not re-sent (a flaky or faulty server would get 4 more requests)
+                return variant, control
         variant.extend(await self._suspects(target, plan.probe, shape.variant.body, variant[0]))
         if plan.followup and variant[0].status is not None and variant[0].status < 300:
             nxt = FOLLOWUPS[plan.followup](plan.probe, shape.variant.body, variant[0])
