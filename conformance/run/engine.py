@@ -16,7 +16,7 @@ from typing import Any
 from conformance.features.registry import PROBES
 from conformance.features.sampling import sampling_settled
 from conformance.judge import answers
-from conformance.judge.classify import classify
+from conformance.judge.classify import classify, resendable_5xx
 from conformance.judge.detection import DERIVERS, FOLLOWUPS
 from conformance.judge.ownership import OWNERS
 from conformance.model.observation import Observation
@@ -59,11 +59,6 @@ class ProbeResult:
 def _refuses_the_cap(obs: Observation) -> bool:
     """A client error whose body names the answer cap request_of added."""
     return obs.status is not None and 400 <= obs.status < 500 and "max_tokens" in obs.body_text
-
-
-def _server_error(obs: Observation) -> bool:
-    """A 5xx answer other than 503 (overload, which the client already retries)."""
-    return obs.status is not None and obs.status >= 500 and obs.status != 503 and not obs.error
 
 
 def _budget_refusal(observations: list[Observation]) -> str | None:
@@ -226,7 +221,7 @@ class Engine:
         for alternate in shape.alternates:  # built from the fragment the variant is judged on
             # a sampled probe's alternates (other seeds) are compared with its samples: alone like them
             variant.extend(await self._ask(target, alternate, own_control, alone=plan.probe.stochastic))
-        if plan.repeat_on_5xx and _server_error(variant[0]):
+        if plan.repeat_on_5xx and resendable_5xx(variant[0]):
             # A 5xx may be this target's answer to the parameter (or to the mistake of an errors.* probe): re-send
             # once, beside a control that must pass.
             again = dataclasses.replace(shape.variant, role=REPEAT, count=1, shareable=False)
